@@ -1,0 +1,68 @@
+/**
+ * The coordinator keeps what must be shared by every process that serves a
+ * session, and changes on every request: when the session was last accessed,
+ * its idle deadline, and how many requests use it now. The store keeps the
+ * session's data and is written only when the data changes.
+ *
+ * Keys are session keys (`sessionKey(app, id)`), one per session of an app.
+ */
+
+/** What the coordinator knows of one session. */
+export interface AccessEntry {
+  /** Start of the most recent request that used the session, ms since epoch. */
+  lastAccessedTime: number;
+  /** Idle deadline in ms since epoch; `null` when the session never expires. */
+  deadline: number | null;
+  /** When the store's copy expires by its own TTL (ms); `null` when unknown or never. */
+  storeExpires: number | null;
+  /** Requests using the session right now, in every process. */
+  active: number;
+}
+
+/** What a request reports when it stops using a session. */
+export interface LeaveUpdate {
+  /** End of the request (ms): the idle clock restarts here. */
+  now: number;
+  /**
+   * Effective idle timeout in ms; `null` = never; `undefined` keeps the
+   * deadline as it was (a request that could not load the session).
+   */
+  timeoutMs: number | null | undefined;
+  /** When the store's copy now expires (ms), `null` when it has no TTL. */
+  storeExpires: number | null;
+  /**
+   * `true` when this request called `enter()` for the key; `false` when the
+   * session was created (or got its id) in this request, so the entry is new.
+   */
+  entered: boolean;
+  /** For a new entry: the start of the creating request. */
+  lastAccessedTime: number;
+}
+
+/** The seam between the session manager and shared state (DESIGN §7). */
+export interface Coordinator {
+  /**
+   * A request starts using a session: returns the entry as it was before (so
+   * `lastAccessedTime` is the previous request's start), and records this
+   * request as active with `now` as its access time. `undefined` when the
+   * coordinator has no entry (the session is unknown to it); then nothing is
+   * recorded.
+   */
+  enter(key: string, now: number): Promise<AccessEntry | undefined>;
+
+  /**
+   * A request stops using a session. When no other request uses it, its
+   * deadline becomes `now + timeoutMs`.
+   */
+  leave(key: string, update: LeaveUpdate): Promise<void>;
+
+  /**
+   * Forgets a session. Resolves `true` for exactly one caller across every
+   * process: the one whose call removed the entry. That caller announces the
+   * session's destruction.
+   */
+  remove(key: string): Promise<boolean>;
+
+  /** Releases connections or timers the coordinator holds. */
+  close?(): Promise<void>;
+}

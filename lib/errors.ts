@@ -1,0 +1,68 @@
+/**
+ * Errors thrown or passed to `next(err)` by the library. Every class has a
+ * stable `code`; the ones that reach HTTP carry a `status` that Express error
+ * handlers (and finalhandler) use as the response status.
+ */
+
+/** Base class: keeps `name` equal to the subclass name in stack traces. */
+export class SessionManagementError extends Error {
+  /** Stable machine-readable code, e.g. `ERR_ILLEGAL_STATE`. */
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A method was called on an invalidated session, or there is no session. */
+export class IllegalStateError extends SessionManagementError {
+  constructor(message: string) {
+    super('ERR_ILLEGAL_STATE', message);
+  }
+}
+
+/** Bad options; `violations` lists every offending option, one line each. */
+export class ConfigurationError extends SessionManagementError {
+  readonly violations: string[];
+
+  constructor(violations: string[]) {
+    super('ERR_CONFIGURATION', `Invalid session management options:\n  - ${violations.join('\n  - ')}`);
+    this.violations = violations;
+  }
+}
+
+/** The store or the coordinator failed or did not answer within `storeTimeout`. */
+export class StoreUnavailableError extends SessionManagementError {
+  readonly status = 503;
+  readonly statusCode = 503;
+  readonly expose = true;
+
+  constructor(operation: string, cause?: unknown) {
+    const detail = cause instanceof Error ? `: ${cause.message}` : '';
+    super('ERR_STORE_UNAVAILABLE', `Session store unavailable (${operation})${detail}`, { cause });
+  }
+}
+
+/** A request waited longer than `serialAccess.maxWaitTime` for its session. */
+export class SessionAccessTimeoutError extends SessionManagementError {
+  readonly status = 503;
+  readonly statusCode = 503;
+  readonly expose = true;
+
+  constructor(waitedMs: number) {
+    super('ERR_SESSION_ACCESS_TIMEOUT', `Timed out after ${waitedMs} ms waiting for the session`);
+  }
+}
+
+/** The session is bound to another principal than the request's. */
+export class UnauthorizedSessionRequestError extends SessionManagementError {
+  readonly status = 403;
+  readonly statusCode = 403;
+  readonly expose = true;
+
+  constructor() {
+    super('ERR_UNAUTHORIZED_SESSION_REQUEST', 'The session belongs to another user');
+  }
+}

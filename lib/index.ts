@@ -1,0 +1,55 @@
+/**
+ * express-session-management: the Servlet HttpSession API for Express over
+ * any express-session store. This file only re-exports.
+ */
+import './express-request';
+import type { RequestHandler } from 'express';
+import { splitOptions, type SessionManagementOptions, type SessionManagerOptions } from './options';
+import { SessionManager } from './session-manager';
+
+export { SessionManager, type SessionManagerStats } from './session-manager';
+export { MemoryStore, type MemoryStoreOptions } from './memory-store';
+export { LocalCoordinator } from './local-coordinator';
+export type { Coordinator, AccessEntry, LeaveUpdate } from './coordinator';
+export type { HttpSession } from './http-session';
+export type { Clock } from './clock';
+export type {
+  AppOptions,
+  CookieOptions,
+  SerialAccessOptions,
+  SessionManagerOptions,
+  SessionManagementOptions,
+} from './options';
+export type {
+  AttributeEvent,
+  AttributeReplacedEvent,
+  BindingEvent,
+  DestroyReason,
+  ListenerErrorEvent,
+  SessionBindingListener,
+  SessionCreatedEvent,
+  SessionDestroyedEvent,
+  SessionEventBase,
+  SessionIdChangedEvent,
+  SessionManagerEvents,
+} from './events';
+export {
+  ConfigurationError,
+  IllegalStateError,
+  SessionAccessTimeoutError,
+  SessionManagementError,
+  StoreUnavailableError,
+  UnauthorizedSessionRequestError,
+} from './errors';
+
+/** Builds a session manager (one per process). */
+export function createSessionManager(options?: SessionManagerOptions): SessionManager {
+  return new SessionManager(options);
+}
+
+/** `app.use(sessionManagement())`: a manager and its middleware in one call; the manager is on `.manager`. */
+export function sessionManagement(options?: SessionManagementOptions): RequestHandler & { manager: SessionManager } {
+  const { manager: managerOptions, app } = splitOptions(options);
+  const manager = new SessionManager(managerOptions);
+  return Object.assign(manager.middleware(app), { manager });
+}

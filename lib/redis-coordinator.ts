@@ -1,0 +1,157 @@
+/**
+ * The coordinator for several processes that share one Redis (a primary, or
+ * a standalone server; not Redis Cluster, whose hash slots would split the
+ * index from the entries).
+ *
+ * Storage details (`P` = `prefix`, default `esm:`; `K` = session key, which
+ * is `<id>` for the default app and `<id>:<app>` for others):
+ *
+ * - `PsK` hash (e.g. `esm:s:<id>`) — `accessed` (start of the last request, ms), `deadline`
+ *   (idle deadline, ms; `-1` never), `store` (when the store's copy expires,
+ *   ms; absent when unknown), `active` (requests using it now). Expires by
+ *   itself at `store` (PEXPIREAT), so nothing outlives the session's record.
+ * - `Pexpiry` sorted set — the expiry index: member `K`, score = deadline. Never
+ *   -expiring sessions are not in it.
+ *
+ * Commands: every operation is one EVALSHA of a script below (loaded with
+ * SCRIPT LOAD on first use, re-loaded on NOSCRIPT), so each is atomic:
+ * - enter: EXISTS, HMGET, HSET accessed, HINCRBY active 1
+ * - leave: EXISTS, HSET, HINCRBY active -1, HSET deadline + ZADD (or ZREM), PEXPIREAT
+ * - remove: DEL (its reply decides the one caller that announces), ZREM
+ *
+ * A request costs two scripts: `enter` (sent in the same tick as the store's
+ * GET, so node-redis pipelines them into one round trip) and `leave`.
+ */
+import { createHash } from 'node:crypto';
+import type { AccessEntry, Coordinator, LeaveUpdate } from './coordinator';
+import { StoreUnavailableError } from './errors';
+
+/** The part of a node-redis v5 client the coordinator uses. */
+export interface RedisScriptClient {
+  evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
+  scriptLoad(script: string): Promise<unknown>;
+}
+
+/** Options of {@link redisCoordinator}. */
+export interface RedisCoordinatorOptions {
+  /** A connected node-redis v5 client (yours: the coordinator never quits it). */
+  client: RedisScriptClient;
+  /** Prefix of every key the coordinator writes. @default 'esm:' */
+  prefix?: string;
+}
+
+const ENTER = `
+if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local before = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active')
+redis.call('HSET', KEYS[1], 'accessed', ARGV[1])
+redis.call('HINCRBY', KEYS[1], 'active', 1)
+return before`;
+
+const LEAVE = `
+local now, timeout, store, entered, accessed, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  if entered == '1' then return 0 end
+  redis.call('HSET', KEYS[1], 'accessed', accessed, 'active', 1, 'deadline', -1)
+end
+local active = redis.call('HINCRBY', KEYS[1], 'active', -1)
+if active < 0 then redis.call('HSET', KEYS[1], 'active', 0); active = 0 end
+if store == '' then redis.call('HDEL', KEYS[1], 'store') else
+  redis.call('HSET', KEYS[1], 'store', store)
+  redis.call('PEXPIREAT', KEYS[1], store)
+end
+if active == 0 and timeout ~= '' then
+  if timeout == '-1' then
+    redis.call('HSET', KEYS[1], 'deadline', -1)
+    redis.call('ZREM', KEYS[2], member)
+  else
+    local deadline = tonumber(now) + tonumber(timeout)
+    redis.call('HSET', KEYS[1], 'deadline', deadline)
+    redis.call('ZADD', KEYS[2], deadline, member)
+  end
+end
+return 1`;
+
+const REMOVE = `
+local removed = redis.call('DEL', KEYS[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return removed`;
+
+/** A Lua script with its SHA1, loaded into Redis on first use. */
+class Script {
+  readonly sha: string;
+  constructor(readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex');
+  }
+}
+
+const SCRIPTS = { enter: new Script(ENTER), leave: new Script(LEAVE), remove: new Script(REMOVE) };
+
+/** Coordinator state in Redis; see the storage details above. */
+export class RedisCoordinator implements Coordinator {
+  private readonly client: RedisScriptClient;
+  private readonly prefix: string;
+  private readonly indexKey: string;
+
+  constructor(options: RedisCoordinatorOptions) {
+    this.client = options.client;
+    this.prefix = options.prefix ?? 'esm:';
+    this.indexKey = `${this.prefix}expiry`;
+  }
+
+  async enter(key: string, now: number): Promise<AccessEntry | undefined> {
+    const reply = (await this.run('enter', SCRIPTS.enter, [this.entryKey(key)], [String(now)])) as
+      | (string | null)[]
+      | null;
+    if (!reply) return undefined;
+    const [accessed, deadline, store, active] = reply;
+    return {
+      lastAccessedTime: Number(accessed),
+      deadline: deadline === null || Number(deadline) < 0 ? null : Number(deadline),
+      storeExpires: store === null ? null : Number(store),
+      active: Number(active ?? 0),
+    };
+  }
+
+  async leave(key: string, update: LeaveUpdate): Promise<void> {
+    const timeout = update.timeoutMs === undefined ? '' : update.timeoutMs === null ? '-1' : String(update.timeoutMs);
+    await this.run('leave', SCRIPTS.leave, [this.entryKey(key), this.indexKey], [
+      String(update.now),
+      timeout,
+      update.storeExpires === null ? '' : String(update.storeExpires),
+      update.entered ? '1' : '0',
+      String(update.lastAccessedTime),
+      key,
+    ]);
+  }
+
+  async remove(key: string): Promise<boolean> {
+    return Number(await this.run('remove', SCRIPTS.remove, [this.entryKey(key), this.indexKey], [key])) === 1;
+  }
+
+  private entryKey(key: string): string {
+    return `${this.prefix}s:${key}`;
+  }
+
+  /** EVALSHA, loading the script when Redis does not know it yet. */
+  private async run(operation: string, script: Script, keys: string[], args: string[]): Promise<unknown> {
+    try {
+      try {
+        return await this.client.evalSha(script.sha, { keys, arguments: args });
+      } catch (error) {
+        if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
+        await this.client.scriptLoad(script.source);
+        return await this.client.evalSha(script.sha, { keys, arguments: args });
+      }
+    } catch (error) {
+      throw new StoreUnavailableError(`coordinator ${operation}`, error);
+    }
+  }
+}
+
+/** The coordinator for a cluster of processes sharing one Redis. */
+export function redisCoordinator(options: RedisCoordinatorOptions): RedisCoordinator {
+  if (!options || typeof options.client?.evalSha !== 'function') {
+    throw new TypeError('redisCoordinator({ client }): client must be a connected node-redis v5 client');
+  }
+  return new RedisCoordinator(options);
+}

@@ -1,0 +1,341 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import onHeaders from 'on-headers';
+import createDebug from 'debug';
+import type { AccessEntry, LeaveUpdate } from './coordinator';
+import { IllegalStateError } from './errors';
+import { ServletSession, type SessionHost } from './http-session';
+import type { AppContext, SessionRuntime } from './runtime';
+import type { DecodedId } from './session-id-codec';
+import { generateSessionId } from './session-id';
+import { sessionKey } from './session-key';
+import { buildRecord, readRecord } from './session-record';
+
+const debug = createDebug('express-session-management');
+
+/** A never-aborted signal, shared by requests that cannot be killed yet. */
+const QUIET_SIGNAL = new AbortController().signal;
+
+/** A year: how long the store keeps a session that never expires without a write or touch. */
+const NEVER_TTL_MS = 365 * 24 * 3600 * 1000;
+
+/**
+ * One request's view of its app's session: loads it, hands out the
+ * `HttpSession`, and commits the request's work when the response ends —
+ * saves what changed, deletes what was invalidated, tells the coordinator
+ * the session is idle again.
+ */
+export class RequestContext implements SessionHost {
+  /** Start of the request, ms. */
+  readonly start: number;
+  /** The session of `req.httpSession`. */
+  session: ServletSession;
+  /** The id the client sent (inside a valid signature), or `null`. */
+  requestedId: string | null = null;
+  /** The session that the requested id named, when it was live at the start. */
+  private loaded: ServletSession | null = null;
+  /** The requested value was signed with an older secret: re-issue it. */
+  private staleSignature = false;
+  /** Sessions replaced during the request whose store records must be dealt with. */
+  private readonly retired: ServletSession[] = [];
+  private endHooked = false;
+  /** The commit failed: the response is a 503 and must not carry a session id. */
+  private failed = false;
+  private headersHooked = false;
+  private commitWork: Promise<void> | undefined;
+
+  constructor(
+    private readonly runtime: SessionRuntime,
+    readonly appContext: AppContext,
+    private readonly req: IncomingMessage,
+    private readonly res: ServerResponse,
+  ) {
+    this.start = runtime.clock.now();
+    this.session = this.pendingSession();
+  }
+
+  get events(): SessionRuntime['events'] {
+    return this.runtime.events;
+  }
+
+  get appTimeout(): number {
+    return this.appContext.timeout;
+  }
+
+  newId(): string {
+    return generateSessionId();
+  }
+
+  /**
+   * Loads the session the client named. A missing, or (with strictExpiry)
+   * expired, session leaves the pending one in place.
+   */
+  async load(decoded: DecodedId): Promise<void> {
+    const { store, coordinator } = this.runtime;
+    this.requestedId = decoded.id;
+    this.staleSignature = decoded.stale;
+    const key = sessionKey(this.appContext.name, decoded.id);
+    // 1. Read the record and enter the coordinator together: one round trip when both are remote.
+    const [record, entry] = await Promise.all([
+      store.get(key),
+      coordinator.enter(key, this.start),
+    ]).catch(async (error: unknown) => {
+      await coordinator.leave(key, this.abandonUpdate()).catch(() => undefined);
+      throw error;
+    });
+    // 2. No record: the session is gone (or never was); forget any stale entry.
+    if (!record) {
+      if (entry) await coordinator.remove(key);
+      return;
+    }
+    const data = readRecord(record, this.appContext.name, this.start);
+    // 3. Expired on access: delete it, and announce it unless another process already did.
+    if (this.runtime.strictExpiry && entry && isExpired(entry, this.start)) {
+      await this.expire(key, data.attributes, data.meta.created, entry.lastAccessedTime);
+      return;
+    }
+    // 4. Live: it becomes the request's session.
+    const session = new ServletSession(this, {
+      app: this.appContext.name,
+      status: 'live',
+      id: decoded.id,
+      creationTime: data.meta.created,
+      lastAccessedTime: entry ? entry.lastAccessedTime : data.meta.accessed,
+      timeout: data.meta.timeout,
+      attributes: data.attributes,
+      signal: QUIET_SIGNAL,
+    });
+    session.storedKey = key;
+    session.entered = entry !== undefined;
+    session.storeExpires = entry?.storeExpires ?? data.storeExpires;
+    this.session = session;
+    this.loaded = session;
+    this.hookEnd();
+    if (decoded.stale) this.hookHeaders();
+  }
+
+  /** `req.getSession(create)`. */
+  getSession(create: boolean): ServletSession | null {
+    const current = this.session;
+    if (current.status === 'live') return current;
+    if (!create) return null;
+    if (current.status === 'invalid') {
+      this.retired.push(current);
+      this.session = this.pendingSession();
+      (this.req as { httpSession?: unknown }).httpSession = this.session;
+    }
+    this.session.makeLive();
+    return this.session;
+  }
+
+  /** `req.isRequestedSessionIdValid()`. */
+  isRequestedSessionIdValid(): boolean {
+    const loaded = this.loaded;
+    return loaded !== null && loaded.status === 'live' && loaded.getId() === this.requestedId;
+  }
+
+  /** `req.changeSessionId()`: new id, same data; the old id names nothing afterwards. */
+  changeSessionId(): string {
+    const session = this.session;
+    if (session.status !== 'live') throw new IllegalStateError('changeSessionId: the request has no session');
+    if (this.res.headersSent) throw new IllegalStateError('changeSessionId: the response headers were already sent');
+    const oldId = session.getId();
+    const id = generateSessionId();
+    session.setId(id);
+    session.dirty = true;
+    this.hookHeaders();
+    this.events.fire('sessionIdChanged', { id, app: session.app, session, oldId });
+    return id;
+  }
+
+  activate(session: ServletSession): void {
+    if (this.res.headersSent) {
+      throw new IllegalStateError('Cannot create a session after the response headers were sent');
+    }
+    session.status = 'live';
+    session.fresh = true;
+    session.dirty = true;
+    this.runtime.counters.created++;
+    this.hookEnd();
+    this.hookHeaders();
+    this.events.fire('sessionCreated', { id: session.getId(), app: session.app, session });
+  }
+
+  invalidated(session: ServletSession): void {
+    if (!session.fresh && session.storedKey === null) return; // a pending session: nothing existed
+    this.runtime.counters.invalidated++;
+    this.hookEnd();
+    if (!this.res.headersSent) this.hookHeaders();
+  }
+
+  /** Finishes the request's session work once, however the request ends. */
+  commit(): Promise<void> {
+    this.commitWork ??= this.runCommit();
+    return this.commitWork;
+  }
+
+  private async runCommit(): Promise<void> {
+    const now = this.runtime.clock.now();
+    const sessions = [...this.retired, this.session];
+    const results = await Promise.allSettled(sessions.map((session) => this.commitSession(session, now)));
+    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failure) throw failure.reason;
+  }
+
+  /** Stores, touches or deletes one session, and always tells the coordinator the request is done. */
+  private async commitSession(session: ServletSession, now: number): Promise<void> {
+    const { store, coordinator } = this.runtime;
+    const oldKey = session.storedKey;
+    // 1. Invalidated: delete the record and the coordinator's entry.
+    if (session.status === 'invalid') {
+      if (oldKey !== null) await Promise.all([store.destroy(oldKey), coordinator.remove(oldKey)]);
+      return;
+    }
+    if (session.status === 'pending') return;
+    const key = sessionKey(session.app, session.getId());
+    const moved = oldKey !== null && oldKey !== key;
+    const timeoutMs = this.timeoutMs(session);
+    const storeExpires = this.storeExpiry(now, timeoutMs);
+    let written: number | null = session.storeExpires;
+    try {
+      // 2. Changed, new or renamed: write the whole record; renamed: drop the old key.
+      if (session.hasChanges() || oldKey !== key) {
+        const meta = { v: 1 as const, app: session.app, created: session.creationTime, accessed: this.start, timeout: session.timeout };
+        written = storeExpires;
+        await Promise.all([
+          store.set(key, buildRecord(meta, session.snapshot(), storeExpires, now)),
+          moved ? store.destroy(oldKey) : undefined,
+          moved ? coordinator.remove(oldKey) : undefined,
+        ]);
+      } else if (this.touchDue(session.storeExpires, storeExpires, timeoutMs)) {
+        // 3. Unchanged: extend the store's TTL only when it runs low (a coalesced touch).
+        const meta = { v: 1 as const, app: session.app, created: session.creationTime, accessed: this.start, timeout: session.timeout };
+        written = storeExpires;
+        await store.touch(key, buildRecord(meta, session.snapshot(), storeExpires, now));
+      }
+    } finally {
+      // 4. The idle clock restarts when the last request using the session ends.
+      await coordinator.leave(key, {
+        now,
+        timeoutMs,
+        storeExpires: written,
+        entered: session.entered && !moved,
+        lastAccessedTime: this.start,
+      });
+    }
+  }
+
+  /** Effective idle timeout of a session in ms; `null` = never. */
+  private timeoutMs(session: ServletSession): number | null {
+    const seconds = session.timeout ?? this.appContext.timeout;
+    return seconds <= 0 ? null : seconds * 1000;
+  }
+
+  /** When a record written now should expire by the store's own TTL. */
+  private storeExpiry(now: number, timeoutMs: number | null): number {
+    return timeoutMs === null ? now + NEVER_TTL_MS : now + timeoutMs + this.runtime.graceMs(timeoutMs);
+  }
+
+  /** A touch is due when less than half the grace would remain past the new deadline. */
+  private touchDue(current: number | null, wanted: number, timeoutMs: number | null): boolean {
+    if (current === null) return true;
+    const grace = timeoutMs === null ? NEVER_TTL_MS : this.runtime.graceMs(timeoutMs);
+    return wanted - current > grace / 2;
+  }
+
+  /** Deletes an expired session and fires its events if this call won the claim. */
+  private async expire(key: string, attributes: Record<string, unknown>, creationTime: number, lastAccessedTime: number): Promise<void> {
+    await this.runtime.store.destroy(key);
+    if (!(await this.runtime.coordinator.remove(key))) return;
+    this.runtime.counters.expired++;
+    const base = { id: this.requestedId!, app: this.appContext.name };
+    this.events.fire('sessionDestroyed', { ...base, reason: 'expired', attributes, creationTime, lastAccessedTime });
+    for (const [name, value] of Object.entries(attributes)) this.events.fire('attributeRemoved', { ...base, name, value });
+  }
+
+  /** The coordinator update of a request that entered but could not load the record. */
+  private abandonUpdate(): LeaveUpdate {
+    return {
+      now: this.runtime.clock.now(),
+      timeoutMs: undefined,
+      storeExpires: null,
+      entered: true,
+      lastAccessedTime: this.start,
+    };
+  }
+
+  private pendingSession(): ServletSession {
+    return new ServletSession(this, {
+      app: this.appContext.name,
+      status: 'pending',
+      creationTime: this.start,
+      lastAccessedTime: this.start,
+      signal: QUIET_SIGNAL,
+    });
+  }
+
+  /** Sends the id (new, changed, re-signed) or clears it, as the headers go out. */
+  private writeTracking(): void {
+    const { tracking, codec } = this.runtime;
+    const session = this.session;
+    if (this.failed) return;
+    if (session.status === 'live') {
+      const id = session.getId();
+      if (session.fresh || id !== this.requestedId || this.staleSignature) tracking.write(this.res, codec.encode(id));
+    } else if (this.requestedId !== null && this.loaded !== null && this.loaded.status === 'invalid') {
+      tracking.clear(this.res);
+    }
+  }
+
+  /** Defers `res.end` until the commit is done, and commits on a client abort too. */
+  private hookEnd(): void {
+    if (this.endHooked) return;
+    this.endHooked = true;
+    const res = this.res;
+    const end = res.end as (...args: unknown[]) => ServerResponse;
+    const context = this;
+    res.end = function endAfterCommit(this: ServerResponse, ...args: unknown[]): ServerResponse {
+      res.end = end as ServerResponse['end'];
+      context.trackCommit().then(
+        () => end.apply(res, args),
+        (error: unknown) => context.failResponse(error, end, args),
+      );
+      return res;
+    } as ServerResponse['end'];
+    res.once('close', () => {
+      if (!this.commitWork) this.trackCommit().catch((error: unknown) => debug('commit after abort failed: %O', error));
+    });
+  }
+
+  private trackCommit(): Promise<void> {
+    const work = this.commit();
+    this.runtime.track(work);
+    return work;
+  }
+
+  /** A failed commit must not look like success: a 503, or a cut connection if headers are out. */
+  private failResponse(error: unknown, end: (...args: unknown[]) => ServerResponse, args: unknown[]): void {
+    debug('commit failed: %O', error);
+    const res = this.res;
+    if (res.headersSent) {
+      res.destroy(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    this.failed = true;
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    res.statusCode = 503;
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    const callback = args.find((a) => typeof a === 'function');
+    end.call(res, 'Service Unavailable: the session store did not accept the session', callback);
+  }
+
+  private hookHeaders(): void {
+    if (this.headersHooked) return;
+    this.headersHooked = true;
+    onHeaders(this.res, () => this.writeTracking());
+  }
+}
+
+/** Idle past its deadline, and no request is using it. */
+function isExpired(entry: AccessEntry, now: number): boolean {
+  return entry.active === 0 && entry.deadline !== null && now >= entry.deadline;
+}

@@ -1,0 +1,42 @@
+import type { Clock } from './clock';
+import type { Coordinator } from './coordinator';
+import type { EventSink } from './events';
+import type { SessionIdCodec } from './session-id-codec';
+import type { StoreAdapter } from './store-adapter';
+import type { SessionTracking } from './tracking';
+
+/** Counters of `manager.stats().sessions`. */
+export interface SessionCounters {
+  created: number;
+  invalidated: number;
+  expired: number;
+  killed: number;
+}
+
+/**
+ * What the request path shares with the manager that built it: the parts
+ * wired once at startup. Internal; one per manager.
+ */
+export interface SessionRuntime {
+  readonly store: StoreAdapter;
+  readonly coordinator: Coordinator;
+  readonly codec: SessionIdCodec;
+  readonly tracking: SessionTracking;
+  readonly events: EventSink;
+  readonly clock: Clock;
+  readonly strictExpiry: boolean;
+  /** The global idle timeout in seconds (`-1` never). */
+  readonly invalidationTimeout: number;
+  readonly counters: SessionCounters;
+  /** How long the store keeps a record past its idle deadline (ms), for a timeout. */
+  graceMs(timeoutMs: number): number;
+  /** Registers work `close()` must wait for. */
+  track(work: Promise<unknown>): void;
+}
+
+/** One app (web module) as the request path sees it. */
+export interface AppContext {
+  readonly name: string;
+  /** The app's effective default idle timeout in seconds (`-1` never). */
+  readonly timeout: number;
+}

@@ -1,0 +1,180 @@
+import { EventEmitter } from 'node:events';
+import type { RequestHandler } from 'express';
+import { MemoryStore as ExpressMemoryStore, type Store } from 'express-session';
+import createDebug from 'debug';
+import { systemClock, type Clock } from './clock';
+import type { Coordinator } from './coordinator';
+import type { EventSink, SessionEventBase, SessionManagerEvents } from './events';
+import { LocalCoordinator } from './local-coordinator';
+import { MemoryStore } from './memory-store';
+import { createMiddleware, createStatelessMiddleware } from './middleware';
+import {
+  resolveAppOptions,
+  resolveManagerOptions,
+  type AppOptions,
+  type ResolvedManagerOptions,
+  type SessionManagerOptions,
+} from './options';
+import type { AppContext, SessionCounters, SessionRuntime } from './runtime';
+import { SessionIdCodec } from './session-id-codec';
+import { StoreAdapter } from './store-adapter';
+import { createTracking } from './tracking';
+
+const debug = createDebug('express-session-management');
+
+/** `manager.stats()`. */
+export interface SessionManagerStats {
+  /** This process's counters since it started. */
+  sessions: SessionCounters;
+  reaper: {
+    active: boolean;
+    /** Why the reaper is inactive. */
+    reason?: string;
+    /** Effective interval in seconds. */
+    interval: number;
+    runs: number;
+    lastRunAt: number | null;
+    lastDurationMs: number | null;
+    expired: number;
+  };
+}
+
+type Listener<E extends keyof SessionManagerEvents> = (payload: SessionManagerEvents[E]) => void | Promise<void>;
+
+export interface SessionManager {
+  on<E extends keyof SessionManagerEvents>(event: E, listener: Listener<E>): this;
+  once<E extends keyof SessionManagerEvents>(event: E, listener: Listener<E>): this;
+  off<E extends keyof SessionManagerEvents>(event: E, listener: Listener<E>): this;
+}
+
+/**
+ * The session manager: options, wiring and events; one per process (DESIGN
+ * §2). Mount `manager.middleware()` once per application.
+ */
+export class SessionManager extends EventEmitter implements EventSink {
+  /** The express-session store holding session data. */
+  readonly store: Store;
+  /** Where access times and the expiry index live. */
+  readonly coordinator: Coordinator;
+  /** Effective reaper interval in seconds (WebSphere's ReaperInterval). */
+  readonly reaperInterval: number;
+  private readonly options: ResolvedManagerOptions;
+  private readonly runtime: SessionRuntime;
+  private readonly counters: SessionCounters = { created: 0, invalidated: 0, expired: 0, killed: 0 };
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(options?: SessionManagerOptions) {
+    super();
+    this.options = resolveManagerOptions(options);
+    const clock: Clock = this.options.clock ?? systemClock;
+    this.store = this.options.store ?? new MemoryStore({ clock });
+    this.coordinator = this.options.coordinator ?? new LocalCoordinator();
+    this.reaperInterval = this.options.reaperInterval ?? defaultReaperInterval(this.options.invalidationTimeoutMs);
+    const reaperMs = this.reaperInterval * 1000;
+    this.runtime = {
+      store: new StoreAdapter(this.store, this.options.storeTimeoutMs),
+      coordinator: this.coordinator,
+      codec: new SessionIdCodec(this.options.secrets),
+      tracking: createTracking(this.options),
+      events: this,
+      clock,
+      strictExpiry: this.options.strictExpiry,
+      invalidationTimeout: this.options.invalidationTimeoutMs === null ? -1 : this.options.invalidationTimeoutMs / 1000,
+      counters: this.counters,
+      graceMs: (timeoutMs) => Math.max(timeoutMs, 2 * reaperMs),
+      track: (work) => this.track(work),
+    };
+    this.warnAboutSharedStore();
+  }
+
+  /**
+   * The middleware of one application (web module). Apps of one manager share
+   * the session id and never each other's data.
+   */
+  middleware(appOptions?: AppOptions): RequestHandler {
+    const app = resolveAppOptions(appOptions);
+    if (app.stateless) return createStatelessMiddleware();
+    const context: AppContext = {
+      name: app.app,
+      timeout: app.maxInactiveInterval === 0 ? this.runtime.invalidationTimeout : app.maxInactiveInterval,
+    };
+    return createMiddleware(this.runtime, context);
+  }
+
+  /** Counters of this process and the reaper's state (synchronous). */
+  stats(): SessionManagerStats {
+    return {
+      sessions: { ...this.counters },
+      reaper: {
+        active: false,
+        reason: 'the background reaper is not part of this version; sessions expire on access and by the store TTL',
+        interval: this.reaperInterval,
+        runs: 0,
+        lastRunAt: null,
+        lastDurationMs: null,
+        expired: 0,
+      },
+    };
+  }
+
+  /** Waits for in-flight commits. The store and coordinator stay open: they are the caller's. */
+  async close(): Promise<void> {
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  fire<E extends keyof SessionManagerEvents>(event: E, payload: SessionManagerEvents[E]): void {
+    if (this.listenerCount(event) === 0) return;
+    for (const listener of this.rawListeners(event)) {
+      try {
+        const result: unknown = (listener as (p: unknown) => unknown).call(this, payload);
+        if (result instanceof Promise) result.catch((error: unknown) => this.failed(event, payload, error));
+      } catch (error) {
+        this.failed(event, payload, error);
+      }
+    }
+  }
+
+  failed(event: string, base: SessionEventBase, error: unknown): void {
+    debug('listener of %s failed: %O', event, error);
+    if (event === 'listenerError') return; // never loop
+    if (this.listenerCount('listenerError') === 0) {
+      process.emitWarning(`a "${event}" listener failed: ${error instanceof Error ? error.message : String(error)}`, {
+        code: 'ESM_LISTENER_ERROR',
+      });
+      return;
+    }
+    const payload: SessionManagerEvents['listenerError'] = { id: base.id, app: base.app, event, error };
+    if (base.subsession !== undefined) payload.subsession = base.subsession;
+    this.fire('listenerError', payload);
+  }
+
+  private track(work: Promise<unknown>): void {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inflight.add(settled);
+    void settled.then(() => this.inflight.delete(settled));
+  }
+
+  /** An external store with the in-process coordinator is right for one process only. */
+  private warnAboutSharedStore(): void {
+    if (this.options.coordinator) return;
+    if (this.store instanceof MemoryStore || this.store instanceof ExpressMemoryStore) return;
+    process.emitWarning(
+      'express-session-management: an external store with the in-process coordinator is right for one process only; ' +
+        'when several processes share the store, pass coordinator: redisCoordinator({ client }) so expiry stays exact',
+      { code: 'ESM_LOCAL_COORDINATOR' },
+    );
+  }
+}
+
+/**
+ * WebSphere's formula: under 15 minutes of timeout a sweep every 60–90 s,
+ * else every 300–360 s, drawn per process so nodes do not sweep in step.
+ */
+export function defaultReaperInterval(invalidationTimeoutMs: number | null): number {
+  const short = invalidationTimeoutMs !== null && invalidationTimeoutMs < 15 * 60 * 1000;
+  const [low, high] = short ? [60, 90] : [300, 360];
+  return low + Math.floor(Math.random() * (high - low + 1));
+}

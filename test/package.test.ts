@@ -1,0 +1,126 @@
+/**
+ * The built package as a user gets it: `dist/` (built by `npm run build`,
+ * which `npm test` runs in pretest), loaded by name through the package.json
+ * `exports` map from CommonJS and from ESM, in child processes.
+ */
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+const PACKAGE_NAME = 'express-session-management';
+const ROOT = resolve(__dirname, '..');
+
+/** Export name → `typeof` value, per entry point, as a child process reports it. */
+interface EntryExports {
+  main: Record<string, string>;
+  redis: Record<string, string>;
+}
+
+/** The public functions each entry point must export. */
+const MAIN_FUNCTIONS = [
+  'sessionManagement',
+  'createSessionManager',
+  'MemoryStore',
+  'IllegalStateError',
+  'ConfigurationError',
+  'StoreUnavailableError',
+];
+const REDIS_FUNCTIONS = ['redisCoordinator'];
+
+/** Source of a consumer that loads both entries by name and prints what they export. */
+const CONSUMERS = {
+  'consumer.cjs': `
+    const main = require('${PACKAGE_NAME}');
+    const redis = require('${PACKAGE_NAME}/redis');
+    const types = (m) => Object.fromEntries(Object.keys(m).map((k) => [k, typeof m[k]]));
+    process.stdout.write(JSON.stringify({ main: types(main), redis: types(redis) }));
+  `,
+  'consumer.mjs': `
+    import * as main from '${PACKAGE_NAME}';
+    import * as redis from '${PACKAGE_NAME}/redis';
+    const types = (m) => Object.fromEntries(Object.keys(m).map((k) => [k, typeof m[k]]));
+    process.stdout.write(JSON.stringify({ main: types(main), redis: types(redis) }));
+  `,
+};
+
+/**
+ * A directory outside the repo whose node_modules links the package by
+ * name, like an installed dependency, holding the consumer scripts.
+ */
+function makeConsumerDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'esm-package-test-'));
+  mkdirSync(join(dir, 'node_modules'));
+  symlinkSync(ROOT, join(dir, 'node_modules', PACKAGE_NAME), 'dir');
+  for (const [file, source] of Object.entries(CONSUMERS)) writeFileSync(join(dir, file), source);
+  return dir;
+}
+
+/** Runs a consumer script with node and parses what it printed. */
+async function loadExports(dir: string, file: string): Promise<EntryExports> {
+  try {
+    const { stdout } = await run(process.execPath, [file], {
+      cwd: dir,
+      env: { ...process.env, NODE_OPTIONS: '' },
+      timeout: 15_000,
+    });
+    return JSON.parse(stdout) as EntryExports;
+  } catch (err) {
+    const { stderr } = err as { stderr?: string };
+    throw new Error(`node ${file} failed to load the built package:\n${stderr || String(err)}`);
+  }
+}
+
+/** Every file path the package.json `exports` map points to. */
+function exportTargets(): string[] {
+  const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { exports: unknown };
+  const targets: string[] = [];
+  const walk = (node: unknown): void => {
+    if (typeof node === 'string') targets.push(node);
+    else if (node && typeof node === 'object') Object.values(node).forEach(walk);
+  };
+  walk(pkg.exports);
+  return targets;
+}
+
+describe('the built package', () => {
+  let dir: string;
+
+  beforeAll(() => {
+    if (!existsSync(join(ROOT, 'dist', 'index.js'))) {
+      throw new Error('dist/ is missing or incomplete: run `npm run build` first (`npm test` does it in pretest)');
+    }
+    dir = makeConsumerDir();
+  });
+
+  afterAll(() => {
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('has every file its exports map points to, types included', () => {
+    const missing = exportTargets().filter((target) => !existsSync(join(ROOT, target)));
+    expect(missing).toEqual([]);
+  });
+
+  describe.each([
+    ['require() from CommonJS', 'consumer.cjs'],
+    ['import from ESM', 'consumer.mjs'],
+  ])('%s', (_how, file) => {
+    let loaded: EntryExports;
+
+    beforeAll(async () => {
+      loaded = await loadExports(dir, file);
+    });
+
+    it.each(MAIN_FUNCTIONS)(`gives ${PACKAGE_NAME} export %s as a function`, (name) => {
+      expect(loaded.main[name]).toBe('function');
+    });
+
+    it.each(REDIS_FUNCTIONS)(`gives ${PACKAGE_NAME}/redis export %s as a function`, (name) => {
+      expect(loaded.redis[name]).toBe('function');
+    });
+  });
+});
