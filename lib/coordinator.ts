@@ -17,6 +17,11 @@ export interface AccessEntry {
   storeExpires: number | null;
   /** Requests using the session right now, in every process. */
   active: number;
+  /**
+   * Claimed for destruction (by the reaper or a request that found it
+   * expired): no request may use it any more.
+   */
+  claimed: boolean;
 }
 
 /** What a request reports when it stops using a session. */
@@ -62,6 +67,22 @@ export interface Coordinator {
    * session's destruction.
    */
   remove(key: string): Promise<boolean>;
+
+  /**
+   * Atomically claims an expired session for destruction: succeeds only when
+   * its deadline is `<= now`, it is not claimed yet, and no request uses it
+   * (besides the caller's own, when `entered`). The entry then stays as a
+   * tombstone — `enter()` reports it `claimed` — until `remove()`. Resolves
+   * the entry as it was for exactly one caller across every process, else
+   * `undefined`.
+   */
+  claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined>;
+
+  /**
+   * Up to `limit` keys whose deadline is `<= now`: the expiry index the
+   * reaper sweeps. Optional: without it the reaper scans the store.
+   */
+  due?(now: number, limit: number): Promise<string[]>;
 
   /** Releases connections or timers the coordinator holds. */
   close?(): Promise<void>;

@@ -74,8 +74,12 @@ export interface SessionBindingListener {
 
 /** Fires events so that a failing listener is reported, never thrown. */
 export interface EventSink {
-  /** Calls every listener of `event`; a throw or rejection becomes a `listenerError` event. */
-  fire<E extends keyof SessionManagerEvents>(event: E, payload: SessionManagerEvents[E]): void;
+  /**
+   * Calls every listener of `event`; a throw or rejection becomes a
+   * `listenerError` event. Returns a promise of the async listeners having
+   * settled, or `undefined` when none was async.
+   */
+  fire<E extends keyof SessionManagerEvents>(event: E, payload: SessionManagerEvents[E]): Promise<void> | undefined;
   /** Reports a failure of a listener (or of a value's `valueBound`/`valueUnbound`). */
   failed(event: string, base: SessionEventBase, error: unknown): void;
 }

@@ -10,6 +10,7 @@ import { SessionManager } from './session-manager';
 export { SessionManager, type SessionManagerStats } from './session-manager';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store';
 export { LocalCoordinator } from './local-coordinator';
+export type { SweepResult } from './reaper';
 export type { Coordinator, AccessEntry, LeaveUpdate } from './coordinator';
 export type { HttpSession } from './http-session';
 export type { Clock } from './clock';

@@ -8,15 +8,19 @@
  *
  * - `PsK` hash (e.g. `esm:s:<id>`) — `accessed` (start of the last request, ms), `deadline`
  *   (idle deadline, ms; `-1` never), `store` (when the store's copy expires,
- *   ms; absent when unknown), `active` (requests using it now). Expires by
+ *   ms; absent when unknown), `active` (requests using it now), `claimed`
+ *   (`1` once claimed for destruction). Expires by
  *   itself at `store` (PEXPIREAT), so nothing outlives the session's record.
  * - `Pexpiry` sorted set — the expiry index: member `K`, score = deadline. Never
  *   -expiring sessions are not in it.
  *
  * Commands: every operation is one EVALSHA of a script below (loaded with
  * SCRIPT LOAD on first use, re-loaded on NOSCRIPT), so each is atomic:
- * - enter: EXISTS, HMGET, HSET accessed, HINCRBY active 1
+ * - enter: EXISTS, HMGET, HSET accessed, HINCRBY active 1 (nothing when claimed)
  * - leave: EXISTS, HSET, HINCRBY active -1, HSET deadline + ZADD (or ZREM), PEXPIREAT
+ * - claim: HMGET, then only if due, unclaimed and idle: HSET claimed 1, ZREM
+ *   (the claimed hash is a tombstone: requests no longer use the session)
+ * - due: ZRANGEBYSCORE Pexpiry -inf now LIMIT 0 n
  * - remove: DEL (its reply decides the one caller that announces), ZREM
  *
  * A request costs two scripts: `enter` (sent in the same tick as the store's
@@ -42,7 +46,8 @@ export interface RedisCoordinatorOptions {
 
 const ENTER = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
-local before = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active')
+local before = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed')
+if before[5] == '1' then return before end
 redis.call('HSET', KEYS[1], 'accessed', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'active', 1)
 return before`;
@@ -52,6 +57,7 @@ local now, timeout, store, entered, accessed, member = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('EXISTS', KEYS[1]) == 0 then
   if entered == '1' then return 0 end
   redis.call('HSET', KEYS[1], 'accessed', accessed, 'active', 1, 'deadline', -1)
+elseif redis.call('HGET', KEYS[1], 'claimed') == '1' then return 0
 end
 local active = redis.call('HINCRBY', KEYS[1], 'active', -1)
 if active < 0 then redis.call('HSET', KEYS[1], 'active', 0); active = 0 end
@@ -71,6 +77,20 @@ if active == 0 and timeout ~= '' then
 end
 return 1`;
 
+const CLAIM = `
+local e = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed')
+if not e[1] or e[5] == '1' then return false end
+local deadline = tonumber(e[2])
+if deadline == nil or deadline < 0 or deadline > tonumber(ARGV[1]) then return false end
+local allowed = 0
+if ARGV[2] == '1' then allowed = 1 end
+if tonumber(e[4] or '0') > allowed then return false end
+redis.call('HSET', KEYS[1], 'claimed', 1)
+redis.call('ZREM', KEYS[2], ARGV[3])
+return e`;
+
+const DUE = `return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])`;
+
 const REMOVE = `
 local removed = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -84,7 +104,13 @@ class Script {
   }
 }
 
-const SCRIPTS = { enter: new Script(ENTER), leave: new Script(LEAVE), remove: new Script(REMOVE) };
+const SCRIPTS = {
+  enter: new Script(ENTER),
+  leave: new Script(LEAVE),
+  claim: new Script(CLAIM),
+  due: new Script(DUE),
+  remove: new Script(REMOVE),
+};
 
 /** Coordinator state in Redis; see the storage details above. */
 export class RedisCoordinator implements Coordinator {
@@ -99,17 +125,16 @@ export class RedisCoordinator implements Coordinator {
   }
 
   async enter(key: string, now: number): Promise<AccessEntry | undefined> {
-    const reply = (await this.run('enter', SCRIPTS.enter, [this.entryKey(key)], [String(now)])) as
-      | (string | null)[]
-      | null;
-    if (!reply) return undefined;
-    const [accessed, deadline, store, active] = reply;
-    return {
-      lastAccessedTime: Number(accessed),
-      deadline: deadline === null || Number(deadline) < 0 ? null : Number(deadline),
-      storeExpires: store === null ? null : Number(store),
-      active: Number(active ?? 0),
-    };
+    return toAccessEntry(await this.run('enter', SCRIPTS.enter, [this.entryKey(key)], [String(now)]));
+  }
+
+  async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {
+    const keys = [this.entryKey(key), this.indexKey];
+    return toAccessEntry(await this.run('claim', SCRIPTS.claim, keys, [String(now), entered ? '1' : '0', key]));
+  }
+
+  async due(now: number, limit: number): Promise<string[]> {
+    return (await this.run('due', SCRIPTS.due, [this.indexKey], [String(now), String(limit)])) as string[];
   }
 
   async leave(key: string, update: LeaveUpdate): Promise<void> {
@@ -146,6 +171,19 @@ export class RedisCoordinator implements Coordinator {
       throw new StoreUnavailableError(`coordinator ${operation}`, error);
     }
   }
+}
+
+/** An entry from a script's HMGET reply (accessed, deadline, store, active, claimed), or `undefined`. */
+function toAccessEntry(reply: unknown): AccessEntry | undefined {
+  if (!Array.isArray(reply)) return undefined;
+  const [accessed, deadline, store, active, claimed] = reply as (string | null)[];
+  return {
+    lastAccessedTime: Number(accessed),
+    deadline: deadline === null || Number(deadline) < 0 ? null : Number(deadline),
+    storeExpires: store === null ? null : Number(store),
+    active: Number(active ?? 0),
+    claimed: claimed === '1',
+  };
 }
 
 /** The coordinator for a cluster of processes sharing one Redis. */

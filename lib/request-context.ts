@@ -9,6 +9,7 @@ import type { DecodedId } from './session-id-codec';
 import { generateSessionId } from './session-id';
 import { sessionKey } from './session-key';
 import { buildRecord, readRecord } from './session-record';
+import { announceDestruction } from './destruction';
 
 const debug = createDebug('express-session-management');
 
@@ -82,18 +83,20 @@ export class RequestContext implements SessionHost {
       await coordinator.leave(key, this.abandonUpdate()).catch(() => undefined);
       throw error;
     });
-    // 2. No record: the session is gone (or never was); forget any stale entry.
+    // 2. Claimed by the reaper or by another request that found it expired: it is going.
+    if (entry?.claimed) return;
+    // 3. No record: the session is gone (or never was); forget any stale entry.
     if (!record) {
       if (entry) await coordinator.remove(key);
       return;
     }
     const data = readRecord(record, this.appContext.name, this.start);
-    // 3. Expired on access: delete it, and announce it unless another process already did.
+    // 4. Expired on access: claim it (one process wins), announce it, delete it.
     if (this.runtime.strictExpiry && entry && isExpired(entry, this.start)) {
-      await this.expire(key, data.attributes, data.meta.created, entry.lastAccessedTime);
+      await this.expire(key, data.attributes, data.meta.created);
       return;
     }
-    // 4. Live: it becomes the request's session.
+    // 5. Live: it becomes the request's session.
     const session = new ServletSession(this, {
       app: this.appContext.name,
       status: 'live',
@@ -243,13 +246,26 @@ export class RequestContext implements SessionHost {
   }
 
   /** Deletes an expired session and fires its events if this call won the claim. */
-  private async expire(key: string, attributes: Record<string, unknown>, creationTime: number, lastAccessedTime: number): Promise<void> {
-    await this.runtime.store.destroy(key);
-    if (!(await this.runtime.coordinator.remove(key))) return;
+  private async expire(key: string, attributes: Record<string, unknown>, creationTime: number): Promise<void> {
+    const { coordinator, store } = this.runtime;
+    const claimed = await coordinator.claim(key, this.start, true);
+    if (!claimed) {
+      // Claimed elsewhere, or another request entered meanwhile: not ours to destroy.
+      await coordinator.leave(key, this.abandonUpdate());
+      return;
+    }
     this.runtime.counters.expired++;
-    const base = { id: this.requestedId!, app: this.appContext.name };
-    this.events.fire('sessionDestroyed', { ...base, reason: 'expired', attributes, creationTime, lastAccessedTime });
-    for (const [name, value] of Object.entries(attributes)) this.events.fire('attributeRemoved', { ...base, name, value });
+    void announceDestruction(this.events, {
+      id: this.requestedId!,
+      app: this.appContext.name,
+      reason: 'expired',
+      attributes,
+      creationTime,
+      lastAccessedTime: claimed.lastAccessedTime,
+    });
+    // The tombstone keeps the session unusable until the record is gone.
+    await store.destroy(key);
+    await coordinator.remove(key);
   }
 
   /** The coordinator update of a request that entered but could not load the record. */

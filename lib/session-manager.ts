@@ -19,6 +19,7 @@ import type { AppContext, SessionCounters, SessionRuntime } from './runtime';
 import { SessionIdCodec } from './session-id-codec';
 import { StoreAdapter } from './store-adapter';
 import { createTracking } from './tracking';
+import { Reaper, type SweepResult } from './reaper';
 
 const debug = createDebug('express-session-management');
 
@@ -62,6 +63,9 @@ export class SessionManager extends EventEmitter implements EventSink {
   private readonly runtime: SessionRuntime;
   private readonly counters: SessionCounters = { created: 0, invalidated: 0, expired: 0, killed: 0 };
   private readonly inflight = new Set<Promise<unknown>>();
+  private readonly reaper: Reaper;
+  /** Default idle timeout (seconds, -1 never) of each app mounted so far. */
+  private readonly appTimeouts = new Map<string, number>();
 
   constructor(options?: SessionManagerOptions) {
     super();
@@ -84,7 +88,25 @@ export class SessionManager extends EventEmitter implements EventSink {
       graceMs: (timeoutMs) => Math.max(timeoutMs, 2 * reaperMs),
       track: (work) => this.track(work),
     };
+    this.reaper = new Reaper(
+      {
+        store: this.runtime.store,
+        coordinator: this.coordinator,
+        events: this,
+        clock,
+        counters: this.counters,
+        appTimeout: (app) => this.appTimeouts.get(app) ?? this.runtime.invalidationTimeout,
+      },
+      this.reaperInterval,
+    );
     this.warnAboutSharedStore();
+    if (this.reaperInterval < 10) {
+      process.emitWarning(
+        `express-session-management: reaperInterval ${this.reaperInterval} s is under 10 s; every sweep costs store and coordinator calls`,
+        { code: 'ESM_REAPER_INTERVAL' },
+      );
+    }
+    this.reaper.start();
   }
 
   /**
@@ -98,6 +120,7 @@ export class SessionManager extends EventEmitter implements EventSink {
       name: app.app,
       timeout: app.maxInactiveInterval === 0 ? this.runtime.invalidationTimeout : app.maxInactiveInterval,
     };
+    this.appTimeouts.set(context.name, context.timeout);
     return createMiddleware(this.runtime, context);
   }
 
@@ -106,32 +129,48 @@ export class SessionManager extends EventEmitter implements EventSink {
     return {
       sessions: { ...this.counters },
       reaper: {
-        active: false,
-        reason: 'the background reaper is not part of this version; sessions expire on access and by the store TTL',
+        active: this.reaper.mode !== 'inactive',
+        ...(this.reaper.reason === undefined ? {} : { reason: this.reaper.reason }),
         interval: this.reaperInterval,
-        runs: 0,
-        lastRunAt: null,
-        lastDurationMs: null,
-        expired: 0,
+        runs: this.reaper.runs,
+        lastRunAt: this.reaper.lastRunAt,
+        lastDurationMs: this.reaper.lastDurationMs,
+        expired: this.reaper.expired,
       },
     };
   }
 
-  /** Waits for in-flight commits. The store and coordinator stay open: they are the caller's. */
+  /** Runs a reaper sweep now: idle sessions are destroyed with reason `expired`. */
+  reap(): Promise<SweepResult> {
+    return this.reaper.sweep();
+  }
+
+  /**
+   * Stops the reaper and waits for in-flight commits. The store and
+   * coordinator stay open: they are the caller's.
+   */
   async close(): Promise<void> {
+    await this.reaper.stop();
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
-  fire<E extends keyof SessionManagerEvents>(event: E, payload: SessionManagerEvents[E]): void {
-    if (this.listenerCount(event) === 0) return;
+  fire<E extends keyof SessionManagerEvents>(event: E, payload: SessionManagerEvents[E]): Promise<void> | undefined {
+    if (this.listenerCount(event) === 0) return undefined;
+    let pending: Promise<void>[] | undefined;
     for (const listener of this.rawListeners(event)) {
       try {
         const result: unknown = (listener as (p: unknown) => unknown).call(this, payload);
-        if (result instanceof Promise) result.catch((error: unknown) => this.failed(event, payload, error));
+        if (result instanceof Promise) {
+          (pending ??= []).push(result.then(
+            () => undefined,
+            (error: unknown) => this.failed(event, payload, error),
+          ));
+        }
       } catch (error) {
         this.failed(event, payload, error);
       }
     }
+    return pending && Promise.all(pending).then(() => undefined);
   }
 
   failed(event: string, base: SessionEventBase, error: unknown): void {
