@@ -52,8 +52,14 @@ export interface Coordinator {
    * request as active with `now` as its access time. `undefined` when the
    * coordinator has no entry (the session is unknown to it); then nothing is
    * recorded.
+   *
+   * With `strictExpiry`, a session that is idle (no active request) and past
+   * its deadline is expired: nothing is recorded either (nor for a claimed
+   * one), and the caller is to `claim()` it with `entered: false`. Requests that find it expired at the
+   * same time thus never count as its users, so exactly one claim wins and
+   * none of them is served the session.
    */
-  enter(key: string, now: number): Promise<AccessEntry | undefined>;
+  enter(key: string, now: number, strictExpiry: boolean): Promise<AccessEntry | undefined>;
 
   /**
    * A request stops using a session. When no other request uses it, its

@@ -21,11 +21,12 @@ export class LocalCoordinator implements Coordinator {
   private readonly entries = new Map<string, LocalEntry>();
   private readonly index = new DeadlineHeap<LocalEntry>();
 
-  async enter(key: string, now: number): Promise<AccessEntry | undefined> {
+  async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     const before = toAccessEntry(entry);
     if (entry.claimed) return before;
+    if (strictExpiry && entry.active === 0 && entry.deadline <= now) return before; // expired: not a user
     entry.lastAccessedTime = now;
     entry.active++;
     return before;

@@ -372,7 +372,11 @@ export function resolveAppOptions(input: unknown): ResolvedAppOptions {
   };
 }
 
-/** Splits `sessionManagement()` options into manager and app options. */
+/**
+ * Splits `sessionManagement()` options into manager and app options. Both
+ * halves are checked here, so one `ConfigurationError` names every bad
+ * option, manager and app alike (the manager alone would stop at its own).
+ */
 export function splitOptions(input: unknown): { manager: Record<string, unknown>; app: Record<string, unknown> } {
   const manager: Record<string, unknown> = {};
   const app: Record<string, unknown> = {};
@@ -382,7 +386,20 @@ export function splitOptions(input: unknown): { manager: Record<string, unknown>
     if ((APP_OPTION_NAMES as readonly string[]).includes(key)) app[key] = value;
     else manager[key] = value;
   }
+  const violations = [...violationsOf(resolveManagerOptions, manager), ...violationsOf(resolveAppOptions, app)];
+  if (violations.length > 0) throw new ConfigurationError(violations);
   return { manager, app };
+}
+
+/** The violations `resolve` reports for `input`; none when it accepts it. */
+function violationsOf(resolve: (input: unknown) => unknown, input: unknown): string[] {
+  try {
+    resolve(input);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigurationError) return error.violations;
+    throw error;
+  }
 }
 
 /** Violations of one options object: unknown names, then class-validator's findings. */

@@ -16,10 +16,12 @@
  *
  * Commands: every operation is one EVALSHA of a script below (loaded with
  * SCRIPT LOAD on first use, re-loaded on NOSCRIPT), so each is atomic:
- * - enter: EXISTS, HMGET, HSET accessed, HINCRBY active 1 (nothing when claimed)
+ * - enter: EXISTS, HMGET, HSET accessed, HINCRBY active 1 (nothing when claimed,
+ *   nor, with strict expiry, when idle past its deadline)
  * - leave: EXISTS, HSET, HINCRBY active -1, HSET deadline + ZADD (or ZREM), PEXPIREAT
  * - claim: HMGET, then only if due, unclaimed and idle: HSET claimed 1, ZREM
- *   (the claimed hash is a tombstone: requests no longer use the session)
+ *   (the claimed hash is a tombstone: requests no longer use the session);
+ *   ZREM alone when the hash is gone (it expired by itself: a stale member)
  * - due: ZRANGEBYSCORE Pexpiry -inf now LIMIT 0 n
  * - remove: DEL (its reply decides the one caller that announces), ZREM
  *
@@ -48,6 +50,10 @@ const ENTER = `
 if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local before = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed')
 if before[5] == '1' then return before end
+if ARGV[2] == '1' and tonumber(before[4] or '0') == 0 then
+  local deadline = tonumber(before[2] or '-1')
+  if deadline >= 0 and deadline <= tonumber(ARGV[1]) then return before end
+end
 redis.call('HSET', KEYS[1], 'accessed', ARGV[1])
 redis.call('HINCRBY', KEYS[1], 'active', 1)
 return before`;
@@ -79,7 +85,12 @@ return 1`;
 
 const CLAIM = `
 local e = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed')
-if not e[1] or e[5] == '1' then return false end
+if not e[1] then
+  -- The hash expired by itself (no reaper ran within the grace): drop its stale index member.
+  redis.call('ZREM', KEYS[2], ARGV[3])
+  return false
+end
+if e[5] == '1' then return false end
 local deadline = tonumber(e[2])
 if deadline == nil or deadline < 0 or deadline > tonumber(ARGV[1]) then return false end
 local allowed = 0
@@ -124,8 +135,9 @@ export class RedisCoordinator implements Coordinator {
     this.indexKey = `${this.prefix}expiry`;
   }
 
-  async enter(key: string, now: number): Promise<AccessEntry | undefined> {
-    return toAccessEntry(await this.run('enter', SCRIPTS.enter, [this.entryKey(key)], [String(now)]));
+  async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
+    const args = [String(now), strictExpiry ? '1' : '0'];
+    return toAccessEntry(await this.run('enter', SCRIPTS.enter, [this.entryKey(key)], args));
   }
 
   async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {

@@ -76,13 +76,15 @@ export class RequestContext implements SessionHost {
     this.staleSignature = decoded.stale;
     const key = sessionKey(this.appContext.name, decoded.id);
     // 1. Read the record and enter the coordinator together: one round trip when both are remote.
-    const [record, entry] = await Promise.all([
-      store.get(key),
-      coordinator.enter(key, this.start),
-    ]).catch(async (error: unknown) => {
-      await coordinator.leave(key, this.abandonUpdate()).catch(() => undefined);
-      throw error;
-    });
+    const strict = this.runtime.strictExpiry;
+    const [read, entered] = await Promise.allSettled([store.get(key), coordinator.enter(key, this.start, strict)]);
+    if (entered.status === 'rejected') throw entered.reason;
+    const entry = entered.value;
+    if (read.status === 'rejected') {
+      if (counts(entry, this.start, strict)) await coordinator.leave(key, this.abandonUpdate()).catch(() => undefined);
+      throw read.reason;
+    }
+    const record = read.value;
     // 2. Claimed by the reaper or by another request that found it expired: it is going.
     if (entry?.claimed) return;
     // 3. No record: the session is gone (or never was); forget any stale entry.
@@ -90,10 +92,14 @@ export class RequestContext implements SessionHost {
       if (entry) await coordinator.remove(key);
       return;
     }
+    // 3b. A record but no entry: unknown to the coordinator (a migrated record), or destroyed
+    // between the two reads above. A destruction deletes the record before the entry, so a
+    // second read, made after the coordinator answered, tells them apart.
+    if (!entry && !(await store.get(key))) return;
     const data = readRecord(record, this.appContext.name, this.start);
     // 4. Expired on access: claim it (one process wins), announce it, delete it.
     if (this.runtime.strictExpiry && entry && isExpired(entry, this.start)) {
-      await this.expire(key, data.attributes, data.meta.created);
+      await this.expire(key, data.attributes, data.meta.created, entry.lastAccessedTime);
       return;
     }
     // 5. Live: it becomes the request's session.
@@ -190,7 +196,7 @@ export class RequestContext implements SessionHost {
     const oldKey = session.storedKey;
     // 1. Invalidated: delete the record and the coordinator's entry.
     if (session.status === 'invalid') {
-      if (oldKey !== null) await Promise.all([store.destroy(oldKey), coordinator.remove(oldKey)]);
+      if (oldKey !== null) await this.deleteStored(oldKey);
       return;
     }
     if (session.status === 'pending') return;
@@ -200,14 +206,15 @@ export class RequestContext implements SessionHost {
     const storeExpires = this.storeExpiry(now, timeoutMs);
     let written: number | null = session.storeExpires;
     try {
-      // 2. Changed, new or renamed: write the whole record; renamed: drop the old key.
-      if (session.hasChanges() || oldKey !== key) {
+      // 2. Changed, new or renamed: write the whole record; renamed: drop the old key. Also when this
+      // request outlasted the store's TTL of the record: a touch of a record the store dropped does nothing.
+      const lapsed = session.storeExpires !== null && session.storeExpires <= now;
+      if (session.hasChanges() || oldKey !== key || lapsed) {
         const meta = { v: 1 as const, app: session.app, created: session.creationTime, accessed: this.start, timeout: session.timeout };
         written = storeExpires;
         await Promise.all([
           store.set(key, buildRecord(meta, session.snapshot(), storeExpires, now)),
-          moved ? store.destroy(oldKey) : undefined,
-          moved ? coordinator.remove(oldKey) : undefined,
+          moved ? this.deleteStored(oldKey) : undefined,
         ]);
       } else if (this.touchDue(session.storeExpires, storeExpires, timeoutMs)) {
         // 3. Unchanged: extend the store's TTL only when it runs low (a coalesced touch).
@@ -225,6 +232,15 @@ export class RequestContext implements SessionHost {
         lastAccessedTime: this.start,
       });
     }
+  }
+
+  /**
+   * Deletes a session's record, then its coordinator entry: in that order, so
+   * a request that still finds the record also finds the entry (load step 3b).
+   */
+  private async deleteStored(key: string): Promise<void> {
+    await this.runtime.store.destroy(key);
+    await this.runtime.coordinator.remove(key);
   }
 
   /** Effective idle timeout of a session in ms; `null` = never. */
@@ -245,15 +261,22 @@ export class RequestContext implements SessionHost {
     return wanted - current > grace / 2;
   }
 
-  /** Deletes an expired session and fires its events if this call won the claim. */
-  private async expire(key: string, attributes: Record<string, unknown>, creationTime: number): Promise<void> {
+  /**
+   * Deletes an expired session and fires its events if this call won the claim.
+   * `lastAccessedTime` comes from the entry as it was before this request
+   * entered: the claim's copy already carries this request's start.
+   */
+  private async expire(
+    key: string,
+    attributes: Record<string, unknown>,
+    creationTime: number,
+    lastAccessedTime: number,
+  ): Promise<void> {
     const { coordinator, store } = this.runtime;
-    const claimed = await coordinator.claim(key, this.start, true);
-    if (!claimed) {
-      // Claimed elsewhere, or another request entered meanwhile: not ours to destroy.
-      await coordinator.leave(key, this.abandonUpdate());
-      return;
-    }
+    // enter() did not count this request as a user (the session was already expired), so
+    // every request that finds it expired claims as a bystander and exactly one wins.
+    const claimed = await coordinator.claim(key, this.start, false);
+    if (!claimed) return; // claimed elsewhere, or a request of a non-strict manager is using it
     this.runtime.counters.expired++;
     void announceDestruction(this.events, {
       id: this.requestedId!,
@@ -261,7 +284,7 @@ export class RequestContext implements SessionHost {
       reason: 'expired',
       attributes,
       creationTime,
-      lastAccessedTime: claimed.lastAccessedTime,
+      lastAccessedTime,
     });
     // The tombstone keeps the session unusable until the record is gone.
     await store.destroy(key);
@@ -354,4 +377,9 @@ export class RequestContext implements SessionHost {
 /** Idle past its deadline, and no request is using it. */
 function isExpired(entry: AccessEntry, now: number): boolean {
   return entry.active === 0 && entry.deadline !== null && now >= entry.deadline;
+}
+
+/** Whether `enter()` counted the request as a user of the session (see Coordinator.enter). */
+function counts(entry: AccessEntry | undefined, now: number, strictExpiry: boolean): boolean {
+  return entry !== undefined && !entry.claimed && !(strictExpiry && isExpired(entry, now));
 }

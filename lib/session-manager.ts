@@ -40,7 +40,12 @@ export interface SessionManagerStats {
   };
 }
 
-type Listener<E extends keyof SessionManagerEvents> = (payload: SessionManagerEvents[E]) => void | Promise<void>;
+/**
+ * A listener may return anything (`(e) => release(e.id)`): a returned promise is
+ * awaited (by the reaper, within a bound) and its rejection reported; any other
+ * value is ignored. `void | Promise<void>` would reject such arrow functions.
+ */
+type Listener<E extends keyof SessionManagerEvents> = (payload: SessionManagerEvents[E]) => unknown;
 
 export interface SessionManager {
   on<E extends keyof SessionManagerEvents>(event: E, listener: Listener<E>): this;
@@ -200,6 +205,8 @@ export class SessionManager extends EventEmitter implements EventSink {
   private warnAboutSharedStore(): void {
     if (this.options.coordinator) return;
     if (this.store instanceof MemoryStore || this.store instanceof ExpressMemoryStore) return;
+    // The application's own copy of express-session (another version, another install) fails instanceof.
+    if (this.store.constructor?.name === 'MemoryStore') return;
     process.emitWarning(
       'express-session-management: an external store with the in-process coordinator is right for one process only; ' +
         'when several processes share the store, pass coordinator: redisCoordinator({ client }) so expiry stays exact',

@@ -1,0 +1,34 @@
+/** The benchmark configurations: one server process each. */
+export const CONFIGS = [
+  'express',
+  'express-session+memory',
+  'esm+memory',
+  'express-session+redis',
+  'esm+redis',
+  'esm+redis+coordinator',
+] as const;
+export type ConfigName = (typeof CONFIGS)[number];
+
+export const ROUTES = ['read', 'write'] as const;
+export type RouteName = (typeof ROUTES)[number];
+
+/** What each configuration is, for the tables. */
+export const DESCRIPTIONS: Record<ConfigName, string> = {
+  express: 'bare Express 5, no sessions',
+  'express-session+memory': 'express-session 1.19 + its MemoryStore',
+  'esm+memory': 'this library, default in-process MemoryStore and coordinator',
+  'express-session+redis': 'express-session 1.19 + connect-redis 9',
+  'esm+redis': 'this library + connect-redis 9, in-process coordinator',
+  'esm+redis+coordinator': 'this library + connect-redis 9 + redisCoordinator',
+};
+
+export function usesRedis(config: ConfigName): boolean {
+  return config.includes('redis');
+}
+
+/** The express-session configuration on the same store (the "vs express-session" baseline). */
+export function expressSessionPeer(config: ConfigName): ConfigName | undefined {
+  if (config === 'esm+memory') return 'express-session+memory';
+  if (config === 'esm+redis' || config === 'esm+redis+coordinator') return 'express-session+redis';
+  return undefined;
+}

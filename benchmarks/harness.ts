@@ -1,0 +1,281 @@
+/**
+ * What run.ts and profile.ts share: compiling the servers, starting one,
+ * giving each connection its own session, driving it with autocannon, and
+ * reading Redis command counters.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import { createClient } from 'redis';
+import { build } from 'tsup';
+import type { ConfigName, RouteName } from './configs';
+
+export const ROOT = join(__dirname, '..');
+export const BUILD_DIR = join(__dirname, '.build');
+
+/**
+ * Compiles lib/ and the benchmark server to plain CommonJS in
+ * benchmarks/.build (tsup, the same esbuild and target as `npm run build`,
+ * one file per module), so servers run as compiled JS under plain `node`:
+ * no tsx loader in the measured process, and the shared dist/ is untouched.
+ */
+export async function compileServers(): Promise<void> {
+  rmSync(BUILD_DIR, { recursive: true, force: true });
+  await build({
+    config: false,
+    entry: ['lib/**/*.ts', 'benchmarks/server.ts', 'benchmarks/configs.ts'],
+    outDir: BUILD_DIR,
+    format: ['cjs'],
+    bundle: false,
+    target: 'node20',
+    dts: false,
+    sourcemap: false,
+    silent: true,
+    tsconfig: join(ROOT, 'tsconfig.json'),
+  });
+}
+
+export interface RunningServer {
+  config: ConfigName;
+  url: string;
+  child: ChildProcess;
+  /** What the server wrote, for error messages. */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/** Starts one configuration's server as a child process and waits for its port. */
+export function startServer(
+  config: ConfigName,
+  options: { redisUrl?: string; execArgv?: string[]; buildDir?: string } = {},
+): Promise<RunningServer> {
+  const child = fork(join(options.buildDir ?? BUILD_DIR, 'benchmarks', 'server.js'), [config], {
+    cwd: ROOT,
+    execArgv: options.execArgv ?? [],
+    env: { ...process.env, REDIS_URL: options.redisUrl ?? '', NODE_ENV: 'production', NODE_NO_WARNINGS: '1' },
+    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+  });
+  let text = '';
+  const keep = (chunk: Buffer): void => {
+    if (text.length < 16384) text += chunk.toString('utf8');
+  };
+  child.stdout?.on('data', keep);
+  child.stderr?.on('data', keep);
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
+  const stop = async (): Promise<void> => {
+    process.removeListener('exit', killOnExit);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => fail(new Error('no port within 15 s')), 15000);
+    const fail = (error: Error): void => {
+      clearTimeout(timer);
+      void stop().then(() => reject(new Error(`${config} server: ${error.message}\n${text}`)));
+    };
+    child.once('exit', (code, signal) => fail(new Error(`exited (${code ?? signal}) before listening`)));
+    child.once('message', (message: { port?: number }) => {
+      clearTimeout(timer);
+      child.removeAllListeners('exit');
+      resolve({ config, url: `http://127.0.0.1:${message.port}`, child, output: () => text, stop });
+    });
+  });
+}
+
+/** Creates `count` sessions through POST /setup; returns the Cookie header of each (empty for bare Express). */
+export async function createSessions(server: RunningServer, count: number): Promise<string[]> {
+  const cookies: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const res = await fetch(`${server.url}/setup`, { method: 'POST' });
+    if (res.status !== 204) throw new Error(`${server.config}: POST /setup answered ${res.status}`);
+    const setCookie = res.headers.getSetCookie()[0];
+    if (!setCookie && server.config !== 'express') throw new Error(`${server.config}: POST /setup set no cookie`);
+    cookies.push(setCookie ? setCookie.split(';')[0] : '');
+  }
+  return cookies;
+}
+
+export interface LoadResult {
+  /** Mean of autocannon's per-second samples. */
+  rps: number;
+  /** Responses completed. */
+  requests: number;
+  latencyP50: number;
+  latencyP99: number;
+  latencyMean: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+}
+
+/**
+ * Drives one route with autocannon. Each connection sends the cookie of its
+ * own session (round robin over `cookies`), so no two in-flight requests
+ * share a session.
+ */
+export async function load(
+  server: RunningServer,
+  route: RouteName,
+  cookies: string[],
+  options: { connections: number; duration: number },
+): Promise<LoadResult> {
+  let next = 0;
+  const result = await autocannon({
+    url: `${server.url}/${route}`,
+    method: route === 'read' ? 'GET' : 'POST',
+    connections: options.connections,
+    duration: options.duration,
+    setupClient(client) {
+      const cookie = cookies[next++ % cookies.length];
+      client.setHeaders(cookie ? { cookie } : {});
+    },
+  });
+  return {
+    rps: result.requests.average,
+    requests: result.requests.total,
+    latencyP50: result.latency.p50,
+    latencyP99: result.latency.p99,
+    latencyMean: result.latency.average,
+    non2xx: result.non2xx,
+    errors: result.errors,
+    timeouts: result.timeouts,
+  };
+}
+
+export type CommandStats = Record<string, number>;
+
+/** A client for reading the private redis-server's counters (and flushing it between configurations). */
+export async function adminClient(url: string): Promise<ReturnType<typeof createClient>> {
+  const client = createClient({ url });
+  client.on('error', () => undefined);
+  await client.connect();
+  return client as ReturnType<typeof createClient>;
+}
+
+/** Calls per command from `INFO commandstats` (the INFO calls themselves left out). */
+export async function commandStats(client: ReturnType<typeof createClient>): Promise<CommandStats> {
+  const text = await client.info('commandstats');
+  const stats: CommandStats = {};
+  for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) {
+    if (match[1] !== 'info') stats[match[1]] = Number(match[2]);
+  }
+  return stats;
+}
+
+/**
+ * Commands that only ever run inside the coordinator's Lua scripts on the
+ * benchmark's paths (Redis counts script-issued commands in commandstats
+ * too). Everything else was sent by a client: a network command.
+ */
+const SCRIPT_ONLY = new Set(['exists', 'hmget', 'hget', 'hset', 'hincrby', 'hdel', 'pexpireat', 'zadd', 'zrem', 'zrangebyscore']);
+
+export interface CommandsPerRequest {
+  /** Commands a client sent (network commands), per request. */
+  sent: number;
+  /** Every command sent, per request. */
+  sentByCommand: Record<string, number>;
+  /** Commands run inside Lua scripts, per request. */
+  inScripts: Record<string, number>;
+}
+
+export function perRequest(before: CommandStats, after: CommandStats, requests: number): CommandsPerRequest {
+  const sentByCommand: Record<string, number> = {};
+  const inScripts: Record<string, number> = {};
+  let sent = 0;
+  for (const [command, calls] of Object.entries(after)) {
+    const delta = calls - (before[command] ?? 0);
+    if (delta <= 0) continue;
+    const rate = delta / requests;
+    if (SCRIPT_ONLY.has(command)) inScripts[command] = rate;
+    else {
+      sentByCommand[command] = rate;
+      sent += rate;
+    }
+  }
+  return { sent, sentByCommand, inScripts };
+}
+
+/** CPU accounting from /proc (Linux); every figure in clock ticks of 10 ms. */
+export interface CpuSnapshot {
+  at: number;
+  /** Busy ticks of the whole machine (every core). */
+  machine: number;
+  /** Ticks of each watched process (all its threads). */
+  processes: Record<string, number>;
+}
+
+const TICK_MS = 10; // USER_HZ is 100 on Linux
+
+function readTicks(pid: number | undefined): number {
+  if (pid === undefined) return 0;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]); // utime, stime
+  } catch {
+    return NaN;
+  }
+}
+
+function machineBusyTicks(): number {
+  try {
+    const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+    const [user, nice, system, , , irq, softirq, steal] = values.map(Number);
+    return user + nice + system + irq + softirq + steal;
+  } catch {
+    return NaN;
+  }
+}
+
+export function cpuSnapshot(pids: Record<string, number | undefined>): CpuSnapshot {
+  const processes: Record<string, number> = {};
+  for (const [name, pid] of Object.entries(pids)) processes[name] = readTicks(pid);
+  return { at: Date.now(), machine: machineBusyTicks(), processes };
+}
+
+export interface CpuUse {
+  /** CPU of each watched process over the window, in cores (1 = one core busy all along). */
+  cores: Record<string, number>;
+  /** CPU of everything else on the machine (other people's work), in cores. */
+  otherCores: number;
+  /** CPU ms of each watched process over the window. */
+  ms: Record<string, number>;
+}
+
+export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
+  const wallMs = after.at - before.at;
+  const cores: Record<string, number> = {};
+  const ms: Record<string, number> = {};
+  let watched = 0;
+  for (const name of Object.keys(after.processes)) {
+    const ticks = after.processes[name] - before.processes[name];
+    watched += ticks;
+    ms[name] = ticks * TICK_MS;
+    cores[name] = (ticks * TICK_MS) / wallMs;
+  }
+  const other = ((after.machine - before.machine - watched) * TICK_MS) / wallMs;
+  return { cores, ms, otherCores: Math.max(0, other) };
+}
+
+/**
+ * Waits (at most `maxMs`) until the rest of the machine uses less than
+ * `threshold` cores, sampled over 500 ms while our servers are idle.
+ * Returns how long it waited.
+ */
+export async function waitForQuiet(threshold: number, maxMs: number): Promise<number> {
+  const start = Date.now();
+  while (Date.now() - start < maxMs) {
+    const before = cpuSnapshot({});
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if (cpuUse(before, cpuSnapshot({})).otherCores < threshold) break;
+  }
+  return Date.now() - start;
+}

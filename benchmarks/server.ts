@@ -1,0 +1,114 @@
+/**
+ * One benchmark server: `node server.js <config>` (compiled by harness.ts),
+ * with REDIS_URL for the Redis configurations. It reports its port to the
+ * parent over IPC and exits on SIGTERM.
+ *
+ * Routes (same behaviour in every configuration):
+ *   POST /setup  creates a session with `user` (an object) and `count` = 0
+ *   GET  /read   reads `user` from the session: 200, or 410 if there is no session
+ *   POST /write  increments `count`: 200 with the new value
+ */
+import express, { type Express } from 'express';
+import session from 'express-session';
+import { RedisStore } from 'connect-redis';
+import { createClient } from 'redis';
+import { sessionManagement } from '../lib/index';
+import { redisCoordinator } from '../lib/redis';
+import { CONFIGS, usesRedis, type ConfigName } from './configs';
+
+const SECRET = 'benchmark-secret'; // both libraries sign the cookie, so both pay the HMAC
+const USER = { id: 42, name: 'bench', roles: ['reader', 'writer'] };
+
+declare module 'express-session' {
+  interface SessionData {
+    user: typeof USER;
+    count: number;
+  }
+}
+
+async function build(config: ConfigName): Promise<Express> {
+  const app = express();
+  const redis = usesRedis(config) ? await connectRedis() : undefined;
+
+  if (config === 'express') {
+    let count = 0;
+    app.post('/setup', (_req, res) => void res.sendStatus(204));
+    app.get('/read', (_req, res) => void res.json({ user: USER.name }));
+    app.post('/write', (_req, res) => void res.json({ count: ++count }));
+    return app;
+  }
+
+  if (config.startsWith('express-session')) {
+    const store = redis ? new RedisStore({ client: redis, prefix: `sess:${config}:` }) : new session.MemoryStore();
+    app.use(session({ secret: SECRET, store, resave: false, saveUninitialized: false }));
+    app.post('/setup', (req, res) => {
+      req.session.user = USER;
+      req.session.count = 0;
+      res.sendStatus(204);
+    });
+    app.get('/read', (req, res) => {
+      const user = req.session.user;
+      if (!user) return void res.status(410).json({ user: null });
+      res.json({ user: user.name });
+    });
+    app.post('/write', (req, res) => {
+      req.session.count = (req.session.count ?? 0) + 1;
+      res.json({ count: req.session.count });
+    });
+    return app;
+  }
+
+  // This library.
+  app.use(
+    sessionManagement({
+      secret: SECRET,
+      ...(redis ? { store: new RedisStore({ client: redis, prefix: `sess:${config}:` }) } : {}),
+      ...(config === 'esm+redis+coordinator' ? { coordinator: redisCoordinator({ client: redis! }) } : {}),
+    }),
+  );
+  app.post('/setup', (req, res) => {
+    req.httpSession.setAttribute('user', USER);
+    req.httpSession.setAttribute('count', 0);
+    res.sendStatus(204);
+  });
+  app.get('/read', (req, res) => {
+    const user = req.httpSession.getAttribute<typeof USER>('user');
+    if (!user) return void res.status(410).json({ user: null });
+    res.json({ user: user.name });
+  });
+  app.post('/write', (req, res) => {
+    const count = (req.httpSession.getAttribute<number>('count') ?? 0) + 1;
+    req.httpSession.setAttribute('count', count);
+    res.json({ count });
+  });
+  return app;
+}
+
+async function connectRedis(): Promise<ReturnType<typeof createClient>> {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new Error('REDIS_URL is required for the Redis configurations');
+  const client = createClient({ url });
+  client.on('error', (error: unknown) => console.error('redis client error', error));
+  await client.connect();
+  return client as ReturnType<typeof createClient>;
+}
+
+async function main(): Promise<void> {
+  const config = process.argv[2] as ConfigName;
+  if (!CONFIGS.includes(config)) throw new Error(`unknown configuration "${config}"; one of ${CONFIGS.join(', ')}`);
+  process.on('SIGTERM', () => process.exit(0)); // exit() so --cpu-prof writes its file
+  const app = await build(config);
+  const server = app.listen(0, '127.0.0.1', () => {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    if (process.send) process.send({ port });
+    else console.log(`${config} on http://127.0.0.1:${port}`);
+  });
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,12 @@
+/**
+ * `npm start`: the demo on http://localhost:3000 (PORT overrides).
+ * The app itself is in demo-app.ts.
+ */
+import { createDemoApp } from './demo-app';
+
+const port = Number(process.env.PORT ?? 3000);
+const { app } = createDemoApp();
+
+app.listen(port, () => {
+  console.log(`express-session-management demo on http://localhost:${port}`);
+});

@@ -1,0 +1,86 @@
+/**
+ * The in-process coordinator (lib/local-coordinator.ts): what `enter()`
+ * records, and that requests finding a session expired at the same moment
+ * never serve it and destroy it exactly once — over a store that answers on
+ * a later turn, as any remote store does. Express 4 and 5.
+ */
+import type { Express } from 'express';
+import request from 'supertest';
+import { createSessionManager, MemoryStore, type SessionDestroyedEvent } from '../lib/index';
+import { LocalCoordinator } from '../lib/local-coordinator';
+import { cookieFrom } from './support/cookies';
+import { EXPRESS_FLAVOURS } from './support/express-flavours';
+import { FakeClock } from './support/fake-clock';
+import { probeApp, type ProbeState } from './support/probe-app';
+
+/** Creates an entry for `key` as the request that created the session would, with a 60 s timeout. */
+async function createEntry(coordinator: LocalCoordinator, key: string, now: number): Promise<void> {
+  await coordinator.leave(key, { now, timeoutMs: 60_000, storeExpires: null, entered: false, lastAccessedTime: now });
+}
+
+describe('LocalCoordinator.enter', () => {
+  it('answers the entry as it was and counts the request as active', async () => {
+    const coordinator = new LocalCoordinator();
+    await createEntry(coordinator, 'k', 1000);
+    const before = await coordinator.enter('k', 2000, true);
+    expect(before).toEqual({ lastAccessedTime: 1000, deadline: 61_000, storeExpires: null, active: 0, claimed: false });
+    expect(coordinator.peek('k')).toMatchObject({ lastAccessedTime: 2000, active: 1 });
+  });
+
+  it('does not count a strict enter of a session idle past its deadline', async () => {
+    const coordinator = new LocalCoordinator();
+    await createEntry(coordinator, 'k', 1000);
+    await coordinator.enter('k', 61_000, true);
+    await coordinator.enter('k', 61_000, true);
+    expect(coordinator.peek('k')).toMatchObject({ lastAccessedTime: 1000, active: 0 });
+    const claims = await Promise.all([coordinator.claim('k', 61_000, true), coordinator.claim('k', 61_000, true)]);
+    expect(claims.filter((claim) => claim !== undefined)).toHaveLength(1);
+  });
+
+  it('counts a non-strict enter of a session past its deadline, so nothing claims it while in use', async () => {
+    const coordinator = new LocalCoordinator();
+    await createEntry(coordinator, 'k', 1000);
+    await coordinator.enter('k', 61_000, false);
+    expect(coordinator.peek('k')).toMatchObject({ active: 1 });
+    expect(await coordinator.claim('k', 61_000, false)).toBeUndefined();
+  });
+
+  it('counts a strict enter of a session past its deadline while another request uses it', async () => {
+    const coordinator = new LocalCoordinator();
+    await createEntry(coordinator, 'k', 1000);
+    await coordinator.enter('k', 30_000, true);
+    await coordinator.enter('k', 90_000, true);
+    expect(coordinator.peek('k')).toMatchObject({ active: 2 });
+  });
+});
+
+describe.each(EXPRESS_FLAVOURS)('expiry on access with concurrent requests on %s', (_flavour, createExpress: () => Express) => {
+  it('never serves a session that expired before the requests arrived, and destroys it once', async () => {
+    const clock = new FakeClock();
+    const store = new MemoryStore({ clock });
+    // Answer a turn later, as a store on the network does, so the requests interleave.
+    const get = store.get.bind(store);
+    store.get = (sid, callback) => {
+      setTimeout(() => get(sid, callback), 5);
+    };
+    const manager = createSessionManager({ store, clock, invalidationTimeout: 60, reaperInterval: 60 });
+    const destroyed: SessionDestroyedEvent[] = [];
+    manager.on('sessionDestroyed', (event) => {
+      destroyed.push(event);
+    });
+    const { app } = probeApp(createExpress, manager.middleware());
+    try {
+      const cookies: string[] = [];
+      for (let i = 0; i < 5; i++) cookies.push(cookieFrom(await request(app).post('/set/a/1').expect(200))!);
+      clock.advanceSeconds(61);
+      const seen = await Promise.all(
+        cookies.flatMap((cookie) => [1, 2, 3].map(() => request(app).get('/state').set('Cookie', cookie))),
+      );
+      expect(seen.map((res) => (res.body as ProbeState).hasSession)).toEqual(Array(15).fill(false));
+      expect(destroyed.map((event) => event.reason)).toEqual(Array(5).fill('expired'));
+      expect(new Set(destroyed.map((event) => event.id)).size).toBe(5);
+    } finally {
+      await manager.close();
+    }
+  });
+});

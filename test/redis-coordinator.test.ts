@@ -1,0 +1,395 @@
+/**
+ * The Redis coordinator (lib/redis-coordinator.ts) under the full HTTP stack:
+ * connect-redis@9 as the store, `redisCoordinator({ client, prefix })`, and
+ * two managers standing for two processes that share both, on one fake
+ * clock. Against the test redis-server; Express 4 and 5.
+ *
+ * Keys this suite expects, as the coordinator documents them (`P` = the
+ * coordinator prefix, `K` = session key: `<id>` for the default app,
+ * `<id>:<app>` for others):
+ *
+ * - `PsK` — hash: `accessed` (ms), `deadline` (ms, `-1` never), `store`
+ *   (ms), `active` (requests now), `claimed` (`1` once claimed); the key
+ *   expires by itself at `store` (PEXPIREAT).
+ * - `Pexpiry` — sorted set: member `K`, score = deadline; never-expiring
+ *   sessions are absent.
+ *
+ * connect-redis keeps the record under `<store prefix>K`.
+ */
+import { RedisStore } from 'connect-redis';
+import type { Express } from 'express';
+import request from 'supertest';
+import {
+  createSessionManager,
+  type SessionDestroyedEvent,
+  type SessionManager,
+  type SessionManagerOptions,
+} from '../lib/index';
+import { redisCoordinator, type RedisCoordinator } from '../lib/redis-coordinator';
+import { cookieFrom } from './support/cookies';
+import { EXPRESS_FLAVOURS } from './support/express-flavours';
+import { FakeClock } from './support/fake-clock';
+import { probeApp, type ProbeState } from './support/probe-app';
+import {
+  createRedisClient,
+  deleteRedisKeys,
+  describeRedis,
+  uniquePrefix,
+  type TestRedisClient,
+} from './support/services';
+
+/** Idle timeout of the suite's sessions, seconds. */
+const TIMEOUT = 60;
+/** Reaper interval, seconds (explicit, so the store grace is known: max(timeout, 2 × interval)). */
+const REAPER_INTERVAL = 60;
+const GRACE_MS = Math.max(TIMEOUT, 2 * REAPER_INTERVAL) * 1000;
+
+/** One "process": its own redis connection, store, coordinator, manager and app. */
+interface Node {
+  manager: SessionManager;
+  coordinator: RedisCoordinator;
+  app: Express;
+  /** `sessionDestroyed` events this node fired. */
+  destroyed: SessionDestroyedEvent[];
+}
+
+describeRedis('redisCoordinator', () => {
+  let clients: [TestRedisClient, TestRedisClient];
+  let prefix: string;
+  let clock: FakeClock;
+  const managers: SessionManager[] = [];
+
+  /** The coordinator's key prefix (`P`) and connect-redis's. */
+  const coordinatorPrefix = (): string => `${prefix}esm:`;
+  const storePrefix = (): string => `${prefix}sess:`;
+
+  beforeAll(async () => {
+    clients = [await createRedisClient(), await createRedisClient()];
+  });
+
+  afterAll(async () => {
+    await Promise.all(clients.map((client) => client.close()));
+  });
+
+  beforeEach(() => {
+    prefix = uniquePrefix('redis-coordinator');
+    clock = new FakeClock();
+  });
+
+  afterEach(async () => {
+    await Promise.all(managers.splice(0).map((manager) => manager.close()));
+    await deleteRedisKeys(clients[0], prefix);
+  });
+
+  /** A node on connection `n` (0 or 1) with its own store and coordinator objects. */
+  function node(createExpress: () => Express, n: 0 | 1, appOptions?: Parameters<SessionManager['middleware']>[0]): Node {
+    const client = clients[n];
+    const coordinator = redisCoordinator({ client, prefix: coordinatorPrefix() });
+    const options: SessionManagerOptions = {
+      store: new RedisStore({ client, prefix: storePrefix() }),
+      coordinator,
+      clock,
+      invalidationTimeout: TIMEOUT,
+      reaperInterval: REAPER_INTERVAL,
+    };
+    const manager = createSessionManager(options);
+    managers.push(manager);
+    const destroyed: SessionDestroyedEvent[] = [];
+    manager.on('sessionDestroyed', (event) => {
+      destroyed.push(event);
+    });
+    return { manager, coordinator, app: probeApp(createExpress, manager.middleware(appOptions)).app, destroyed };
+  }
+
+  /** `GET /state` with `cookie`. */
+  async function state(app: Express, cookie: string): Promise<ProbeState> {
+    const res = await request(app).get('/state').set('Cookie', cookie).expect(200);
+    return res.body as ProbeState;
+  }
+
+  /** Creates a session with `user=ann` through `app`; answers its id and cookie. */
+  async function login(app: Express): Promise<{ id: string; cookie: string }> {
+    const res = await request(app).post('/set/user/ann').expect(200);
+    return { id: (res.body as ProbeState).id!, cookie: cookieFrom(res)! };
+  }
+
+  describe.each(EXPRESS_FLAVOURS)('on %s', (_flavour, createExpress: () => Express) => {
+    describe('create and read', () => {
+      it('stores the record through connect-redis and the entry through the coordinator', async () => {
+        const a = node(createExpress, 0);
+        const created = clock.now();
+        const { id } = await login(a.app);
+        const record = JSON.parse((await clients[0].get(`${storePrefix()}${id}`))!) as Record<string, unknown>;
+        expect(record).toMatchObject({ attributes: { user: 'ann' }, esm: { v: 1, app: 'default', created } });
+        const entry = await clients[0].hGetAll(`${coordinatorPrefix()}s:${id}`);
+        expect(entry).toMatchObject({ accessed: String(created), deadline: String(created + TIMEOUT * 1000), active: '0' });
+      });
+
+      it("reads the session through the other node with lastAccessedTime = the previous request's start", async () => {
+        const a = node(createExpress, 0);
+        const b = node(createExpress, 1);
+        const t0 = clock.now();
+        const { id, cookie } = await login(a.app);
+        clock.advanceSeconds(10);
+        const first = await state(b.app, cookie);
+        expect(first).toMatchObject({
+          id,
+          requestedIdValid: true,
+          isNew: false,
+          creationTime: t0,
+          lastAccessedTime: t0,
+          attributes: { user: 'ann' },
+        });
+        clock.advanceSeconds(5);
+        const second = await state(a.app, cookie);
+        expect(second.lastAccessedTime).toBe(t0 + 10_000);
+        expect(second.creationTime).toBe(t0);
+        clock.advanceSeconds(1);
+        expect((await state(b.app, cookie)).lastAccessedTime).toBe(t0 + 15_000);
+      });
+
+      it('sees a write made through one node from the other', async () => {
+        const a = node(createExpress, 0);
+        const b = node(createExpress, 1);
+        const { cookie } = await login(a.app);
+        await request(b.app).post('/set/cart/42').set('Cookie', cookie).expect(200);
+        expect((await state(a.app, cookie)).attributes).toEqual({ user: 'ann', cart: '42' });
+      });
+
+      it('deletes the record and the entry of a session invalidated through the other node', async () => {
+        const a = node(createExpress, 0);
+        const b = node(createExpress, 1);
+        const { id, cookie } = await login(a.app);
+        await request(b.app).post('/invalidate').set('Cookie', cookie).expect(204);
+        expect(await clients[0].exists([`${storePrefix()}${id}`, `${coordinatorPrefix()}s:${id}`])).toBe(0);
+        expect(await clients[0].zScore(`${coordinatorPrefix()}expiry`, id)).toBeNull();
+        expect((await state(a.app, cookie)).hasSession).toBe(false);
+        expect(b.destroyed.map((e) => e.reason)).toEqual(['invalidated']);
+        expect(a.destroyed).toEqual([]);
+      });
+    });
+
+    describe('expiry on access', () => {
+      it('keeps a session used through one node alive when read through the other', async () => {
+        const a = node(createExpress, 0);
+        const b = node(createExpress, 1);
+        const { id, cookie } = await login(a.app);
+        for (let i = 0; i < 4; i++) {
+          clock.advanceSeconds(TIMEOUT - 10);
+          const viaB = await state(b.app, cookie);
+          expect(viaB).toMatchObject({ id, requestedIdValid: true, attributes: { user: 'ann' } });
+          clock.advanceSeconds(TIMEOUT - 10);
+          const viaA = await state(a.app, cookie);
+          expect(viaA).toMatchObject({ id, requestedIdValid: true, attributes: { user: 'ann' } });
+        }
+        expect([...a.destroyed, ...b.destroyed]).toEqual([]);
+      });
+
+      it('is exact: served 1 ms before the deadline, gone at the deadline', async () => {
+        const a = node(createExpress, 0);
+        const b = node(createExpress, 1);
+        const { cookie } = await login(a.app);
+        clock.advance(TIMEOUT * 1000 - 1);
+        expect((await state(b.app, cookie)).requestedIdValid).toBe(true);
+        clock.advance(TIMEOUT * 1000);
+        const expired = await state(a.app, cookie);
+        expect(expired.hasSession).toBe(false);
+        expect(expired.requestedIdValid).toBe(false);
+        expect(a.destroyed.map((e) => e.reason)).toEqual(['expired']);
+      });
+
+      it('fires sessionDestroyed once, on the node that found it, and deletes every key', async () => {
+        const a = node(createExpress, 0);
+        const b = node(createExpress, 1);
+        const t0 = clock.now();
+        const { id, cookie } = await login(a.app);
+        clock.advanceSeconds(TIMEOUT + 1);
+        const viaB = await state(b.app, cookie);
+        expect(viaB.hasSession).toBe(false);
+        expect(viaB.requestedId).toBe(id);
+        expect(b.destroyed).toEqual([
+          expect.objectContaining({ id, app: 'default', reason: 'expired', attributes: { user: 'ann' }, creationTime: t0, lastAccessedTime: t0 }),
+        ]);
+        expect((await state(a.app, cookie)).hasSession).toBe(false);
+        expect(a.destroyed).toEqual([]);
+        expect(b.destroyed).toHaveLength(1);
+        expect(await clients[0].exists([`${storePrefix()}${id}`, `${coordinatorPrefix()}s:${id}`])).toBe(0);
+        expect(await clients[0].zScore(`${coordinatorPrefix()}expiry`, id)).toBeNull();
+      });
+
+      it('fires sessionDestroyed exactly once when both nodes find the same expired sessions at once', async () => {
+        const a = node(createExpress, 0);
+        const b = node(createExpress, 1);
+        const sessions = await Promise.all(Array.from({ length: 10 }, () => login(a.app)));
+        clock.advanceSeconds(TIMEOUT + 1);
+        const seen = await Promise.all(
+          sessions.flatMap(({ cookie }) => [state(a.app, cookie), state(b.app, cookie), state(b.app, cookie)]),
+        );
+        expect(seen.filter((s) => s.hasSession)).toEqual([]);
+        const events = [...a.destroyed, ...b.destroyed];
+        expect(events.map((e) => e.id).sort()).toEqual(sessions.map((s) => s.id).sort());
+        expect(events.every((e) => e.reason === 'expired')).toBe(true);
+      });
+
+      it('fires sessionDestroyed exactly once when both nodes reap at once', async () => {
+        const a = node(createExpress, 0);
+        const b = node(createExpress, 1);
+        const sessions = await Promise.all(Array.from({ length: 10 }, () => login(a.app)));
+        clock.advanceSeconds(TIMEOUT + 1);
+        const [fromA, fromB] = await Promise.all([a.manager.reap(), b.manager.reap()]);
+        expect(fromA.expired + fromB.expired).toBe(10);
+        const events = [...a.destroyed, ...b.destroyed];
+        expect(events.map((e) => e.id).sort()).toEqual(sessions.map((s) => s.id).sort());
+        expect(await clients[0].zCard(`${coordinatorPrefix()}expiry`)).toBe(0);
+        for (const { cookie } of sessions) expect((await state(b.app, cookie)).hasSession).toBe(false);
+        expect([...a.destroyed, ...b.destroyed]).toHaveLength(10);
+      });
+    });
+  });
+
+  describe('coordinator calls', () => {
+    /** Creates an entry for `key` as a request that created the session would. */
+    async function createEntry(coordinator: RedisCoordinator, key: string): Promise<void> {
+      const now = clock.now();
+      await coordinator.leave(key, {
+        now,
+        timeoutMs: TIMEOUT * 1000,
+        storeExpires: now + TIMEOUT * 1000 + GRACE_MS,
+        entered: false,
+        lastAccessedTime: now,
+      });
+    }
+
+    /** Two coordinators on two connections: two processes. */
+    function pair(): [RedisCoordinator, RedisCoordinator] {
+      return [
+        redisCoordinator({ client: clients[0], prefix: coordinatorPrefix() }),
+        redisCoordinator({ client: clients[1], prefix: coordinatorPrefix() }),
+      ];
+    }
+
+    it('resolves remove() true for exactly one of two concurrent callers', async () => {
+      const [a, b] = pair();
+      const keys = Array.from({ length: 20 }, (_, i) => `remove-${i}`);
+      for (const key of keys) await createEntry(a, key);
+      for (const key of keys) {
+        const results = await Promise.all([a.remove(key), b.remove(key)]);
+        expect(results.filter(Boolean)).toHaveLength(1);
+      }
+      expect(await clients[0].zCard(`${coordinatorPrefix()}expiry`)).toBe(0);
+      expect(await a.remove('remove-0')).toBe(false);
+    });
+
+    it('grants claim() to exactly one of two concurrent callers, and only once due', async () => {
+      const [a, b] = pair();
+      await createEntry(a, 'claimed');
+      expect(await a.claim('claimed', clock.now(), false)).toBeUndefined();
+      clock.advanceSeconds(TIMEOUT);
+      const results = await Promise.all([a.claim('claimed', clock.now(), false), b.claim('claimed', clock.now(), false)]);
+      expect(results.filter((r) => r !== undefined)).toHaveLength(1);
+      expect(await clients[0].hGet(`${coordinatorPrefix()}s:claimed`, 'claimed')).toBe('1');
+      expect((await a.enter('claimed', clock.now()))?.claimed).toBe(true);
+    });
+
+    it("answers enter() with the entry as it was, and counts the request as active", async () => {
+      const [a, b] = pair();
+      const t0 = clock.now();
+      await createEntry(a, 'entered');
+      clock.advanceSeconds(5);
+      const before = await b.enter('entered', clock.now());
+      expect(before).toEqual({
+        lastAccessedTime: t0,
+        deadline: t0 + TIMEOUT * 1000,
+        storeExpires: t0 + TIMEOUT * 1000 + GRACE_MS,
+        active: 0,
+        claimed: false,
+      });
+      expect(await clients[0].hGet(`${coordinatorPrefix()}s:entered`, 'active')).toBe('1');
+      expect(await a.enter('unknown', clock.now())).toBeUndefined();
+      expect(await clients[0].exists(`${coordinatorPrefix()}s:unknown`)).toBe(0);
+    });
+
+    it('does not count a strict enter() that finds the session idle past its deadline, so its claim can win', async () => {
+      const [a, b] = pair();
+      const t0 = clock.now();
+      await createEntry(a, 'due');
+      clock.advanceSeconds(TIMEOUT);
+      const seen = await Promise.all([a.enter('due', clock.now(), true), b.enter('due', clock.now(), true)]);
+      expect(seen.map((entry) => entry?.active)).toEqual([0, 0]);
+      const entry = await clients[0].hGetAll(`${coordinatorPrefix()}s:due`);
+      expect(entry).toMatchObject({ active: '0', accessed: String(t0) });
+      const claims = await Promise.all([a.claim('due', clock.now(), true), b.claim('due', clock.now(), true)]);
+      expect(claims.filter((claim) => claim !== undefined)).toHaveLength(1);
+    });
+
+    it('counts a non-strict enter() of a session past its deadline (served until the reaper runs)', async () => {
+      const [a] = pair();
+      await createEntry(a, 'lenient');
+      clock.advanceSeconds(TIMEOUT);
+      await a.enter('lenient', clock.now(), false);
+      expect(await clients[0].hGet(`${coordinatorPrefix()}s:lenient`, 'active')).toBe('1');
+      expect(await a.claim('lenient', clock.now(), false)).toBeUndefined();
+    });
+  });
+
+  describe('key layout', () => {
+    const createExpress = EXPRESS_FLAVOURS[1][1];
+
+    it('keeps the documented hash under PsK, expiring by itself at its store time', async () => {
+      const a = node(createExpress, 0);
+      const t0 = clock.now();
+      const { id } = await login(a.app);
+      const key = `${coordinatorPrefix()}s:${id}`;
+      expect(await clients[0].type(key)).toBe('hash');
+      const entry = await clients[0].hGetAll(key);
+      expect(Object.keys(entry).sort()).toEqual(['accessed', 'active', 'deadline', 'store']);
+      expect(entry).toEqual({
+        accessed: String(t0),
+        active: '0',
+        deadline: String(t0 + TIMEOUT * 1000),
+        store: String(t0 + TIMEOUT * 1000 + GRACE_MS),
+      });
+      expect(await clients[0].pExpireTime(key)).toBe(t0 + TIMEOUT * 1000 + GRACE_MS);
+    });
+
+    it('indexes the session in the Pexpiry sorted set with its deadline as score', async () => {
+      const a = node(createExpress, 0);
+      const t0 = clock.now();
+      const { id } = await login(a.app);
+      const index = `${coordinatorPrefix()}expiry`;
+      expect(await clients[0].type(index)).toBe('zset');
+      expect(await clients[0].zScore(index, id)).toBe(t0 + TIMEOUT * 1000);
+      clock.advanceSeconds(20);
+      await state(a.app, `JSESSIONID=${id}`);
+      expect(await clients[0].zScore(index, id)).toBe(t0 + 20_000 + TIMEOUT * 1000);
+      expect(await clients[0].hGet(`${coordinatorPrefix()}s:${id}`, 'accessed')).toBe(String(t0 + 20_000));
+    });
+
+    it('uses <id>:<app> as the session key of an app other than the default', async () => {
+      const shop = node(createExpress, 0, { app: 'shop' });
+      const t0 = clock.now();
+      const { id } = await login(shop.app);
+      expect(await clients[0].exists(`${coordinatorPrefix()}s:${id}:shop`)).toBe(1);
+      expect(await clients[0].exists(`${coordinatorPrefix()}s:${id}`)).toBe(0);
+      expect(await clients[0].zScore(`${coordinatorPrefix()}expiry`, `${id}:shop`)).toBe(t0 + TIMEOUT * 1000);
+      expect(await clients[0].exists(`${storePrefix()}${id}:shop`)).toBe(1);
+    });
+
+    it('keeps never-expiring sessions out of the index, with deadline -1', async () => {
+      const forever = node(createExpress, 0, { maxInactiveInterval: -1 });
+      const { id } = await login(forever.app);
+      expect(await clients[0].hGet(`${coordinatorPrefix()}s:${id}`, 'deadline')).toBe('-1');
+      expect(await clients[0].zScore(`${coordinatorPrefix()}expiry`, id)).toBeNull();
+    });
+
+    it('writes nothing outside the coordinator and store prefixes', async () => {
+      const a = node(createExpress, 0);
+      const { id } = await login(a.app);
+      const keys: string[] = [];
+      for await (const batch of clients[0].scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) keys.push(...batch);
+      expect(keys.sort()).toEqual(
+        [`${coordinatorPrefix()}expiry`, `${coordinatorPrefix()}s:${id}`, `${storePrefix()}${id}`].sort(),
+      );
+    });
+  });
+});

@@ -1,0 +1,111 @@
+/**
+ * One node of the reaper cluster test (test/reaper-cluster.test.ts), run as
+ * a child process with `node --import tsx`. It serves sessions over HTTP
+ * from connect-redis + `redisCoordinator` on the shared redis-server, runs
+ * its own background reaper, and reports over IPC:
+ *
+ * - `{ type: 'ready', worker, port }` once listening;
+ * - `{ type: 'destroyed', worker, id, reason, attributes, at }` per `sessionDestroyed`;
+ * - `{ type: 'reaped', worker, expired }` after a `{ type: 'reap' }` message (a sweep now);
+ * - `{ type: 'stopped', worker, stats }` after a `{ type: 'stop' }` message.
+ *
+ * Environment: `REDIS_URL`, `ESM_CLUSTER_PREFIX` (key prefix of the run),
+ * `ESM_CLUSTER_WORKER` (its name), `ESM_CLUSTER_TIMEOUT` and
+ * `ESM_CLUSTER_REAPER_INTERVAL` (seconds). It exits when the parent goes.
+ */
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import { RedisStore } from 'connect-redis';
+import { createClient } from 'redis';
+import { createSessionManager } from '../../lib';
+import { redisCoordinator } from '../../lib/redis-coordinator';
+
+/** Messages a worker sends to the parent. */
+export type WorkerMessage =
+  | { type: 'ready'; worker: string; port: number }
+  | { type: 'destroyed'; worker: string; id: string; reason: string; attributes: Record<string, unknown>; at: number }
+  | { type: 'reaped'; worker: string; expired: number }
+  | { type: 'stopped'; worker: string; stats: unknown }
+  | { type: 'failed'; worker: string; error: string };
+
+/** What `GET /session` answers. */
+export interface WorkerView {
+  worker: string;
+  live: boolean;
+  id: string | null;
+  n: number | null;
+}
+
+const worker = process.env.ESM_CLUSTER_WORKER ?? `worker-${process.pid}`;
+
+function send(message: WorkerMessage): void {
+  process.send?.(message);
+}
+
+async function main(): Promise<void> {
+  const url = process.env.REDIS_URL;
+  const prefix = process.env.ESM_CLUSTER_PREFIX;
+  if (!url || !prefix) throw new Error('REDIS_URL and ESM_CLUSTER_PREFIX are required');
+  // Warnings (reaperInterval under 10 s) are expected here; keep stderr for real trouble.
+  process.removeAllListeners('warning');
+
+  const client = createClient({ url });
+  client.on('error', () => undefined);
+  await client.connect();
+  const manager = createSessionManager({
+    store: new RedisStore({ client, prefix: `${prefix}sess:` }),
+    coordinator: redisCoordinator({ client, prefix: `${prefix}esm:` }),
+    invalidationTimeout: Number(process.env.ESM_CLUSTER_TIMEOUT ?? 2),
+    reaperInterval: Number(process.env.ESM_CLUSTER_REAPER_INTERVAL ?? 1),
+  });
+  manager.on('sessionDestroyed', (e) => {
+    send({ type: 'destroyed', worker, id: e.id, reason: e.reason, attributes: e.attributes, at: Date.now() });
+  });
+
+  const app = express();
+  app.use(manager.middleware());
+  app.post('/session', (req, res) => {
+    req.httpSession.setAttribute('n', Number(req.query.n));
+    res.json({ worker, live: true, id: req.httpSession.getId(), n: Number(req.query.n) } satisfies WorkerView);
+  });
+  app.get('/session', (req, res) => {
+    const session = req.getSession(false);
+    const view: WorkerView = {
+      worker,
+      live: session !== null,
+      id: session ? session.getId() : null,
+      n: session ? (session.getAttribute<number>('n') ?? null) : null,
+    };
+    res.json(view);
+  });
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+
+  process.on('message', (message: { type?: string }) => {
+    if (message?.type === 'reap') {
+      manager.reap().then(
+        (result) => send({ type: 'reaped', worker, expired: result.expired }),
+        () => send({ type: 'reaped', worker, expired: -1 }),
+      );
+      return;
+    }
+    if (message?.type !== 'stop') return;
+    void (async () => {
+      await manager.close();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await client.close();
+      send({ type: 'stopped', worker, stats: manager.stats() });
+      process.disconnect();
+    })();
+  });
+  send({ type: 'ready', worker, port: (server.address() as AddressInfo).port });
+}
+
+// The parent went away (or asked us to go): never linger.
+process.on('disconnect', () => process.exit(0));
+main().catch((error: unknown) => {
+  send({ type: 'failed', worker, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+  process.exit(1);
+});

@@ -1,0 +1,173 @@
+/**
+ * The parent side of the reaper cluster test: starts worker processes
+ * (reaper-cluster-worker.ts under `node --import tsx`), collects what they
+ * report, talks HTTP to them, and kills them whatever happens.
+ */
+import { fork, type ChildProcess } from 'node:child_process';
+import { Agent, request } from 'node:http';
+import { resolve } from 'node:path';
+import type { WorkerMessage, WorkerView } from './reaper-cluster-worker';
+
+const ROOT = resolve(__dirname, '..', '..');
+const WORKER = resolve(__dirname, 'reaper-cluster-worker.ts');
+
+/** A `sessionDestroyed` as a worker reported it, with when the parent received it. */
+export type DestroyedReport = Extract<WorkerMessage, { type: 'destroyed' }> & { received: number };
+
+/** Settings every worker gets. */
+export interface ClusterOptions {
+  redisUrl: string;
+  prefix: string;
+  /** invalidationTimeout, seconds. */
+  timeout: number;
+  /** reaperInterval, seconds. */
+  reaperInterval: number;
+}
+
+/** A running worker. */
+export interface Worker {
+  name: string;
+  port: number;
+  child: ChildProcess;
+}
+
+/** The workers of one test and everything they reported. */
+export class Cluster {
+  readonly workers: Worker[] = [];
+  readonly destroyed: DestroyedReport[] = [];
+  readonly stopped = new Map<string, unknown>();
+  private readonly children: ChildProcess[] = [];
+  private readonly output = new Map<string, string>();
+  private readonly agent = new Agent({ keepAlive: true, maxSockets: 32 });
+  private readonly reapWaiters = new Map<string, ((expired: number) => void)[]>();
+
+  /** Forks `count` workers and waits until each listens (or one fails). */
+  async start(count: number, options: ClusterOptions, startupMs = 20_000): Promise<void> {
+    const ready = Array.from({ length: count }, (_, i) => this.fork(`w${i}`, options, startupMs));
+    this.workers.push(...(await Promise.all(ready)));
+  }
+
+  /** What a worker printed, for failure messages. */
+  outputOf(name: string): string {
+    return this.output.get(name) ?? '';
+  }
+
+  /** `POST /session?n=` on a worker: a new session holding `n`. */
+  create(worker: Worker, n: number): Promise<WorkerView> {
+    return this.http(worker, 'POST', `/session?n=${n}`);
+  }
+
+  /** `GET /session` on a worker with the id's cookie. */
+  read(worker: Worker, id: string): Promise<WorkerView> {
+    return this.http(worker, 'GET', '/session', id);
+  }
+
+  /** Makes every worker sweep now, all at the same moment; resolves with what each destroyed. */
+  reapAll(): Promise<number[]> {
+    return Promise.all(
+      this.workers.map(
+        (worker) =>
+          new Promise<number>((resolvePromise) => {
+            const waiting = this.reapWaiters.get(worker.name) ?? [];
+            waiting.push(resolvePromise);
+            this.reapWaiters.set(worker.name, waiting);
+            worker.child.send({ type: 'reap' });
+          }),
+      ),
+    );
+  }
+
+  /** Asks every worker to close its manager and exit; waits up to `ms`, then kills what is left. */
+  async stop(ms = 5_000): Promise<void> {
+    const exits = this.children.map((child) => exited(child));
+    for (const child of this.children) if (child.connected) child.send({ type: 'stop' });
+    await Promise.race([Promise.all(exits), new Promise((r) => setTimeout(r, ms).unref())]);
+    this.kill();
+  }
+
+  /** SIGKILLs every worker still running, and frees the HTTP agent. Safe to call twice. */
+  kill(): void {
+    for (const child of this.children) {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    this.agent.destroy();
+  }
+
+  private fork(name: string, options: ClusterOptions, startupMs: number): Promise<Worker> {
+    const child = fork(WORKER, [], {
+      cwd: ROOT,
+      execArgv: ['--import', 'tsx'],
+      env: {
+        ...process.env,
+        REDIS_URL: options.redisUrl,
+        ESM_CLUSTER_PREFIX: options.prefix,
+        ESM_CLUSTER_WORKER: name,
+        ESM_CLUSTER_TIMEOUT: String(options.timeout),
+        ESM_CLUSTER_REAPER_INTERVAL: String(options.reaperInterval),
+      },
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    });
+    this.children.push(child);
+    this.output.set(name, '');
+    const keep = (chunk: Buffer): void => {
+      const text = this.output.get(name)!;
+      if (text.length < 16_384) this.output.set(name, text + chunk.toString('utf8'));
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    return new Promise<Worker>((resolvePromise, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${name} not ready within ${startupMs} ms:\n${this.outputOf(name)}`)), startupMs);
+      child.on('message', (message: WorkerMessage) => {
+        if (message.type === 'ready') {
+          clearTimeout(timer);
+          resolvePromise({ name, port: message.port, child });
+        } else if (message.type === 'destroyed') {
+          this.destroyed.push({ ...message, received: Date.now() });
+        } else if (message.type === 'reaped') {
+          this.reapWaiters.get(name)?.shift()?.(message.expired);
+        } else if (message.type === 'stopped') {
+          this.stopped.set(message.worker, message.stats);
+        } else if (message.type === 'failed') {
+          clearTimeout(timer);
+          reject(new Error(`${name} failed: ${message.error}`));
+        }
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`${name} exited (${code ?? signal}) before it was ready:\n${this.outputOf(name)}`));
+      });
+    });
+  }
+
+  private http(worker: Worker, method: string, path: string, id?: string): Promise<WorkerView> {
+    return new Promise((resolvePromise, reject) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: worker.port,
+          method,
+          path,
+          agent: this.agent,
+          headers: id ? { Cookie: `JSESSIONID=${id}` } : {},
+        },
+        (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => {
+            if (res.statusCode !== 200) reject(new Error(`${worker.name} ${method} ${path}: HTTP ${res.statusCode} ${body}`));
+            else resolvePromise(JSON.parse(body) as WorkerView);
+          });
+        },
+      );
+      req.on('error', reject);
+      req.end();
+    });
+  }
+}
+
+/** Resolves when the child has exited (at once if it already has). */
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolvePromise) => child.once('exit', () => resolvePromise()));
+}
