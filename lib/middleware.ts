@@ -1,3 +1,4 @@
+import { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { IllegalStateError } from './errors';
 import type { ServletSession } from './http-session';
@@ -18,16 +19,17 @@ export function createMiddleware(runtime: SessionRuntime, app: AppContext): Requ
       next(); // the same app's middleware mounted twice on one path
       return;
     }
+    installRequestMethods(managed);
     const context = new RequestContext(runtime, app, req, res);
     managed[kContext] = context;
     const decoded = runtime.codec.decode(runtime.tracking.read(req));
     if (!decoded) {
-      expose(managed, context);
+      managed.httpSession = context.session;
       next();
       return;
     }
     context.load(decoded).then(() => {
-      expose(managed, context);
+      managed.httpSession = context.session;
       next();
     }, next);
   };
@@ -36,50 +38,52 @@ export function createMiddleware(runtime: SessionRuntime, app: AppContext): Requ
 /** The middleware of a `stateless` app: no cookie read, no store, no session. */
 export function createStatelessMiddleware(): RequestHandler {
   return function statelessSession(req: Request, _res: Response, next: NextFunction): void {
-    const plain = req as unknown as Record<string, unknown>;
-    plain.httpSession = undefined;
-    plain.getSession = noSession;
-    plain.getRequestedSessionId = noId;
-    plain.isRequestedSessionIdValid = notValid;
-    plain.changeSessionId = noSessionToChange;
+    const managed = req as ManagedRequest;
+    installRequestMethods(managed);
+    managed[kContext] = undefined;
+    (managed as { httpSession?: unknown }).httpSession = undefined;
     next();
   };
 }
 
-/** Puts the session and the Servlet request methods on `req`. */
-function expose(req: ManagedRequest, context: RequestContext): void {
-  req.httpSession = context.session;
-  req.getSession = getSession as Request['getSession'];
-  req.getRequestedSessionId = getRequestedSessionId;
-  req.isRequestedSessionIdValid = isRequestedSessionIdValid;
-  req.changeSessionId = changeSessionId;
+/** Request prototypes that already carry the Servlet request methods. */
+const equipped = new WeakSet<object>();
+
+/**
+ * Puts the Servlet request methods, once, where Express defines `req.get`:
+ * on its `request` prototype, below every app's (a mounted sub-app swaps
+ * `app.request` in and out, and sees them too). No per-request cost. They
+ * find the request's context through `this`; a request without one (a
+ * stateless route, or no middleware) has no session.
+ */
+function installRequestMethods(req: ManagedRequest): void {
+  let proto = Object.getPrototypeOf(req) as object;
+  if (equipped.has(proto)) return;
+  while (proto !== IncomingMessage.prototype) {
+    const parent = Object.getPrototypeOf(proto) as object | null;
+    if (parent === null || parent === IncomingMessage.prototype) break;
+    proto = parent;
+  }
+  const methods = { getSession, getRequestedSessionId, isRequestedSessionIdValid, changeSessionId };
+  if (proto === IncomingMessage.prototype) {
+    Object.assign(req, methods); // not Express: own methods, per request
+    return;
+  }
+  Object.assign(proto, methods);
+  equipped.add(Object.getPrototypeOf(req) as object);
 }
 
-// Shared functions (not closures per request) that find the context through `this`.
-function contextOf(req: ManagedRequest): RequestContext {
-  return req[kContext]!;
-}
 function getSession(this: ManagedRequest, create = true): ServletSession | null {
-  return contextOf(this).getSession(create);
+  return this[kContext]?.getSession(create) ?? null;
 }
 function getRequestedSessionId(this: ManagedRequest): string | null {
-  return contextOf(this).requestedId;
+  return this[kContext]?.requestedId ?? null;
 }
 function isRequestedSessionIdValid(this: ManagedRequest): boolean {
-  return contextOf(this).isRequestedSessionIdValid();
+  return this[kContext]?.isRequestedSessionIdValid() ?? false;
 }
 function changeSessionId(this: ManagedRequest): string {
-  return contextOf(this).changeSessionId();
-}
-function noSession(): null {
-  return null;
-}
-function noId(): null {
-  return null;
-}
-function notValid(): boolean {
-  return false;
-}
-function noSessionToChange(): never {
-  throw new IllegalStateError('changeSessionId: this route is stateless');
+  const context = this[kContext];
+  if (!context) throw new IllegalStateError('changeSessionId: the request has no session (stateless route?)');
+  return context.changeSessionId();
 }

@@ -67,7 +67,10 @@ elseif redis.call('HGET', KEYS[1], 'claimed') == '1' then return 0
 end
 local active = redis.call('HINCRBY', KEYS[1], 'active', -1)
 if active < 0 then redis.call('HSET', KEYS[1], 'active', 0); active = 0 end
-if store == '' then redis.call('HDEL', KEYS[1], 'store') else
+local stored = redis.call('HGET', KEYS[1], 'store')
+if store == '' then
+  if stored then redis.call('HDEL', KEYS[1], 'store') end
+elseif store ~= stored then
   redis.call('HSET', KEYS[1], 'store', store)
   redis.call('PEXPIREAT', KEYS[1], store)
 end
