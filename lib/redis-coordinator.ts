@@ -16,9 +16,10 @@
  *
  * Commands: every operation is one EVALSHA of a script below (loaded with
  * SCRIPT LOAD on first use, re-loaded on NOSCRIPT), so each is atomic:
- * - enter: EXISTS, HMGET, HSET accessed, HINCRBY active 1 (nothing when claimed,
- *   nor, with strict expiry, when idle past its deadline)
- * - leave: EXISTS, HSET, HINCRBY active -1, HSET deadline + ZADD (or ZREM), PEXPIREAT
+ * - enter: HMGET, HSET accessed + active (nothing when claimed, nor, with
+ *   strict expiry, when idle past its deadline)
+ * - leave: HMGET, HSET active (+ store, + deadline when idle again), ZADD (or
+ *   ZREM), PEXPIREAT when the store's expiry moved
  * - claim: HMGET, then only if due, unclaimed and idle: HSET claimed 1, ZREM
  *   (the claimed hash is a tombstone: requests no longer use the session);
  *   ZREM alone when the hash is gone (it expired by itself: a stale member)
@@ -47,43 +48,45 @@ export interface RedisCoordinatorOptions {
 }
 
 const ENTER = `
-if redis.call('EXISTS', KEYS[1]) == 0 then return false end
 local before = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed')
+if not before[1] then return false end
 if before[5] == '1' then return before end
-if ARGV[2] == '1' and tonumber(before[4] or '0') == 0 then
+local active = tonumber(before[4] or '0')
+if ARGV[2] == '1' and active == 0 then
   local deadline = tonumber(before[2] or '-1')
   if deadline >= 0 and deadline <= tonumber(ARGV[1]) then return before end
 end
-redis.call('HSET', KEYS[1], 'accessed', ARGV[1])
-redis.call('HINCRBY', KEYS[1], 'active', 1)
+redis.call('HSET', KEYS[1], 'accessed', ARGV[1], 'active', active + 1)
 return before`;
 
 const LEAVE = `
 local now, timeout, store, entered, accessed, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-if redis.call('EXISTS', KEYS[1]) == 0 then
+local e = redis.call('HMGET', KEYS[1], 'accessed', 'claimed', 'active', 'store')
+if not e[1] then
   if entered == '1' then return 0 end
-  redis.call('HSET', KEYS[1], 'accessed', accessed, 'active', 1, 'deadline', -1)
-elseif redis.call('HGET', KEYS[1], 'claimed') == '1' then return 0
+  e = { accessed, false, '1', false }
+  redis.call('HSET', KEYS[1], 'accessed', accessed, 'deadline', -1)
+elseif e[2] == '1' then return 0
 end
-local active = redis.call('HINCRBY', KEYS[1], 'active', -1)
-if active < 0 then redis.call('HSET', KEYS[1], 'active', 0); active = 0 end
-local stored = redis.call('HGET', KEYS[1], 'store')
+local active = math.max(0, tonumber(e[3] or '0') - 1)
+local fields = { 'active', active }
 if store == '' then
-  if stored then redis.call('HDEL', KEYS[1], 'store') end
-elseif store ~= stored then
-  redis.call('HSET', KEYS[1], 'store', store)
-  redis.call('PEXPIREAT', KEYS[1], store)
+  if e[4] then redis.call('HDEL', KEYS[1], 'store') end
+elseif store ~= e[4] then
+  table.insert(fields, 'store'); table.insert(fields, store)
 end
 if active == 0 and timeout ~= '' then
   if timeout == '-1' then
-    redis.call('HSET', KEYS[1], 'deadline', -1)
+    table.insert(fields, 'deadline'); table.insert(fields, -1)
     redis.call('ZREM', KEYS[2], member)
   else
     local deadline = tonumber(now) + tonumber(timeout)
-    redis.call('HSET', KEYS[1], 'deadline', deadline)
+    table.insert(fields, 'deadline'); table.insert(fields, deadline)
     redis.call('ZADD', KEYS[2], deadline, member)
   end
 end
+redis.call('HSET', KEYS[1], unpack(fields))
+if store ~= '' and store ~= e[4] then redis.call('PEXPIREAT', KEYS[1], store) end
 return 1`;
 
 const CLAIM = `

@@ -10,6 +10,7 @@ import { generateSessionId } from './session-id';
 import { sessionKey } from './session-key';
 import { buildRecord, readRecord } from './session-record';
 import { announceDestruction } from './destruction';
+import type { StoredRecord } from './store-adapter';
 
 const debug = createDebug('express-session-management');
 
@@ -210,17 +211,15 @@ export class RequestContext implements SessionHost {
       // request outlasted the store's TTL of the record: a touch of a record the store dropped does nothing.
       const lapsed = session.storeExpires !== null && session.storeExpires <= now;
       if (session.hasChanges() || oldKey !== key || lapsed) {
-        const meta = { v: 1 as const, app: session.app, created: session.creationTime, accessed: this.start, timeout: session.timeout };
         written = storeExpires;
         await Promise.all([
-          store.set(key, buildRecord(meta, session.snapshot(), storeExpires, now)),
+          store.set(key, this.recordOf(session, storeExpires, now)),
           moved ? this.deleteStored(oldKey) : undefined,
         ]);
       } else if (this.touchDue(session.storeExpires, storeExpires, timeoutMs)) {
         // 3. Unchanged: extend the store's TTL only when it runs low (a coalesced touch).
-        const meta = { v: 1 as const, app: session.app, created: session.creationTime, accessed: this.start, timeout: session.timeout };
         written = storeExpires;
-        await store.touch(key, buildRecord(meta, session.snapshot(), storeExpires, now));
+        await store.touch(key, this.recordOf(session, storeExpires, now));
       }
     } finally {
       // 4. The idle clock restarts when the last request using the session ends.
@@ -232,6 +231,12 @@ export class RequestContext implements SessionHost {
         lastAccessedTime: this.start,
       });
     }
+  }
+
+  /** The store record of a session as this request leaves it. */
+  private recordOf(session: ServletSession, storeExpires: number, now: number): StoredRecord {
+    const meta = { v: 1 as const, app: session.app, created: session.creationTime, accessed: this.start, timeout: session.timeout };
+    return buildRecord(meta, session.snapshot(), storeExpires, now);
   }
 
   /**

@@ -1,0 +1,685 @@
+/**
+ * `npx tsx benchmarks/sweep.ts`: what one reaper sweep (`manager.reap()`)
+ * costs against the number of live sessions, and whether the in-process store
+ * gives memory back once expired sessions are swept (issue 3, item 8).
+ *
+ * - Sweep cost: 10k, 100k and 1M live sessions of which 1 % are due, for
+ *   (a) the in-process LocalCoordinator + MemoryStore and (b) redisCoordinator
+ *   + connect-redis 9 on a private redis-server. Sessions are written straight
+ *   into the store and the coordinator (no HTTP): locally through
+ *   `coordinator.leave()` and `store.set()` with `buildRecord()` records; in
+ *   Redis as the hashes, ZADDs and connect-redis records of the documented
+ *   layout (checked against `coordinator.leave()` first). A fake clock puts
+ *   exactly 1 % past their deadline at each sweep. Each measured sweep finds a
+ *   fresh 1 % due (the swept ones are replaced, so live stays at N); sweeps
+ *   alternate between a counting `sessionDestroyed` + `attributeRemoved`
+ *   listener and no listener at all; a full GC runs before each sweep (untimed).
+ * - Memory (item 8): the default in-process store; 100,000 sessions created
+ *   through HTTP (the real request path), then one sweep past their deadline;
+ *   heap after a full GC before creating them, with them, and after the sweep.
+ *
+ * Every measurement runs in its own child process (`--expose-gc`, 8 GB heap),
+ * so one size's heap never weighs on the next. Prints markdown tables.
+ *
+ * Options: --sizes=10000,100000,1000000 --only=local,redis,memory
+ *          --memory-sessions=100000 --populate-budget=180 (s: a Redis
+ *          population projected to take longer is abandoned and reported)
+ *          --out=<file> (also write the raw results as JSON)
+ */
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { Agent, createServer, request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { cpus, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { RedisStore } from 'connect-redis';
+import express from 'express';
+import { createClient } from 'redis';
+import { createSessionManager, type LocalCoordinator, type MemoryStore, type SessionManager } from '../lib';
+import { redisCoordinator } from '../lib/redis-coordinator';
+import { buildRecord } from '../lib/session-record';
+import type { StoredRecord } from '../lib/store-adapter';
+import { FakeClock } from '../test/support/fake-clock';
+import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
+import { seededRandom } from '../test/support/seeded-random';
+
+/** The sessions' idle timeout (the manager's `invalidationTimeout`). */
+const TIMEOUT_S = 1800;
+const TIMEOUT_MS = TIMEOUT_S * 1000;
+/** Long enough that the background timer never fires during a run (sweeps are `reap()` calls). */
+const REAPER_INTERVAL_S = 3600;
+/** The store TTL past the deadline, as the manager computes it (`graceMs` in session-manager.ts). */
+const GRACE_MS = Math.max(TIMEOUT_MS, 2 * REAPER_INTERVAL_S * 1000);
+/** Sessions that are not due were last used within this span before T0. */
+const SPREAD_MS = 600_000;
+/** Sweep k runs at `sweepBase + k * ROUND_MS`; all of them before the first not-due deadline. */
+const ROUND_MS = 1000;
+/** Measured 1 % sweeps: ABBAAB over "no listener" (A) and "listener" (B). */
+const LISTENER_PATTERN = [false, true, true, false, false, true];
+/** Sweeps with a fixed 100 due (no listener), to show cost follows due, not live. */
+const FIXED_DUE = 100;
+const FIXED_ROUNDS = 3;
+const REDIS_BATCH = 2000;
+
+// ---------------------------------------------------------------- results
+
+interface SweepSample {
+  round: number;
+  due: number;
+  listeners: boolean;
+  /** `reap()`'s own `durationMs`. */
+  ms: number;
+  /** Redis only: commands clients sent during the sweep, per expired session. */
+  redisSentPerExpired?: Record<string, number>;
+  /** Redis only: redis-server CPU during the sweep (10 ms ticks). */
+  redisCpuMs?: number;
+}
+
+interface SweepResult {
+  kind: 'local' | 'redis';
+  live: number;
+  due: number;
+  populateMs: number;
+  /** Sweeps with nothing due (median of 3). */
+  emptyMs: number;
+  /** The first 1 % sweep: cold code, due sessions interleaved with the rest at population. */
+  cold: SweepSample;
+  samples: SweepSample[];
+  fixed: SweepSample[];
+  heapUsedMB: number;
+  redisUsedMemoryMB?: number;
+  skipped?: string;
+}
+
+interface MemoryResult {
+  kind: 'memory';
+  sessions: number;
+  createMs: number;
+  sweepMs: number;
+  expired: number;
+  storeAfter: number;
+  coordinatorAfter: number;
+  indexAfter: number;
+  beforeMB: number;
+  fullMB: number;
+  afterMB: number;
+}
+
+type Result = SweepResult | MemoryResult;
+
+interface Job {
+  kind: 'local' | 'redis' | 'memory';
+  n: number;
+  redisUrl?: string;
+  redisPid?: number;
+  populateBudgetS?: number;
+}
+
+// ---------------------------------------------------------------- helpers
+
+function log(message: string): void {
+  process.stderr.write(`[sweep] ${message}\n`);
+}
+
+/** A full collection (three, to let weak references and finalizers settle). */
+function collectGarbage(): void {
+  const exposed = (globalThis as { gc?: () => void }).gc;
+  let gc = exposed;
+  if (!gc) {
+    setFlagsFromString('--expose-gc');
+    gc = runInNewContext('gc') as () => void;
+  }
+  for (let i = 0; i < 3; i++) gc();
+}
+
+function heapMB(): number {
+  return process.memoryUsage().heapUsed / 2 ** 20;
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** `count` session ids like the library's (32 random bytes, base64url, 43 characters). */
+function newIds(count: number): string[] {
+  const bytes = randomBytes(32 * count);
+  const ids = new Array<string>(count);
+  for (let i = 0; i < count; i++) ids[i] = bytes.toString('base64url', 32 * i, 32 * i + 32);
+  return ids;
+}
+
+/** A store record as the manager writes it for a session last used at `accessed`. */
+function recordOf(accessed: number, n: number): { record: StoredRecord; storeExpires: number } {
+  const storeExpires = accessed + TIMEOUT_MS + GRACE_MS;
+  const meta = { v: 1 as const, app: 'default', created: accessed - 60_000, accessed };
+  const attributes = { user: { id: n, name: `user-${n}`, roles: ['reader'] }, visits: n % 17 };
+  return { record: buildRecord(meta, attributes, storeExpires, accessed), storeExpires };
+}
+
+/** redis-server CPU time so far (ms), from /proc. */
+function redisCpuMs(pid: number | undefined): number {
+  if (!pid) return 0;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, 10 ms ticks
+  } catch {
+    return 0;
+  }
+}
+
+type Redis = ReturnType<typeof createClient>;
+
+async function commandStats(client: Redis): Promise<Record<string, number>> {
+  const text = await client.info('commandstats');
+  const stats: Record<string, number> = {};
+  for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (match[1] !== 'info') stats[match[1]] = Number(match[2]);
+  return stats;
+}
+
+/** Commands only the coordinator's Lua scripts run (Redis counts them in commandstats too). */
+const SCRIPT_ONLY = new Set(['exists', 'hmget', 'hget', 'hset', 'hincrby', 'hdel', 'pexpireat', 'zadd', 'zrem', 'zrangebyscore']);
+
+function sentPer(before: Record<string, number>, after: Record<string, number>, per: number): Record<string, number> {
+  const sent: Record<string, number> = {};
+  for (const [command, calls] of Object.entries(after)) {
+    const delta = calls - (before[command] ?? 0);
+    if (delta > 0 && !SCRIPT_ONLY.has(command)) sent[command.toUpperCase()] = delta / per;
+  }
+  return sent;
+}
+
+// ---------------------------------------------------------------- sweep cost (child)
+
+/** What differs between the local and the Redis setup. */
+interface Population {
+  manager: SessionManager;
+  /** Writes sessions last used at `accessed[i]` (ms) under `keys[i]`. */
+  add(keys: string[], accessed: number[]): Promise<void>;
+  /** Sessions the store and the coordinator hold (checked after the run). */
+  counts(): Promise<{ store: number; coordinator: number; index: number }>;
+  redis?: { admin: Redis; pid: number | undefined };
+  close(): Promise<void>;
+}
+
+async function sweepJob(job: Job): Promise<SweepResult> {
+  const n = job.n;
+  const due = n / 100;
+  const T0 = Date.now();
+  const clock = new FakeClock(T0);
+  const random = seededRandom(n);
+  const population = job.kind === 'local' ? localPopulation(clock) : await redisPopulation(clock, job);
+  const { manager } = population;
+
+  // Sweep k runs at sweepAt(k); its due sessions have deadlines in (sweepAt(k - 1), sweepAt(k)].
+  const sweepBase = T0 + TIMEOUT_MS - SPREAD_MS - 60_000;
+  const sweepAt = (k: number): number => sweepBase + k * ROUND_MS;
+  // A session is written 2 ms after its request started (`leave` at accessed + 2): deadline = accessed + 2 + timeout.
+  const dueAccess = (k: number): number => sweepAt(k) - TIMEOUT_MS - 2 - Math.floor(random() * (ROUND_MS - 4));
+  const liveAccess = (): number => T0 - Math.floor(random() * SPREAD_MS);
+
+  // 1. n live sessions, `due` of them (at random positions) due at sweep 1.
+  const isDue = new Uint8Array(n);
+  for (let chosen = 0; chosen < due; ) {
+    const i = Math.floor(random() * n);
+    if (!isDue[i]) {
+      isDue[i] = 1;
+      chosen++;
+    }
+  }
+  const started = performance.now();
+  const chunk = job.kind === 'local' ? 50_000 : REDIS_BATCH;
+  for (let from = 0; from < n; from += chunk) {
+    const count = Math.min(chunk, n - from);
+    const accessed = Array.from({ length: count }, (_, j) => (isDue[from + j] ? dueAccess(1) : liveAccess()));
+    await population.add(newIds(count), accessed);
+    const elapsed = performance.now() - started;
+    const done = from + count;
+    if (job.populateBudgetS && done >= n / 10 && done < n) {
+      const projected = (elapsed / done) * n;
+      if (projected > job.populateBudgetS * 1000) {
+        await population.close();
+        const rate = Math.round(done / (elapsed / 1000));
+        return {
+          kind: job.kind as 'redis', live: n, due, populateMs: projected, emptyMs: NaN, cold: undefined as never,
+          samples: [], fixed: [], heapUsedMB: heapMB(),
+          skipped: `populating ${n} sessions projected at ${(projected / 1000).toFixed(0)} s (${rate} sessions/s over the first ${done}), over the ${job.populateBudgetS} s budget`,
+        };
+      }
+    }
+  }
+  const populateMs = performance.now() - started;
+  let live = n;
+  log(`${job.kind} ${n}: populated in ${(populateMs / 1000).toFixed(1)} s`);
+
+  // Listeners that count what they are told (the "listener" rounds).
+  let destroyedSeen = 0;
+  let removedSeen = 0;
+  const onDestroyed = (event: { reason: string }): void => {
+    if (event.reason === 'expired') destroyedSeen++;
+  };
+  const onRemoved = (): void => {
+    removedSeen++;
+  };
+
+  const sweep = async (k: number, expected: number, listeners: boolean): Promise<SweepSample> => {
+    clock.advance(sweepAt(k) - clock.now());
+    if (listeners) manager.on('sessionDestroyed', onDestroyed).on('attributeRemoved', onRemoved);
+    destroyedSeen = removedSeen = 0;
+    collectGarbage();
+    const redis = population.redis;
+    const statsBefore = redis && (await commandStats(redis.admin));
+    const cpuBefore = redisCpuMs(redis?.pid);
+    const result = await manager.reap();
+    const cpuAfter = redisCpuMs(redis?.pid);
+    const statsAfter = redis && (await commandStats(redis.admin));
+    manager.off('sessionDestroyed', onDestroyed).off('attributeRemoved', onRemoved);
+    if (result.expired !== expected) throw new Error(`sweep ${k}: expired ${result.expired}, expected ${expected}`);
+    if (listeners && (destroyedSeen !== expected || removedSeen !== 2 * expected)) {
+      throw new Error(`sweep ${k}: listeners saw ${destroyedSeen} destroyed / ${removedSeen} removed for ${expected}`);
+    }
+    live -= result.expired;
+    const sample: SweepSample = { round: k, due: expected, listeners, ms: result.durationMs };
+    if (statsBefore && statsAfter && expected > 0) {
+      sample.redisSentPerExpired = sentPer(statsBefore, statsAfter, expected);
+      sample.redisCpuMs = cpuAfter - cpuBefore;
+    }
+    return sample;
+  };
+
+  /** Tops live up to n with `dueNext` sessions due at sweep k and the rest not due. */
+  const refill = async (k: number, dueNext: number): Promise<void> => {
+    const count = n - live;
+    for (let from = 0; from < count; from += REDIS_BATCH) {
+      const size = Math.min(REDIS_BATCH, count - from);
+      const accessed = Array.from({ length: size }, (_, j) => (from + j < dueNext ? dueAccess(k) : liveAccess()));
+      await population.add(newIds(size), accessed);
+    }
+    live = n;
+  };
+
+  // 2. Nothing due yet: the cost of asking.
+  const empty: number[] = [];
+  for (let i = 0; i < 3; i++) empty.push((await sweep(0, 0, false)).ms);
+  // 3. The first sweep: cold code, the due sessions interleaved since population.
+  const cold = await sweep(1, due, false);
+  // 4. Measured 1 % sweeps, each on n live with a fresh 1 % due.
+  const samples: SweepSample[] = [];
+  let k = 1;
+  for (const listeners of LISTENER_PATTERN) {
+    k++;
+    await refill(k, due);
+    samples.push(await sweep(k, due, listeners));
+    log(`${job.kind} ${n}: sweep ${k} (${due} due${listeners ? ', listener' : ''}): ${samples.at(-1)!.ms.toFixed(1)} ms`);
+  }
+  // 5. A fixed 100 due among n live.
+  const fixed: SweepSample[] = [];
+  for (let i = 0; i < FIXED_ROUNDS; i++) {
+    k++;
+    await refill(k, FIXED_DUE);
+    fixed.push(await sweep(k, FIXED_DUE, false));
+  }
+  const counts = await population.counts();
+  if (counts.store !== live || counts.coordinator !== live || counts.index !== live) {
+    throw new Error(`after the sweeps: store ${counts.store}, coordinator ${counts.coordinator}, index ${counts.index}; expected ${live}`);
+  }
+  collectGarbage();
+  const result: SweepResult = {
+    kind: job.kind as 'local' | 'redis',
+    live: n,
+    due,
+    populateMs,
+    emptyMs: median(empty),
+    cold,
+    samples,
+    fixed,
+    heapUsedMB: heapMB(),
+  };
+  if (population.redis) {
+    const info = await population.redis.admin.info('memory');
+    result.redisUsedMemoryMB = Number(/^used_memory:(\d+)/m.exec(info)?.[1] ?? 0) / 2 ** 20;
+  }
+  await population.close();
+  return result;
+}
+
+function localPopulation(clock: FakeClock): Population {
+  const manager = createSessionManager({ clock, invalidationTimeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
+  const store = manager.store as MemoryStore;
+  const coordinator = manager.coordinator as LocalCoordinator;
+  let serial = 0;
+  return {
+    manager,
+    async add(keys, accessed) {
+      for (let i = 0; i < keys.length; i++) {
+        const { record, storeExpires } = recordOf(accessed[i], serial++);
+        store.set(keys[i], record); // synchronous: a Map insert
+        // What a request that created the session reports when it ends (LocalCoordinator.leave is synchronous inside).
+        void coordinator.leave(keys[i], {
+          now: accessed[i] + 2,
+          timeoutMs: TIMEOUT_MS,
+          storeExpires,
+          entered: false,
+          lastAccessedTime: accessed[i],
+        });
+      }
+    },
+    async counts() {
+      const stored = await new Promise<number>((resolve, reject) =>
+        store.length((err, length) => (err ? reject(err) : resolve(length ?? -1))),
+      );
+      const index = (await coordinator.due(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).length;
+      return { store: stored, coordinator: coordinator.size, index };
+    },
+    close: () => manager.close(),
+  };
+}
+
+async function redisPopulation(clock: FakeClock, job: Job): Promise<Population> {
+  const client = createClient({ url: job.redisUrl }) as Redis;
+  client.on('error', (error: unknown) => log(`redis client error: ${String(error)}`));
+  await client.connect();
+  const admin = createClient({ url: job.redisUrl }) as Redis;
+  admin.on('error', () => undefined);
+  await admin.connect();
+  await admin.flushAll();
+  const storePrefix = 'sess:';
+  const coordinatorPrefix = 'esm:';
+  const indexKey = `${coordinatorPrefix}expiry`;
+  const store = new RedisStore({ client, prefix: storePrefix });
+  const coordinator = redisCoordinator({ client, prefix: coordinatorPrefix });
+  const manager = createSessionManager({
+    clock,
+    store,
+    coordinator,
+    invalidationTimeout: TIMEOUT_S,
+    reaperInterval: REAPER_INTERVAL_S,
+  });
+  let serial = 0;
+
+  /** The documented layout, written directly: what `leave()` of a newly created session leaves behind. */
+  const writeDirect = (key: string, accessed: number, members: { score: number; value: string }[], ops: Promise<unknown>[]): void => {
+    const now = accessed + 2;
+    const deadline = now + TIMEOUT_MS;
+    const { record, storeExpires } = recordOf(accessed, serial++);
+    const entryKey = `${coordinatorPrefix}s:${key}`;
+    ops.push(client.hSet(entryKey, { accessed: String(accessed), active: '0', deadline: String(deadline), store: String(storeExpires) }));
+    ops.push(client.pExpireAt(entryKey, storeExpires));
+    members.push({ score: deadline, value: key });
+    // connect-redis's own set: JSON, EX from cookie.expires against the real clock.
+    const ttl = Math.ceil((new Date(record.cookie.expires!).getTime() - Date.now()) / 1000);
+    ops.push(client.set(`${storePrefix}${key}`, JSON.stringify(record), { expiration: { type: 'EX', value: ttl } }));
+  };
+
+  // The direct writes must leave exactly what coordinator.leave() leaves.
+  {
+    const accessed = clock.now() - 1000;
+    const { storeExpires } = recordOf(accessed, 0);
+    await coordinator.leave('probe-leave', { now: accessed + 2, timeoutMs: TIMEOUT_MS, storeExpires, entered: false, lastAccessedTime: accessed });
+    const members: { score: number; value: string }[] = [];
+    const ops: Promise<unknown>[] = [];
+    writeDirect('probe-direct', accessed, members, ops);
+    ops.push(client.zAdd(indexKey, members));
+    await Promise.all(ops);
+    const [a, b] = await Promise.all([client.hGetAll('esm:s:probe-leave'), client.hGetAll('esm:s:probe-direct')]);
+    const [ta, tb] = await Promise.all([client.pExpireTime('esm:s:probe-leave'), client.pExpireTime('esm:s:probe-direct')]);
+    const [sa, sb] = await Promise.all([client.zScore(indexKey, 'probe-leave'), client.zScore(indexKey, 'probe-direct')]);
+    if (JSON.stringify(Object.entries(a).sort()) !== JSON.stringify(Object.entries(b).sort()) || ta !== tb || sa !== sb) {
+      throw new Error(`direct writes differ from leave(): ${JSON.stringify({ a, b, ta, tb, sa, sb })}`);
+    }
+    await coordinator.remove('probe-leave');
+    await coordinator.remove('probe-direct');
+    await client.del(`${storePrefix}probe-direct`);
+  }
+
+  return {
+    manager,
+    redis: { admin, pid: job.redisPid },
+    async add(keys, accessed) {
+      const members: { score: number; value: string }[] = [];
+      const ops: Promise<unknown>[] = [];
+      for (let i = 0; i < keys.length; i++) writeDirect(keys[i], accessed[i], members, ops);
+      ops.push(client.zAdd(indexKey, members));
+      await Promise.all(ops);
+    },
+    async counts() {
+      const count = async (match: string): Promise<number> => {
+        let found = 0;
+        for await (const keys of admin.scanIterator({ MATCH: match, COUNT: 10_000 })) found += keys.length;
+        return found;
+      };
+      const [stored, entries, index] = await Promise.all([count(`${storePrefix}*`), count(`${coordinatorPrefix}s:*`), admin.zCard(indexKey)]);
+      return { store: stored, coordinator: entries, index };
+    },
+    async close() {
+      await manager.close();
+      await admin.flushAll();
+      await client.close();
+      await admin.close();
+    },
+  };
+}
+
+// ---------------------------------------------------------------- memory (child)
+
+/** Item 8: 100,000 sessions through HTTP, one sweep past their deadline, heap before/with/after. */
+async function memoryJob(job: Job): Promise<MemoryResult> {
+  const clock = new FakeClock();
+  const manager = createSessionManager({ clock, invalidationTimeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
+  const app = express();
+  app.use(manager.middleware());
+  app.post('/session', (req, res) => {
+    req.httpSession.setAttribute('user', { id: Number(req.query.n), name: `user-${String(req.query.n)}`, roles: ['reader'] });
+    req.httpSession.setAttribute('visits', 1);
+    res.end('ok');
+  });
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const store = manager.store as MemoryStore;
+  const coordinator = manager.coordinator as LocalCoordinator;
+  const storeLength = (): Promise<number> =>
+    new Promise((resolve, reject) => store.length((err, length) => (err ? reject(err) : resolve(length ?? -1))));
+
+  const createMany = async (count: number, parallel = 64): Promise<void> => {
+    const agent = new Agent({ keepAlive: true, maxSockets: parallel });
+    const one = (n: number): Promise<void> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: `/session?n=${n}`, agent }, (res) => {
+          res.resume();
+          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    let next = 0;
+    const worker = async (): Promise<void> => {
+      while (next < count) await one(next++);
+    };
+    try {
+      await Promise.all(Array.from({ length: parallel }, worker));
+    } finally {
+      agent.destroy();
+    }
+  };
+  const pastDeadline = (): void => clock.advance(TIMEOUT_MS + 1000);
+
+  // Warm-up: code paths, the agent and the HTTP parser allocate once.
+  await createMany(2_000);
+  pastDeadline();
+  if ((await manager.reap()).expired !== 2_000) throw new Error('warm-up sweep');
+  await new Promise((resolve) => setTimeout(resolve, 100)); // closed sockets finish closing
+  collectGarbage();
+  const beforeMB = heapMB();
+
+  const started = performance.now();
+  await createMany(job.n);
+  const createMs = performance.now() - started;
+  if ((await storeLength()) !== job.n || coordinator.size !== job.n) throw new Error('not every session was created');
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  collectGarbage();
+  const fullMB = heapMB();
+  log(`memory: ${job.n} sessions created through HTTP in ${(createMs / 1000).toFixed(1)} s`);
+
+  pastDeadline();
+  const { expired, durationMs } = await manager.reap();
+  const storeAfter = await storeLength();
+  const coordinatorAfter = coordinator.size;
+  const indexAfter = (await coordinator.due(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).length;
+  collectGarbage();
+  const afterMB = heapMB();
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await manager.close();
+  return { kind: 'memory', sessions: job.n, createMs, sweepMs: durationMs, expired, storeAfter, coordinatorAfter, indexAfter, beforeMB, fullMB, afterMB };
+}
+
+// ---------------------------------------------------------------- parent
+
+function runChild(job: Job): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const args = [...process.execArgv, '--expose-gc', '--max-old-space-size=8192', __filename, `--child=${JSON.stringify(job)}`];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code === 0 && line) resolve(JSON.parse(line.slice(7)) as Result);
+      else reject(new Error(`${job.kind} ${job.n}: child exited ${code ?? signal}`));
+    });
+  });
+}
+
+function option(name: string, fallback: string): string {
+  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
+  return arg ? arg.slice(name.length + 3) : fallback;
+}
+
+const fmt = (value: number, digits = 1): string => (Number.isFinite(value) ? value.toFixed(digits) : '–');
+const label = (kind: 'local' | 'redis'): string =>
+  kind === 'local' ? 'LocalCoordinator + MemoryStore' : 'redisCoordinator + connect-redis';
+
+function sweepTable(results: SweepResult[]): string {
+  const rows = [
+    '| coordinator + store | live | due | sweep ms (listener) | µs / expired | sweep ms (no listener) | µs / expired | 100 due: sweep ms | nothing due: sweep ms | populate s |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of results) {
+    if (r.skipped) {
+      rows.push(`| ${label(r.kind)} | ${r.live.toLocaleString('en')} | ${r.due.toLocaleString('en')} | not measured: ${r.skipped} | | | | | | |`);
+      continue;
+    }
+    const withL = median(r.samples.filter((s) => s.listeners).map((s) => s.ms));
+    const without = median(r.samples.filter((s) => !s.listeners).map((s) => s.ms));
+    rows.push(
+      `| ${label(r.kind)} | ${r.live.toLocaleString('en')} | ${r.due.toLocaleString('en')} | ${fmt(withL)} | ${fmt((withL * 1000) / r.due)} | ${fmt(without)} | ${fmt((without * 1000) / r.due)} | ${fmt(median(r.fixed.map((s) => s.ms)), 2)} | ${fmt(r.emptyMs, 2)} | ${fmt(r.populateMs / 1000)} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+function detailTable(results: SweepResult[]): string {
+  const rows = [
+    '| coordinator + store | live | every 1 % sweep, ms (L = listener) | first (cold) sweep ms | 100-due sweeps ms | heap / Redis memory MB | Redis commands sent per expired | redis-server CPU ms per 1 % sweep |',
+    '|---|---:|---|---:|---|---:|---|---:|',
+  ];
+  for (const r of results) {
+    if (r.skipped) continue;
+    const every = r.samples.map((s) => `${fmt(s.ms)}${s.listeners ? ' L' : ''}`).join(' / ');
+    const sent = r.samples[0].redisSentPerExpired;
+    const sentText = sent
+      ? Object.entries(sent).map(([c, v]) => `${c} ${fmt(v, 2)}`).join(', ')
+      : '';
+    const cpu = r.kind === 'redis' ? fmt(median(r.samples.map((s) => s.redisCpuMs ?? NaN)), 0) : '';
+    const memory = r.kind === 'redis' ? `${fmt(r.heapUsedMB, 0)} / ${fmt(r.redisUsedMemoryMB ?? NaN, 0)}` : fmt(r.heapUsedMB, 0);
+    rows.push(
+      `| ${label(r.kind)} | ${r.live.toLocaleString('en')} | ${every} | ${fmt(r.cold.ms)} | ${r.fixed.map((s) => fmt(s.ms, 2)).join(' / ')} | ${memory} | ${sentText} | ${cpu} |`,
+    );
+  }
+  return rows.join('\n');
+}
+
+function memoryTable(m: MemoryResult): string {
+  const ratio = m.afterMB / m.beforeMB;
+  return [
+    '| sessions | created (HTTP) in s | one sweep: expired | sweep ms | left in store / coordinator / index | heap before MB | with the sessions MB | after the sweep MB | after ÷ before |',
+    '|---:|---:|---:|---:|---|---:|---:|---:|---:|',
+    `| ${m.sessions.toLocaleString('en')} | ${fmt(m.createMs / 1000)} | ${m.expired.toLocaleString('en')} | ${fmt(m.sweepMs, 0)} | ${m.storeAfter} / ${m.coordinatorAfter} / ${m.indexAfter} | ${fmt(m.beforeMB)} | ${fmt(m.fullMB)} | ${fmt(m.afterMB)} | ${fmt(ratio, 3)} (${ratio <= 1.1 ? 'within' : 'NOT within'} 10 %) |`,
+  ].join('\n');
+}
+
+async function main(): Promise<void> {
+  const sizes = option('sizes', '10000,100000,1000000').split(',').map(Number);
+  const only = option('only', 'local,redis,memory').split(',');
+  const memorySessions = Number(option('memory-sessions', '100000'));
+  const populateBudgetS = Number(option('populate-budget', '180'));
+  const out = option('out', '');
+  const started = Date.now();
+  log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+
+  const results: Result[] = [];
+  const failures: string[] = [];
+  const run = async (job: Job): Promise<void> => {
+    log(`${job.kind} ${job.n}: starting (load average ${loadavg()[0].toFixed(2)})`);
+    try {
+      results.push(await runChild(job));
+    } catch (error) {
+      failures.push(error instanceof Error ? error.message : String(error));
+      log(`!!! ${failures.at(-1)}`);
+    }
+  };
+
+  if (only.includes('local')) for (const n of sizes) await run({ kind: 'local', n });
+  if (only.includes('memory')) await run({ kind: 'memory', n: memorySessions });
+  if (only.includes('redis')) {
+    const binary = findOnPath('redis-server');
+    if (!binary) {
+      log('!!! redis-server is not on PATH: the Redis sweeps are SKIPPED');
+      failures.push('redis: redis-server not on PATH');
+    } else {
+      let redis: RedisServer | undefined;
+      try {
+        redis = await startRedisServer(binary); // private, loopback, no persistence
+        for (const n of sizes) await run({ kind: 'redis', n, redisUrl: redis.url, redisPid: redis.pid, populateBudgetS });
+      } finally {
+        await redis?.stop();
+      }
+    }
+  }
+
+  const sweeps = results.filter((r): r is SweepResult => r.kind !== 'memory');
+  const memory = results.find((r): r is MemoryResult => r.kind === 'memory');
+  const text: string[] = [];
+  if (sweeps.length) {
+    text.push(`### Sweep cost (median of 3 sweeps per column; ${new Date(started).toISOString().slice(0, 16)} UTC, ${cpus().length} CPUs)`, '', sweepTable(sweeps), '', detailTable(sweeps), '');
+  }
+  if (memory) text.push('### Memory after a sweep (item 8)', '', memoryTable(memory), '');
+  if (failures.length) text.push('Failures:', ...failures.map((f) => `- ${f}`), '');
+  text.push(`Total ${((Date.now() - started) / 1000).toFixed(0)} s.`);
+  console.log(text.join('\n'));
+  if (out) writeFileSync(out, `${JSON.stringify({ started: new Date(started).toISOString(), results, failures }, null, 2)}\n`);
+  if (failures.length) process.exitCode = 1;
+}
+
+async function child(job: Job): Promise<void> {
+  const result = job.kind === 'memory' ? await memoryJob(job) : await sweepJob(job);
+  process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
+}
+
+if (require.main === module) {
+  const childArg = process.argv.find((a) => a.startsWith('--child='));
+  (childArg ? child(JSON.parse(childArg.slice(8)) as Job) : main()).then(
+    () => {
+      if (childArg) process.exit(0);
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}
