@@ -35,6 +35,8 @@ export class RequestContext implements SessionHost {
   requestedId: string | null = null;
   /** The session that the requested id named, when it was live at the start. */
   private loaded: ServletSession | null = null;
+  /** Another app of the manager holds a live session on the requested id. */
+  private sharedId = false;
   /** The requested value was signed with an older secret: re-issue it. */
   private staleSignature = false;
   /** Sessions replaced during the request whose store records must be dealt with. */
@@ -63,8 +65,13 @@ export class RequestContext implements SessionHost {
     return this.appContext.timeout;
   }
 
+  /**
+   * The id of a session created in this request: the requested one when
+   * another app of the manager holds a live session on it (web modules share
+   * one id, as in WebSphere), else a fresh one.
+   */
   newId(): string {
-    return generateSessionId();
+    return this.sharedId && this.requestedId !== null ? this.requestedId : generateSessionId();
   }
 
   /**
@@ -78,8 +85,14 @@ export class RequestContext implements SessionHost {
     const key = sessionKey(this.appContext.name, decoded.id);
     // 1. Read the record and enter the coordinator together: one round trip when both are remote.
     const strict = this.runtime.strictExpiry;
-    const [read, entered] = await Promise.allSettled([store.get(key), coordinator.enter(key, this.start, strict)]);
+    const [read, entered, shared] = await Promise.allSettled([
+      store.get(key),
+      coordinator.enter(key, this.start, strict),
+      this.heldByOtherApps(decoded.id),
+    ]);
     if (entered.status === 'rejected') throw entered.reason;
+    if (shared.status === 'rejected') throw shared.reason;
+    this.sharedId = shared.value;
     const entry = entered.value;
     if (read.status === 'rejected') {
       if (counts(entry, this.start, strict)) await coordinator.leave(key, this.abandonUpdate()).catch(() => undefined);
@@ -121,6 +134,14 @@ export class RequestContext implements SessionHost {
     this.loaded = session;
     this.hookEnd();
     if (decoded.stale) this.hookHeaders();
+  }
+
+  /** Whether another app of the manager has a session stored under `id` (no store call with one app). */
+  private async heldByOtherApps(id: string): Promise<boolean> {
+    const others = this.runtime.otherApps(this.appContext.name);
+    if (others.length === 0) return false;
+    const records = await Promise.all(others.map((app) => this.runtime.store.get(sessionKey(app, id))));
+    return records.some((record) => record !== undefined);
   }
 
   /** `req.getSession(create)`. */
@@ -185,10 +206,16 @@ export class RequestContext implements SessionHost {
 
   private async runCommit(): Promise<void> {
     const now = this.runtime.clock.now();
-    const sessions = [...this.retired, this.session];
-    const results = await Promise.allSettled(sessions.map((session) => this.commitSession(session, now)));
-    const failure = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failure) throw failure.reason;
+    // One after the other: a session invalidated here may share its key with its successor (web modules).
+    let failure: { error: unknown } | undefined;
+    for (const session of [...this.retired, this.session]) {
+      try {
+        await this.commitSession(session, now);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+    if (failure) throw failure.error;
   }
 
   /** Stores, touches or deletes one session, and always tells the coordinator the request is done. */
@@ -325,8 +352,8 @@ export class RequestContext implements SessionHost {
     if (session.status === 'live') {
       const id = session.getId();
       if (session.fresh || id !== this.requestedId || this.staleSignature) tracking.write(this.res, codec.encode(id));
-    } else if (this.requestedId !== null && this.loaded !== null && this.loaded.status === 'invalid') {
-      tracking.clear(this.res);
+    } else if (this.loaded !== null && this.loaded.status === 'invalid' && !this.sharedId) {
+      tracking.clear(this.res); // only when no other app holds a session on the id
     }
   }
 

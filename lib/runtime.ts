@@ -30,6 +30,8 @@ export interface SessionRuntime {
   readonly counters: SessionCounters;
   /** How long the store keeps a record past its idle deadline (ms), for a timeout. */
   graceMs(timeoutMs: number): number;
+  /** Names of the manager's other apps (web modules sharing the session id). */
+  otherApps(app: string): readonly string[];
   /** Registers work `close()` must wait for. */
   track(work: Promise<unknown>): void;
 }

@@ -22,6 +22,7 @@ import { createTracking } from './tracking';
 import { Reaper, type SweepResult } from './reaper';
 
 const debug = createDebug('express-session-management');
+const NO_APPS: readonly string[] = [];
 
 /** `manager.stats()`. */
 export interface SessionManagerStats {
@@ -92,6 +93,7 @@ export class SessionManager extends EventEmitter implements EventSink {
       counters: this.counters,
       graceMs: (timeoutMs) => Math.max(timeoutMs, 2 * reaperMs),
       track: (work) => this.track(work),
+      otherApps: (app) => (this.appTimeouts.size < 2 ? NO_APPS : [...this.appTimeouts.keys()].filter((a) => a !== app)),
     };
     this.reaper = new Reaper(
       {
