@@ -36,11 +36,13 @@ export interface LeaveUpdate {
   /** When the store's copy now expires (ms), `null` when it has no TTL. */
   storeExpires: number | null;
   /**
-   * `true` when this request called `enter()` for the key; `false` when the
-   * session was created (or got its id) in this request, so the entry is new.
+   * `true` when this request called `enter()` for the key; `false` when it
+   * did not: the session was created (or got its id) in this request, or it is
+   * a subsession (read, not entered). The entry is then created if missing,
+   * and its access time set to `lastAccessedTime`.
    */
   entered: boolean;
-  /** For a new entry: the start of the creating request. */
+  /** The start of this request, for an entry not entered. */
   lastAccessedTime: number;
 }
 
@@ -61,6 +63,9 @@ export interface Coordinator {
    */
   enter(key: string, now: number, strictExpiry: boolean): Promise<AccessEntry | undefined>;
 
+  /** The entry of a session as it is, changing nothing (subsessions, admin). */
+  inspect(key: string): Promise<AccessEntry | undefined>;
+
   /**
    * A request stops using a session. When no other request uses it, its
    * deadline becomes `now + timeoutMs`.
@@ -80,7 +85,8 @@ export interface Coordinator {
    * (besides the caller's own, when `entered`). The entry then stays as a
    * tombstone — `enter()` reports it `claimed` — until `remove()`. Resolves
    * the entry as it was for exactly one caller across every process, else
-   * `undefined`.
+   * `undefined`. `now = Infinity` claims whatever the deadline (a cascade from
+   * a destroyed parent).
    */
   claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined>;
 

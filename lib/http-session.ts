@@ -32,6 +32,19 @@ export interface HttpSession {
   invalidate(): void;
   /** True until the client has sent this id back. */
   isNew(): boolean;
+  /**
+   * An application subsession: its own attributes (`getAttribute` falls back
+   * to the parent's) and its own idle timeout (default: the parent's). `null`
+   * when absent and `create` is false. The same object on every call within a
+   * request. Names: 1–64 letters, digits, `_ . -`.
+   */
+  getSubsession(name: string, options?: { create?: boolean; maxInactiveInterval?: number }): HttpSession | null;
+  /** Names of this session's live subsessions. */
+  getSubsessionNames(): string[];
+  /** The parent of a subsession; `null` for a top-level session. */
+  getParent(): HttpSession | null;
+  /** The subsession's name; `undefined` for a top-level session. */
+  readonly name: string | undefined;
 }
 
 /** pending: not stored yet; live: stored or to be stored; invalid: invalidated. */
@@ -48,6 +61,12 @@ export interface SessionHost {
   invalidated(session: ServletSession): void;
   /** A fresh id for a new session. */
   newId(): string;
+  /** A subsession was created: fires `sessionCreated` with its name. */
+  subsessionCreated(sub: ServletSession): void;
+  /** A subsession invalidated in this request was replaced by a new one of the same name. */
+  retire(sub: ServletSession): void;
+  /** The request's start, ms (creation time of a subsession made now). */
+  readonly start: number;
 }
 
 /** Initial state of a session object. */
@@ -60,9 +79,13 @@ export interface SessionInit {
   timeout?: number;
   attributes?: Record<string, unknown>;
   signal: AbortSignal;
+  /** For a subsession: its parent and name. */
+  parent?: ServletSession;
+  name?: string;
 }
 
 const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
+const SUBSESSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
 
 /**
  * The implementation behind {@link HttpSession}: a facade over one session's
@@ -87,6 +110,13 @@ export class ServletSession implements HttpSession {
   timeout: number | undefined;
   readonly creationTime: number;
   readonly lastAccessedTime: number;
+  readonly name: string | undefined;
+  /** The parent of a subsession. */
+  readonly parent: ServletSession | undefined;
+  /** A parent's subsessions known in this request (live or invalidated here). */
+  readonly subsessions = new Map<string, ServletSession>();
+  /** A subsession used (got) in this request: its idle clock restarts. */
+  used = false;
   private idValue: string | undefined;
   private readonly attributes: Map<string, unknown>;
   /** JSON of object attributes handed out by getAttribute, to notice in-place changes. */
@@ -100,10 +130,13 @@ export class ServletSession implements HttpSession {
     this.lastAccessedTime = init.lastAccessedTime;
     this.timeout = init.timeout;
     this.signal = init.signal;
+    this.parent = init.parent;
+    this.name = init.name;
     this.attributes = new Map(init.attributes ? Object.entries(init.attributes) : undefined);
   }
 
   getId(): string {
+    if (this.parent) return this.parent.getId();
     if (this.idValue === undefined) this.idValue = this.host.newId();
     return this.idValue;
   }
@@ -125,7 +158,12 @@ export class ServletSession implements HttpSession {
 
   getMaxInactiveInterval(): number {
     this.assertValid('getMaxInactiveInterval');
-    const seconds = this.timeout ?? this.host.appTimeout;
+    return this.effectiveTimeout();
+  }
+
+  /** Effective idle timeout in seconds, `-1` never: its own, else the parent's, else the app's. */
+  effectiveTimeout(): number {
+    const seconds = this.timeout ?? (this.parent ? this.parent.effectiveTimeout() : this.host.appTimeout);
     return seconds <= 0 ? -1 : seconds;
   }
 
@@ -139,6 +177,7 @@ export class ServletSession implements HttpSession {
 
   getAttribute<T = unknown>(name: string): T | undefined {
     this.assertValid('getAttribute');
+    if (this.parent && !this.attributes.has(name)) return this.parent.getAttribute<T>(name); // chained context
     const value = this.attributes.get(name);
     if (!this.dirty && typeof value === 'object' && value !== null) {
       this.snapshots ??= new Map();
@@ -188,6 +227,13 @@ export class ServletSession implements HttpSession {
 
   invalidate(): void {
     this.assertValid('invalidate');
+    this.destroy('invalidated');
+    if (this.parent) this.parent.dirty = true; // its list of subsessions changed
+  }
+
+  /** Ends the session in this request: subsessions first (`parent-destroyed`), then itself. */
+  private destroy(reason: 'invalidated' | 'parent-destroyed'): void {
+    for (const sub of this.subsessions.values()) if (sub.status === 'live') sub.destroy('parent-destroyed');
     const wasLive = this.status === 'live';
     this.status = 'invalid';
     if (wasLive) {
@@ -195,7 +241,7 @@ export class ServletSession implements HttpSession {
       const attributes = this.snapshot();
       this.host.events.fire('sessionDestroyed', {
         ...this.base(),
-        reason: 'invalidated',
+        reason,
         attributes,
         creationTime: this.creationTime,
         lastAccessedTime: this.lastAccessedTime,
@@ -212,6 +258,53 @@ export class ServletSession implements HttpSession {
   isNew(): boolean {
     this.assertValid('isNew');
     return this.fresh;
+  }
+
+  getSubsession(name: string, options: { create?: boolean; maxInactiveInterval?: number } = {}): ServletSession | null {
+    this.assertValid('getSubsession');
+    if (this.parent) throw new IllegalStateError('getSubsession: a subsession has no subsessions');
+    if (typeof name !== 'string' || !SUBSESSION_NAME.test(name)) {
+      throw new TypeError(`getSubsession: "${name}" is not a subsession name (1-64 of A-Z a-z 0-9 _ . -)`);
+    }
+    const timeout = options.maxInactiveInterval;
+    if (timeout !== undefined && !Number.isInteger(timeout)) {
+      throw new TypeError(`getSubsession: maxInactiveInterval ${timeout} is not a whole number of seconds`);
+    }
+    const existing = this.subsessions.get(name);
+    if (existing && existing.status === 'live') {
+      existing.used = true;
+      return existing;
+    }
+    if (options.create === false) return null;
+    this.makeLive();
+    const sub = new ServletSession(this.host, {
+      app: this.app,
+      status: 'live',
+      creationTime: this.host.start,
+      lastAccessedTime: this.host.start,
+      timeout: timeout === undefined ? undefined : timeout <= 0 ? -1 : timeout,
+      signal: this.signal,
+      parent: this,
+      name,
+    });
+    sub.fresh = true;
+    sub.dirty = true;
+    sub.used = true;
+    if (existing) this.host.retire(existing);
+    this.subsessions.set(name, sub);
+    this.dirty = true;
+    this.host.subsessionCreated(sub);
+    return sub;
+  }
+
+  getSubsessionNames(): string[] {
+    this.assertValid('getSubsessionNames');
+    return [...this.subsessions.values()].filter((s) => s.status === 'live').map((s) => s.name!);
+  }
+
+  getParent(): ServletSession | null {
+    this.assertValid('getParent');
+    return this.parent ?? null;
   }
 
   /** Whether the stored copy is out of date: written to, or an object attribute changed in place. */
@@ -234,8 +327,8 @@ export class ServletSession implements HttpSession {
     if (this.status === 'pending') this.host.activate(this);
   }
 
-  private base(): { id: string; app: string } {
-    return { id: this.getId(), app: this.app };
+  private base(): { id: string; app: string; subsession?: string } {
+    return this.name === undefined ? { id: this.getId(), app: this.app } : { id: this.getId(), app: this.app, subsession: this.name };
   }
 
   private assertValid(method: string): void {

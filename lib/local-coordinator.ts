@@ -32,6 +32,10 @@ export class LocalCoordinator implements Coordinator {
     return before;
   }
 
+  async inspect(key: string): Promise<AccessEntry | undefined> {
+    return this.peek(key);
+  }
+
   async leave(key: string, update: LeaveUpdate): Promise<void> {
     let entry = this.entries.get(key);
     if (!entry) {
@@ -48,6 +52,7 @@ export class LocalCoordinator implements Coordinator {
       this.entries.set(key, entry);
     }
     if (entry.claimed) return;
+    if (!update.entered) entry.lastAccessedTime = update.lastAccessedTime; // a subsession, or a new id
     entry.active = Math.max(0, entry.active - 1);
     entry.storeExpires = update.storeExpires;
     if (entry.active > 0 || update.timeoutMs === undefined) return;

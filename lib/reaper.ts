@@ -1,7 +1,7 @@
 import createDebug from 'debug';
 import type { Clock } from './clock';
 import type { Coordinator } from './coordinator';
-import { announceDestruction } from './destruction';
+import { announceDestruction, destroySubsessions } from './destruction';
 import type { EventSink } from './events';
 import type { SessionCounters } from './runtime';
 import { parseSessionKey } from './session-key';
@@ -139,8 +139,9 @@ export class Reaper {
     return this.destroyAll(candidates, now);
   }
 
-  /** Destroys the keys it can claim, `CONCURRENCY` at a time; returns how many. */
-  private async destroyAll(keys: string[], now: number): Promise<number> {
+  /** Destroys the keys it can claim, `CONCURRENCY` at a time, parents before subsessions; returns how many. */
+  private async destroyAll(due: string[], now: number): Promise<number> {
+    const keys = [...due.filter((key) => !key.includes('#')), ...due.filter((key) => key.includes('#'))];
     let destroyed = 0;
     for (let i = 0; i < keys.length; i += CONCURRENCY) {
       const results = await Promise.all(keys.slice(i, i + CONCURRENCY).map((key) => this.destroy(key, now)));
@@ -150,12 +151,18 @@ export class Reaper {
   }
 
   /**
-   * One session: 1. claim it (skipped when in use, touched since, or claimed
+   * One session: 0. leave a subsession of a due parent to the parent; 1. claim it (skipped when in use, touched since, or claimed
    * elsewhere); 2. read its record for the event; 3. delete the record, then
    * the tombstone; 4. announce it, waiting a bounded time for async listeners.
    */
   private async destroy(key: string, now: number): Promise<boolean> {
     const { coordinator, store, events, counters } = this.deps;
+    // 0. A subsession whose parent is due goes with the parent (parent-destroyed), not alone.
+    const hash = key.indexOf('#');
+    if (hash >= 0) {
+      const parent = await coordinator.inspect(key.slice(0, hash)).catch(() => undefined);
+      if (parent && (parent.claimed || (parent.deadline !== null && parent.deadline <= now))) return false;
+    }
     // 1.
     const entry = await coordinator.claim(key, now, false).catch((error: unknown) => {
       debug('could not claim %s: %O', key, error);
@@ -163,9 +170,16 @@ export class Reaper {
     });
     if (!entry) return false;
     // 2. From here on the session is dead: the tombstone keeps requests off it.
-    const { id, app } = parseSessionKey(key);
+    const { id, app, subsession } = parseSessionKey(key);
     const record = await store.get(key).catch(() => undefined);
     const data = record ? readRecord(record, app, now) : undefined;
+    // Its subsessions go first, each announced before it (`parent-destroyed`).
+    const names = data?.meta.subsessions ?? [];
+    if (names.length > 0) {
+      await destroySubsessions(this.deps, key, names, 'expired', now).catch((error: unknown) =>
+        debug('could not destroy the subsessions of %s: %O', key, error),
+      );
+    }
     // 3. Should the delete fail, the tombstone stays and the store's TTL removes the record.
     try {
       await store.destroy(key);
@@ -179,6 +193,7 @@ export class Reaper {
       announceDestruction(events, {
         id,
         app,
+        subsession,
         reason: 'expired',
         attributes: data?.attributes ?? {},
         creationTime: data?.meta.created ?? entry.lastAccessedTime,

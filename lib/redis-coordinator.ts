@@ -23,6 +23,7 @@
  * - claim: HMGET, then only if due, unclaimed and idle: HSET claimed 1, ZREM
  *   (the claimed hash is a tombstone: requests no longer use the session);
  *   ZREM alone when the hash is gone (it expired by itself: a stale member)
+ * - inspect: HMGET
  * - due: ZRANGEBYSCORE Pexpiry -inf now LIMIT 0 n
  * - remove: DEL (its reply decides the one caller that announces), ZREM
  *
@@ -67,6 +68,8 @@ if not e[1] then
   e = { accessed, false, '1', false }
   redis.call('HSET', KEYS[1], 'accessed', accessed, 'deadline', -1)
 elseif e[2] == '1' then return 0
+elseif entered == '0' then
+  redis.call('HSET', KEYS[1], 'accessed', accessed)
 end
 local active = math.max(0, tonumber(e[3] or '0') - 1)
 local fields = { 'active', active }
@@ -97,13 +100,20 @@ if not e[1] then
   return false
 end
 if e[5] == '1' then return false end
-local deadline = tonumber(e[2])
-if deadline == nil or deadline < 0 or deadline > tonumber(ARGV[1]) then return false end
+if ARGV[1] ~= 'Infinity' then
+  local deadline = tonumber(e[2])
+  if deadline == nil or deadline < 0 or deadline > tonumber(ARGV[1]) then return false end
+end
 local allowed = 0
 if ARGV[2] == '1' then allowed = 1 end
 if tonumber(e[4] or '0') > allowed then return false end
 redis.call('HSET', KEYS[1], 'claimed', 1)
 redis.call('ZREM', KEYS[2], ARGV[3])
+return e`;
+
+const INSPECT = `
+local e = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed')
+if not e[1] then return false end
 return e`;
 
 const DUE = `return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])`;
@@ -125,6 +135,7 @@ const SCRIPTS = {
   enter: new Script(ENTER),
   leave: new Script(LEAVE),
   claim: new Script(CLAIM),
+  inspect: new Script(INSPECT),
   due: new Script(DUE),
   remove: new Script(REMOVE),
 };
@@ -144,6 +155,10 @@ export class RedisCoordinator implements Coordinator {
   async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
     const args = [String(now), strictExpiry ? '1' : '0'];
     return toAccessEntry(await this.run('enter', SCRIPTS.enter, [this.entryKey(key)], args));
+  }
+
+  async inspect(key: string): Promise<AccessEntry | undefined> {
+    return toAccessEntry(await this.run('inspect', SCRIPTS.inspect, [this.entryKey(key)], []));
   }
 
   async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {

@@ -7,9 +7,9 @@ import { ServletSession, type SessionHost } from './http-session';
 import type { AppContext, SessionRuntime } from './runtime';
 import type { DecodedId } from './session-id-codec';
 import { generateSessionId } from './session-id';
-import { sessionKey } from './session-key';
+import { sessionKey, subsessionKey } from './session-key';
 import { buildRecord, readRecord } from './session-record';
-import { announceDestruction } from './destruction';
+import { announceDestruction, destroySubsessions } from './destruction';
 import type { StoredRecord } from './store-adapter';
 
 const debug = createDebug('express-session-management');
@@ -113,7 +113,7 @@ export class RequestContext implements SessionHost {
     const data = readRecord(record, this.appContext.name, this.start);
     // 4. Expired on access: claim it (one process wins), announce it, delete it.
     if (this.runtime.strictExpiry && entry && isExpired(entry, this.start)) {
-      await this.expire(key, data.attributes, data.meta.created, entry.lastAccessedTime);
+      await this.expire(key, data.attributes, data.meta.created, entry.lastAccessedTime, data.meta.subsessions ?? []);
       return;
     }
     // 5. Live: it becomes the request's session.
@@ -133,7 +133,60 @@ export class RequestContext implements SessionHost {
     this.session = session;
     this.loaded = session;
     this.hookEnd();
+    if (data.meta.subsessions?.length) await this.loadSubsessions(session, key, data.meta.subsessions);
     if (decoded.stale) this.hookHeaders();
+  }
+
+  /**
+   * Loads a live parent's subsessions, each from its own record and
+   * coordinator entry (read, not entered: only a request that gets a
+   * subsession restarts its idle clock). Gone or expired ones are dropped
+   * from the parent's list; an expired one is announced once.
+   */
+  private async loadSubsessions(parent: ServletSession, parentKey: string, names: string[]): Promise<void> {
+    const { store, coordinator } = this.runtime;
+    const keys = names.map((name) => subsessionKey(parentKey, name));
+    const found = await Promise.all(keys.map((key) => Promise.all([store.get(key), coordinator.inspect(key)])));
+    for (let i = 0; i < names.length; i++) {
+      const [record, entry] = found[i];
+      const key = keys[i];
+      if (!record || entry?.claimed) {
+        if (!record && entry && !entry.claimed) await coordinator.remove(key);
+        parent.dirty = true;
+        continue;
+      }
+      const data = readRecord(record, this.appContext.name, this.start);
+      if (this.runtime.strictExpiry && entry && isExpired(entry, this.start)) {
+        parent.dirty = true;
+        if (!(await coordinator.claim(key, this.start, false))) continue;
+        await this.deleteStored(key);
+        this.runtime.counters.expired++;
+        void announceDestruction(this.events, {
+          id: parent.getId(),
+          app: parent.app,
+          subsession: names[i],
+          reason: 'expired',
+          attributes: data.attributes,
+          creationTime: data.meta.created,
+          lastAccessedTime: entry.lastAccessedTime,
+        });
+        continue;
+      }
+      const sub = new ServletSession(this, {
+        app: parent.app,
+        status: 'live',
+        creationTime: data.meta.created,
+        lastAccessedTime: entry ? entry.lastAccessedTime : data.meta.accessed,
+        timeout: data.meta.timeout,
+        attributes: data.attributes,
+        signal: parent.signal,
+        parent,
+        name: names[i],
+      });
+      sub.storedKey = key;
+      sub.storeExpires = entry?.storeExpires ?? data.storeExpires;
+      parent.subsessions.set(names[i], sub);
+    }
   }
 
   /** Whether another app of the manager has a session stored under `id` (no store call with one app). */
@@ -191,6 +244,15 @@ export class RequestContext implements SessionHost {
     this.events.fire('sessionCreated', { id: session.getId(), app: session.app, session });
   }
 
+  subsessionCreated(sub: ServletSession): void {
+    this.runtime.counters.created++;
+    this.events.fire('sessionCreated', { id: sub.getId(), app: sub.app, subsession: sub.name!, session: sub });
+  }
+
+  retire(sub: ServletSession): void {
+    this.retired.push(sub);
+  }
+
   invalidated(session: ServletSession): void {
     if (!session.fresh && session.storedKey === null) return; // a pending session: nothing existed
     this.runtime.counters.invalidated++;
@@ -208,11 +270,13 @@ export class RequestContext implements SessionHost {
     const now = this.runtime.clock.now();
     // One after the other: a session invalidated here may share its key with its successor (web modules).
     let failure: { error: unknown } | undefined;
-    for (const session of [...this.retired, this.session]) {
-      try {
-        await this.commitSession(session, now);
-      } catch (error) {
-        failure ??= { error };
+    for (const parent of [...this.retired, this.session]) {
+      for (const session of [...parent.subsessions.values(), parent]) {
+        try {
+          await this.commitSession(session, now);
+        } catch (error) {
+          failure ??= { error };
+        }
       }
     }
     if (failure) throw failure.error;
@@ -228,7 +292,9 @@ export class RequestContext implements SessionHost {
       return;
     }
     if (session.status === 'pending') return;
-    const key = sessionKey(session.app, session.getId());
+    const key = keyOf(session);
+    // A subsession this request did not use keeps its idle clock and its record.
+    if (session.parent && !session.used && oldKey === key && !session.hasChanges()) return;
     const moved = oldKey !== null && oldKey !== key;
     const timeoutMs = this.timeoutMs(session);
     const storeExpires = this.storeExpiry(now, timeoutMs);
@@ -262,7 +328,15 @@ export class RequestContext implements SessionHost {
 
   /** The store record of a session as this request leaves it. */
   private recordOf(session: ServletSession, storeExpires: number, now: number): StoredRecord {
-    const meta = { v: 1 as const, app: session.app, created: session.creationTime, accessed: this.start, timeout: session.timeout };
+    const subsessions = session.getSubsessionNames();
+    const meta = {
+      v: 1 as const,
+      app: session.app,
+      created: session.creationTime,
+      accessed: this.start,
+      timeout: session.timeout,
+      subsessions: subsessions.length > 0 ? subsessions : undefined,
+    };
     return buildRecord(meta, session.snapshot(), storeExpires, now);
   }
 
@@ -277,7 +351,7 @@ export class RequestContext implements SessionHost {
 
   /** Effective idle timeout of a session in ms; `null` = never. */
   private timeoutMs(session: ServletSession): number | null {
-    const seconds = session.timeout ?? this.appContext.timeout;
+    const seconds = session.effectiveTimeout();
     return seconds <= 0 ? null : seconds * 1000;
   }
 
@@ -303,6 +377,7 @@ export class RequestContext implements SessionHost {
     attributes: Record<string, unknown>,
     creationTime: number,
     lastAccessedTime: number,
+    subsessions: readonly string[],
   ): Promise<void> {
     const { coordinator, store } = this.runtime;
     // enter() did not count this request as a user (the session was already expired), so
@@ -310,6 +385,7 @@ export class RequestContext implements SessionHost {
     const claimed = await coordinator.claim(key, this.start, false);
     if (!claimed) return; // claimed elsewhere, or a request of a non-strict manager is using it
     this.runtime.counters.expired++;
+    await destroySubsessions(this.runtime, key, subsessions, 'expired', this.start);
     void announceDestruction(this.events, {
       id: this.requestedId!,
       app: this.appContext.name,
@@ -404,6 +480,12 @@ export class RequestContext implements SessionHost {
     this.headersHooked = true;
     onHeaders(this.res, () => this.writeTracking());
   }
+}
+
+/** Where a session (or a subsession) is stored. */
+function keyOf(session: ServletSession): string {
+  const parentKey = sessionKey(session.app, (session.parent ?? session).getId());
+  return session.parent ? subsessionKey(parentKey, session.name!) : parentKey;
 }
 
 /** Idle past its deadline, and no request is using it. */

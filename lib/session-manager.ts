@@ -19,6 +19,8 @@ import type { AppContext, SessionCounters, SessionRuntime } from './runtime';
 import { SessionIdCodec } from './session-id-codec';
 import { StoreAdapter } from './store-adapter';
 import { createTracking } from './tracking';
+import { sessionKey, subsessionKey } from './session-key';
+import { readRecord } from './session-record';
 import { Reaper, type SweepResult } from './reaper';
 
 const debug = createDebug('express-session-management');
@@ -145,6 +147,24 @@ export class SessionManager extends EventEmitter implements EventSink {
         expired: this.reaper.expired,
       },
     };
+  }
+
+  /**
+   * The live subsessions of a session, with their idle deadlines (ms; `null`
+   * never). Internal until the admin API's `SessionInfo` shows them; tests
+   * use it.
+   * @internal
+   */
+  async subsessionsOf(id: string, options: { app?: string } = {}): Promise<{ name: string; deadline: number | null }[]> {
+    const key = sessionKey(options.app ?? 'default', id);
+    const record = await this.runtime.store.get(key);
+    if (!record) return [];
+    const names = readRecord(record, options.app ?? 'default', this.runtime.clock.now()).meta.subsessions ?? [];
+    const found = await Promise.all(names.map((name) => this.coordinator.inspect(subsessionKey(key, name))));
+    return names
+      .map((name, i) => ({ name, entry: found[i] }))
+      .filter(({ entry }) => entry !== undefined && !entry.claimed)
+      .map(({ name, entry }) => ({ name, deadline: entry!.deadline }));
   }
 
   /** Runs a reaper sweep now: idle sessions are destroyed with reason `expired`. */

@@ -10,8 +10,10 @@ export interface SessionMeta {
   created: number;
   /** Start of the last request that wrote the record, ms (a fallback for the coordinator's time). */
   accessed: number;
-  /** Timeout set on the session itself in seconds (`-1` never); absent: the app's. */
+  /** Timeout set on the session itself in seconds (`-1` never); absent: the app's (a subsession: the parent's). */
   timeout?: number;
+  /** Names of the session's subsessions (each stored under `<key>#<name>`). */
+  subsessions?: string[];
 }
 
 /** A session as read from a store record. */
@@ -27,7 +29,7 @@ export interface LoadedRecord {
  *
  * ```
  * { cookie: { originalMaxAge, expires, httpOnly, path },   // expires = idle deadline + grace
- *   esm: { v: 1, app, created, accessed, timeout? },
+ *   esm: { v: 1, app, created, accessed, timeout?, subsessions? },
  *   attributes: { ... } }
  * ```
  *

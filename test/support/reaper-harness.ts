@@ -169,6 +169,7 @@ export function nextTurn(): Promise<void> {
 export function withoutIndex(inner: Coordinator): Coordinator {
   return {
     enter: (...args) => inner.enter(...args),
+    inspect: (...args) => inner.inspect(...args),
     leave: (...args) => inner.leave(...args),
     remove: (...args) => inner.remove(...args),
     claim: (...args) => inner.claim(...args),
@@ -197,6 +198,11 @@ export class DelayedCoordinator implements Coordinator {
   async enter(...args: Parameters<Coordinator['enter']>): Promise<AccessEntry | undefined> {
     await this.delay();
     return this.inner.enter(...args);
+  }
+
+  async inspect(...args: Parameters<Coordinator['inspect']>): Promise<AccessEntry | undefined> {
+    await this.delay();
+    return this.inner.inspect(...args);
   }
 
   async leave(...args: Parameters<Coordinator['leave']>): Promise<void> {
