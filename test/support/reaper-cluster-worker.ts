@@ -5,7 +5,8 @@
  * its own background reaper, and reports over IPC:
  *
  * - `{ type: 'ready', worker, port }` once listening;
- * - `{ type: 'destroyed', worker, id, reason, attributes, at }` per `sessionDestroyed`;
+ * - `{ type: 'destroyed', worker, id, subsession, reason, attributes, at }` per `sessionDestroyed`
+ *   (`subsession` is absent for a top-level session);
  * - `{ type: 'reaped', worker, expired }` after a `{ type: 'reap' }` message (a sweep now);
  * - `{ type: 'stopped', worker, stats }` after a `{ type: 'stop' }` message.
  *
@@ -24,7 +25,16 @@ import { redisCoordinator } from '../../lib/redis-coordinator';
 /** Messages a worker sends to the parent. */
 export type WorkerMessage =
   | { type: 'ready'; worker: string; port: number }
-  | { type: 'destroyed'; worker: string; id: string; reason: string; attributes: Record<string, unknown>; at: number }
+  | {
+      type: 'destroyed';
+      worker: string;
+      id: string;
+      /** The subsession's name; absent for a top-level session. */
+      subsession?: string;
+      reason: string;
+      attributes: Record<string, unknown>;
+      at: number;
+    }
   | { type: 'reaped'; worker: string; expired: number }
   | { type: 'stopped'; worker: string; stats: unknown }
   | { type: 'failed'; worker: string; error: string };
@@ -38,6 +48,9 @@ export interface WorkerView {
 }
 
 const worker = process.env.ESM_CLUSTER_WORKER ?? `worker-${process.pid}`;
+
+/** The names `POST /session?subs=k` gives its subsessions, in order. */
+const SUBSESSION_NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
 
 function send(message: WorkerMessage): void {
   process.send?.(message);
@@ -60,13 +73,18 @@ async function main(): Promise<void> {
     reaperInterval: Number(process.env.ESM_CLUSTER_REAPER_INTERVAL ?? 1),
   });
   manager.on('sessionDestroyed', (e) => {
-    send({ type: 'destroyed', worker, id: e.id, reason: e.reason, attributes: e.attributes, at: Date.now() });
+    const base = e.subsession === undefined ? { id: e.id } : { id: e.id, subsession: e.subsession };
+    send({ type: 'destroyed', worker, ...base, reason: e.reason, attributes: e.attributes, at: Date.now() });
   });
 
   const app = express();
   app.use(manager.middleware());
   app.post('/session', (req, res) => {
     req.httpSession.setAttribute('n', Number(req.query.n));
+    // `subs=k` also creates subsessions 'a', 'b', ... (k of them), each holding `sub` = its name.
+    for (const name of SUBSESSION_NAMES.slice(0, Number(req.query.subs ?? 0))) {
+      req.httpSession.getSubsession(name)!.setAttribute('sub', name);
+    }
     res.json({ worker, live: true, id: req.httpSession.getId(), n: Number(req.query.n) } satisfies WorkerView);
   });
   app.get('/session', (req, res) => {

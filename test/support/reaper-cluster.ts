@@ -52,9 +52,9 @@ export class Cluster {
     return this.output.get(name) ?? '';
   }
 
-  /** `POST /session?n=` on a worker: a new session holding `n`. */
-  create(worker: Worker, n: number): Promise<WorkerView> {
-    return this.http(worker, 'POST', `/session?n=${n}`);
+  /** `POST /session?n=` on a worker: a new session holding `n`, with `subs` subsessions ('a', 'b', ...) if given. */
+  create(worker: Worker, n: number, subs = 0): Promise<WorkerView> {
+    return this.http(worker, 'POST', subs > 0 ? `/session?n=${n}&subs=${subs}` : `/session?n=${n}`);
   }
 
   /** `GET /session` on a worker with the id's cookie. */
