@@ -1,75 +1,182 @@
 /**
- * The demo app: one page showing your session, forms that call the
- * HttpSession API, and a log of the manager's events. `examples/demo.ts`
+ * The demo app: three applications ("web modules") of ONE session manager,
+ * each a page showing your session in that app, forms that call the
+ * HttpSession API, and a log of the manager's events.
+ *
+ * - `/`      the default app (the manager's 30-minute idle timeout)
+ * - `/shop`  a cart, and a `checkout` subsession with its own 2-minute timeout
+ * - `/bank`  a balance, and a 5-minute idle timeout
+ *
+ * The apps share one session id (one cookie) and never data. `examples/demo.ts`
  * serves it; `test/demo.test.ts` drives it with supertest.
  */
-import express, { type Express, type Request } from 'express';
-import { sessionManagement, type HttpSession, type SessionManager } from '../lib/index';
+import express, { type Express, type Request, type Response, type Router } from 'express';
+import { createSessionManager, type HttpSession, type SessionEventBase, type SessionManager } from '../lib/index';
 
 interface LogLine {
   at: number;
   event: string;
+  app: string;
+  subsession: string;
   detail: string;
 }
 
+/** One app of the demo: its options, and what it adds to the common page and routes. */
+interface DemoApp {
+  /** The app name (`AppOptions.app`) and where its router is mounted. */
+  name: string;
+  path: string;
+  /** `AppOptions.maxInactiveInterval`: 0 = the manager's timeout. */
+  maxInactiveInterval: number;
+  about: string;
+  /** Extra forms on the page (trusted markup: nothing the user typed). */
+  actions?: string;
+  routes?: (router: Router) => void;
+}
+
+const DEFAULT_APP: DemoApp = {
+  name: 'default',
+  path: '/',
+  maxInactiveInterval: 0,
+  about: 'manager.middleware() at /: the app named "default", with the manager\'s 30-minute idle timeout.',
+};
+
+const SHOP: DemoApp = {
+  name: 'shop',
+  path: '/shop',
+  maxInactiveInterval: 0,
+  about:
+    'manager.middleware({ app: "shop", maxInactiveInterval: 0 }) on a router at /shop (0 = the manager\'s 30 minutes). ' +
+    'The checkout is a subsession: its own attributes (reads fall back to the shop session\'s), its own 2-minute timeout. ' +
+    'Only requests that get it restart its clock (this page does): go to the bank for 2 minutes and it expires, the cart stays.',
+  actions: `<h2>Cart and checkout</h2>
+<form method="post" action="/shop/cart">
+  <button name="item" value="apple">add an apple</button> <button name="item" value="pear">add a pear</button>
+</form>
+<form method="post" action="/shop/checkout/start"><button>start checkout</button></form>
+<form method="post" action="/shop/checkout/next"><button>next step</button></form>
+<form method="post" action="/shop/checkout/cancel"><button>cancel checkout</button></form>`,
+  routes(router) {
+    router.post('/cart', (req, res) => {
+      const cart = req.httpSession.getAttribute<string[]>('cart') ?? [];
+      req.httpSession.setAttribute('cart', [...cart, field(req, 'item')]);
+      back(req, res);
+    });
+    router.post('/checkout/start', (req, res) => {
+      // Creates the subsession (and the shop session, if need be); an existing checkout restarts at step 1.
+      req.httpSession.getSubsession('checkout', { maxInactiveInterval: 120 })!.setAttribute('step', 1);
+      back(req, res);
+    });
+    router.post('/checkout/next', (req, res) => {
+      const checkout = req.getSession(false)?.getSubsession('checkout', { create: false });
+      if (!checkout) return back(req, res, 'No checkout in progress (it may have expired): start one');
+      checkout.setAttribute('step', (checkout.getAttribute<number>('step') ?? 0) + 1);
+      back(req, res);
+    });
+    router.post('/checkout/cancel', (req, res) => {
+      req.getSession(false)?.getSubsession('checkout', { create: false })?.invalidate(); // the shop session stays
+      back(req, res);
+    });
+  },
+};
+
+const BANK: DemoApp = {
+  name: 'bank',
+  path: '/bank',
+  maxInactiveInterval: 300,
+  about:
+    'manager.middleware({ app: "bank", maxInactiveInterval: 300 }) on a router at /bank: the same session id as the shop, ' +
+    'but its own data and a 5-minute idle timeout. Invalidating it leaves the shop\'s session alone.',
+  actions: `<h2>Balance</h2>
+<form method="post" action="/bank/deposit">
+  <button name="amount" value="100">deposit 100</button> <button name="amount" value="-50">withdraw 50</button>
+</form>`,
+  routes(router) {
+    router.post('/deposit', (req, res) => {
+      const amount = Number(field(req, 'amount'));
+      if (!Number.isInteger(amount)) return back(req, res, 'The amount must be a whole number');
+      req.httpSession.setAttribute('balance', (req.httpSession.getAttribute<number>('balance') ?? 0) + amount);
+      back(req, res);
+    });
+  },
+};
+
+const APPS = [DEFAULT_APP, SHOP, BANK];
+
 export function createDemoApp(): { app: Express; manager: SessionManager } {
   // Zero config: in-process store, 30-minute idle timeout. The reaper sweeps
-  // every 10 s (default: every 5 min) so that a short timeout set below visibly
-  // ends in a `sessionDestroyed ... expired` line.
-  const sessions = sessionManagement({ reaperInterval: 10 });
-  const manager = sessions.manager;
+  // every 10 s (default: every 5 min) so that a short timeout visibly ends in
+  // a `sessionDestroyed ... expired` line.
+  const manager = createSessionManager({ reaperInterval: 10 });
 
-  // The last 20 events of every session, newest first. Ids are shortened:
-  // a full session id is a credential.
+  // The last 20 events of every session of every app, newest first. Ids are
+  // shortened: a full session id is a credential.
   const log: LogLine[] = [];
-  const record = (event: string, id: string, detail = ''): void => {
-    log.unshift({ at: Date.now(), event, detail: `${id.slice(0, 8)}… ${detail}` });
+  const record = (event: string, e: SessionEventBase, detail = ''): void => {
+    log.unshift({ at: Date.now(), event, app: e.app, subsession: e.subsession ?? '', detail: `${e.id.slice(0, 8)}… ${detail}` });
     log.length = Math.min(log.length, 20);
   };
-  manager.on('sessionCreated', (e) => record('sessionCreated', e.id));
-  manager.on('sessionDestroyed', (e) => record('sessionDestroyed', e.id, `reason=${e.reason}`));
-  manager.on('attributeAdded', (e) => record('attributeAdded', e.id, `${e.name} = ${json(e.value)}`));
-  manager.on('attributeReplaced', (e) => record('attributeReplaced', e.id, `${e.name}: ${json(e.value)} → ${json(e.newValue)}`));
-  manager.on('attributeRemoved', (e) => record('attributeRemoved', e.id, `${e.name} (was ${json(e.value)})`));
-  manager.on('sessionIdChanged', (e) => record('sessionIdChanged', e.id, `from ${e.oldId.slice(0, 8)}…`));
+  manager.on('sessionCreated', (e) => record('sessionCreated', e));
+  manager.on('sessionDestroyed', (e) => record('sessionDestroyed', e, `reason=${e.reason}`));
+  manager.on('attributeAdded', (e) => record('attributeAdded', e, `${e.name} = ${json(e.value)}`));
+  manager.on('attributeReplaced', (e) => record('attributeReplaced', e, `${e.name}: ${json(e.value)} → ${json(e.newValue)}`));
+  manager.on('attributeRemoved', (e) => record('attributeRemoved', e, `${e.name} (was ${json(e.value)})`));
+  manager.on('sessionIdChanged', (e) => record('sessionIdChanged', e, `from ${e.oldId.slice(0, 8)}…`));
 
   const app = express();
-  app.use(sessions);
-  app.use(express.urlencoded({ extended: false }));
+  // The default app last: mounted at /, its middleware would otherwise also
+  // run for (and keep alive the default session on) /shop and /bank requests.
+  for (const demo of [SHOP, BANK, DEFAULT_APP]) app.use(demo.path, appRouter(manager, demo, log));
+  return { app, manager };
+}
 
-  app.get('/', (req, res) => {
+/** One app: its session middleware, the common page and forms, and its own routes. */
+function appRouter(manager: SessionManager, demo: DemoApp, log: LogLine[]): Router {
+  const router = express.Router();
+  router.use(manager.middleware({ app: demo.name, maxInactiveInterval: demo.maxInactiveInterval }));
+  router.use(express.urlencoded({ extended: false }));
+
+  router.get('/', (req, res) => {
     // getSession(false): the session if there is one, without creating it.
     const error = typeof req.query.error === 'string' ? req.query.error : undefined;
-    res.type('html').send(page(req.getSession(false), log, error));
+    res.type('html').send(page(demo, req.getSession(false), log, error));
   });
 
-  app.post('/attributes', (req, res) => {
+  router.post('/attributes', (req, res) => {
     try {
       req.httpSession.setAttribute(field(req, 'name'), field(req, 'value')); // the first write creates the session
-      res.redirect(303, '/');
+      back(req, res);
     } catch (error) {
-      res.redirect(303, `/?error=${encodeURIComponent((error as Error).message)}`); // e.g. the name "__proto__"
+      back(req, res, (error as Error).message); // e.g. the name "__proto__"
     }
   });
 
-  app.post('/attributes/remove', (req, res) => {
+  router.post('/attributes/remove', (req, res) => {
     req.getSession(false)?.removeAttribute(field(req, 'name'));
-    res.redirect(303, '/');
+    back(req, res);
   });
 
-  app.post('/timeout', (req, res) => {
+  router.post('/timeout', (req, res) => {
     const seconds = Number(field(req, 'seconds'));
-    if (!Number.isInteger(seconds)) return res.redirect(303, '/?error=The+timeout+must+be+a+whole+number+of+seconds');
+    if (!Number.isInteger(seconds)) return back(req, res, 'The timeout must be a whole number of seconds');
     req.httpSession.setMaxInactiveInterval(seconds); // <= 0: never expires
-    res.redirect(303, '/');
+    back(req, res);
   });
 
-  app.post('/invalidate', (req, res) => {
-    req.getSession(false)?.invalidate(); // listeners run now; the cookie is cleared
-    res.redirect(303, '/');
+  router.post('/invalidate', (req, res) => {
+    // Listeners run now (subsessions first); the cookie is cleared only when no other app holds the id.
+    req.getSession(false)?.invalidate();
+    back(req, res);
   });
 
-  return { app, manager };
+  demo.routes?.(router);
+  return router;
+}
+
+/** POST, then redirect (303) to the app's page, with an error to show if any. */
+function back(req: Request, res: Response, error?: string): void {
+  const home = req.baseUrl || '/';
+  res.redirect(303, error === undefined ? home : `${home}?error=${encodeURIComponent(error)}`);
 }
 
 function field(req: Request, name: string): string {
@@ -77,60 +184,90 @@ function field(req: Request, name: string): string {
   return typeof value === 'string' ? value : '';
 }
 
-function page(session: HttpSession | null, log: LogLine[], error: string | undefined): string {
+const NO_SESSION = 'No session in this app yet. Set an attribute to create one: reading never creates a session.';
+
+/** The page of one app; `demo.path` prefixes its form actions. */
+function page(demo: DemoApp, session: HttpSession | null, log: LogLine[], error: string | undefined): string {
+  const at = escape(demo.path === '/' ? '' : demo.path);
+  const nav = APPS.map((a) => (a === demo ? `<strong>${escape(a.name)}</strong>` : `<a href="${escape(a.path)}">${escape(a.name)}</a>`));
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>express-session-management demo</title>
+<html lang="en"><head><meta charset="utf-8"><title>express-session-management demo: ${escape(demo.name)}</title>
 <style>
-  body { font: 15px/1.5 system-ui, sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; }
+  body { font: 15px/1.5 system-ui, sans-serif; max-width: 56rem; margin: 2rem auto; padding: 0 1rem; }
   table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: .2rem .6rem; text-align: left; }
   form { display: inline-block; margin: .3rem 0; } .error { color: #b00; } code { font-size: 13px; }
 </style></head><body>
-<h1>Your session</h1>
+<nav>Apps of one session manager: ${nav.join(' · ')}</nav>
+<h1>Your session in the app "${escape(demo.name)}"</h1>
+<p>${escape(demo.about)}</p>
 ${error ? `<p class="error">${escape(error)}</p>` : ''}
-${session ? sessionTable(session) : '<p id="no-session">No session yet. Set an attribute to create one: reading never creates a session.</p>'}
+${session ? sessionSection(session, at) : `<p id="no-session">${NO_SESSION}</p>`}
+${demo.actions ?? ''}
 
 <h2>Set an attribute</h2>
-<form method="post" action="/attributes">
+<form method="post" action="${at}/attributes">
   <input name="name" placeholder="name" required> <input name="value" placeholder="value" required>
   <button>setAttribute</button>
 </form>
 
 <h2>Timeout</h2>
-<form method="post" action="/timeout">
+<form method="post" action="${at}/timeout">
   <button name="seconds" value="60">1 minute</button> <button name="seconds" value="1800">30 minutes</button>
   <button name="seconds" value="-1">never</button>
 </form>
-<form method="post" action="/timeout">
+<form method="post" action="${at}/timeout">
   <input name="seconds" type="number" placeholder="seconds" required> <button>setMaxInactiveInterval</button>
 </form>
 
 <h2>End it</h2>
-<form method="post" action="/invalidate"><button>invalidate()</button></form>
+<form method="post" action="${at}/invalidate"><button>invalidate()</button></form> (this app's session only)
 
-<h2>Events (last 20, every session)</h2>
-<table><tr><th>time</th><th>event</th><th>session, detail</th></tr>
-${log.map((l) => `<tr><td>${time(l.at)}</td><td>${escape(l.event)}</td><td><code>${escape(l.detail)}</code></td></tr>`).join('\n')}
+<h2>Events (last 20, every session of every app)</h2>
+<table><tr><th>time</th><th>event</th><th>app</th><th>subsession</th><th>session, detail</th></tr>
+${log.map((l) => tr(time(l.at), escape(l.event), escape(l.app), escape(l.subsession), `<code>${escape(l.detail)}</code>`)).join('\n')}
 </table>
 </body></html>`;
 }
 
-function sessionTable(s: HttpSession): string {
-  const rows = s
-    .getAttributeNames()
-    .map(
-      (name) => `<tr><td>${escape(name)}</td><td><code>${escape(json(s.getAttribute(name)))}</code></td>
-<td><form method="post" action="/attributes/remove"><input type="hidden" name="name" value="${escape(name)}"><button>remove</button></form></td></tr>`,
-    )
-    .join('\n');
-  return `<table id="session">
-<tr><th>id</th><td><code>${escape(s.getId())}</code></td></tr>
+function sessionSection(s: HttpSession, at: string): string {
+  const names = s.getSubsessionNames();
+  const remove = (name: string): string => `<form method="post" action="${at}/attributes/remove">
+<input type="hidden" name="name" value="${escape(name)}"><button>remove</button></form>`;
+  return `<section id="session"><table>
+<tr><th>id</th><td id="session-id"><code>${escape(s.getId())}</code></td></tr>
+<tr><th>app</th><td>${escape(s.app)}</td></tr>
 <tr><th>created</th><td>${time(s.getCreationTime())}</td></tr>
 <tr><th>last accessed</th><td>${time(s.getLastAccessedTime())} (start of your previous request)</td></tr>
 <tr><th>timeout</th><td id="timeout">${timeout(s.getMaxInactiveInterval())}</td></tr>
 <tr><th>isNew</th><td>${s.isNew()}</td></tr>
+<tr><th>subsessions</th><td>${names.length ? names.map(escape).join(', ') : 'none'}</td></tr>
 </table>
 <h2>Attributes</h2>
-${rows ? `<table id="attributes">${rows}</table>` : '<p>None.</p>'}`;
+${attributeTable(s, s.getAttributeNames(), remove)}
+${names.map((name) => subsessionSection(s, name)).join('\n')}
+</section>`;
+}
+
+/** A subsession: its timeout, and every attribute readable through it (its own first, then the parent's). */
+function subsessionSection(parent: HttpSession, name: string): string {
+  const sub = parent.getSubsession(name, { create: false })!; // getting it restarts its idle clock
+  const own = sub.getAttributeNames();
+  const names = [...new Set([...own, ...parent.getAttributeNames()])];
+  return `<h2>Subsession "${escape(name)}"</h2>
+<div id="subsession-${escape(name)}"><p>timeout: ${timeout(sub.getMaxInactiveInterval())}</p>
+${attributeTable(sub, names, (n) => (own.includes(n) ? 'own' : 'from the parent'))}</div>`;
+}
+
+/** Rows of name, JSON value, and a last cell (trusted markup). */
+function attributeTable(s: HttpSession, names: string[], last: (name: string) => string): string {
+  if (names.length === 0) return '<p>None.</p>';
+  const rows = names.map((n) => tr(escape(n), `<code>${escape(json(s.getAttribute(n)))}</code>`, last(n)));
+  return `<table>${rows.join('\n')}</table>`;
+}
+
+/** A table row of cells that are already markup (escape what goes in). */
+function tr(...cells: string[]): string {
+  return `<tr>${cells.map((c) => `<td>${c}</td>`).join('')}</tr>`;
 }
 
 function timeout(seconds: number): string {

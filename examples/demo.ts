@@ -1,5 +1,6 @@
 /**
- * `npm start`: the demo on http://localhost:3000 (PORT overrides).
+ * `npm start`: the demo on http://localhost:3000 (PORT overrides): the
+ * default app at /, and two more apps of the same manager at /shop and /bank.
  * The app itself is in demo-app.ts.
  */
 import { createDemoApp } from './demo-app';
@@ -8,5 +9,5 @@ const port = Number(process.env.PORT ?? 3000);
 const { app } = createDemoApp();
 
 app.listen(port, () => {
-  console.log(`express-session-management demo on http://localhost:${port}`);
+  console.log(`express-session-management demo on http://localhost:${port} (apps: /, /shop, /bank)`);
 });

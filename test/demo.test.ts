@@ -1,6 +1,16 @@
 import request from 'supertest';
 import { createDemoApp } from '../examples/demo-app';
 
+/** The session id shown on a page, or null. */
+function shownId(html: string): string | null {
+  return /<td id="session-id"><code>([^<]+)<\/code>/.exec(html)?.[1] ?? null;
+}
+
+/** The session part of a page (not the event log, which shows every app's events), or null. */
+function sessionPart(html: string): string | null {
+  return /<section id="session">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? null;
+}
+
 describe('examples/demo-app', () => {
   const demo = createDemoApp();
   afterAll(() => demo.manager.close());
@@ -50,5 +60,74 @@ describe('examples/demo-app', () => {
     const xss = await request(demo.app).get('/?error=%3Cscript%3Ealert(1)%3C%2Fscript%3E').expect(200);
     expect(xss.text).toContain('&lt;script&gt;alert(1)&lt;/script&gt;');
     expect(xss.text).not.toContain('<script>');
+  });
+
+  describe('two apps of one manager, /shop and /bank', () => {
+    it('share the session id, but not attributes or timeouts', async () => {
+      const browser = request.agent(demo.app);
+      await browser.post('/shop/cart').type('form').send({ item: 'apple' }).expect(303).expect('Location', '/shop');
+      await browser.post('/bank/deposit').type('form').send({ amount: '100' }).expect(303).expect('Location', '/bank');
+      const shop = (await browser.get('/shop').expect(200)).text;
+      const bank = (await browser.get('/bank').expect(200)).text;
+      expect(shownId(shop)).not.toBeNull();
+      expect(shownId(bank)).toBe(shownId(shop));
+      expect(sessionPart(shop)).toContain('<td>cart</td><td><code>[&quot;apple&quot;]</code>');
+      expect(sessionPart(shop)).not.toContain('balance');
+      expect(sessionPart(bank)).toContain('<td>balance</td><td><code>100</code>');
+      expect(sessionPart(bank)).not.toContain('cart');
+      expect(shop).toContain('<td id="timeout">1800 s idle</td>');
+      expect(bank).toContain('<td id="timeout">300 s idle</td>');
+      // Neither app's session is the default app's.
+      expect((await browser.get('/').expect(200)).text).toContain('id="no-session"');
+    });
+
+    it('shows the checkout subsession, its steps, and cancels it without touching the cart', async () => {
+      const browser = request.agent(demo.app);
+      await browser.post('/shop/cart').type('form').send({ item: 'pear' }).expect(303);
+      await browser.post('/shop/checkout/start').expect(303).expect('Location', '/shop');
+      await browser.post('/shop/checkout/next').expect(303).expect('Location', '/shop');
+      const during = sessionPart((await browser.get('/shop').expect(200)).text)!;
+      expect(during).toContain('<tr><th>subsessions</th><td>checkout</td></tr>');
+      expect(during).toContain('id="subsession-checkout"');
+      expect(during).toContain('timeout: 120 s idle');
+      expect(during).toContain('<td>step</td><td><code>2</code></td><td>own</td>');
+      expect(during).toContain('<td>cart</td><td><code>[&quot;pear&quot;]</code></td><td>from the parent</td>');
+
+      await browser.post('/shop/checkout/cancel').expect(303).expect('Location', '/shop');
+      const after = (await browser.get('/shop').expect(200)).text;
+      expect(sessionPart(after)).toContain('<tr><th>subsessions</th><td>none</td></tr>');
+      expect(sessionPart(after)).not.toContain('subsession-checkout');
+      expect(sessionPart(after)).toContain('<td>cart</td>');
+      expect(after).toMatch(/<td>sessionDestroyed<\/td><td>shop<\/td><td>checkout<\/td><td><code>[^<]*reason=invalidated/);
+
+      const next = await browser.post('/shop/checkout/next').expect(303);
+      expect(next.headers.location).toMatch(/^\/shop\?error=/);
+    });
+
+    it('invalidates the bank session and leaves the shop session, its id and the cookie', async () => {
+      const browser = request.agent(demo.app);
+      await browser.post('/shop/cart').type('form').send({ item: 'apple' }).expect(303);
+      await browser.post('/bank/deposit').type('form').send({ amount: '-50' }).expect(303);
+      const id = shownId((await browser.get('/shop')).text);
+      const res = await browser.post('/bank/invalidate').expect(303).expect('Location', '/bank');
+      expect(res.headers['set-cookie']).toBeUndefined(); // the shop still holds the id
+      const bank = (await browser.get('/bank').expect(200)).text;
+      expect(bank).toContain('id="no-session"');
+      expect(bank).toMatch(/<td>sessionDestroyed<\/td><td>bank<\/td><td><\/td><td><code>[^<]*reason=invalidated/);
+      const shop = (await browser.get('/shop').expect(200)).text;
+      expect(shownId(shop)).toBe(id);
+      expect(sessionPart(shop)).toContain('<td>cart</td>');
+    });
+
+    it('creates no session on a view and escapes what was typed', async () => {
+      const view = await request(demo.app).get('/bank').expect(200);
+      expect(view.text).toContain('id="no-session"');
+      expect(view.headers['set-cookie']).toBeUndefined();
+      const browser = request.agent(demo.app);
+      await browser.post('/shop/cart').type('form').send({ item: '<img src=x onerror=alert(1)>' }).expect(303);
+      const shop = (await browser.get('/shop')).text;
+      expect(shop).not.toContain('<img');
+      expect(shop).toContain('&lt;img src=x onerror=alert(1)&gt;');
+    });
   });
 });
