@@ -7,6 +7,7 @@ import { ServletSession, type SessionHost } from './http-session';
 import type { AppContext, SessionRuntime } from './runtime';
 import type { DecodedId } from './session-id-codec';
 import { generateSessionId } from './session-id';
+import type { Release } from './session-locks';
 import { sessionKey, subsessionKey } from './session-key';
 import { buildRecord, readRecord } from './session-record';
 import { announceDestruction, destroySubsessions } from './destruction';
@@ -42,6 +43,8 @@ export class RequestContext implements SessionHost {
   /** Sessions replaced during the request whose store records must be dealt with. */
   private readonly retired: ServletSession[] = [];
   private endHooked = false;
+  /** The serial-access slot this request holds. */
+  private release: Release | undefined;
   /** The commit failed: the response is a 503 and must not carry a session id. */
   private failed = false;
   private headersHooked = false;
@@ -79,10 +82,39 @@ export class RequestContext implements SessionHost {
    * expired, session leaves the pending one in place.
    */
   async load(decoded: DecodedId): Promise<void> {
-    const { store, coordinator } = this.runtime;
     this.requestedId = decoded.id;
     this.staleSignature = decoded.stale;
     const key = sessionKey(this.appContext.name, decoded.id);
+    // 0. Serial access: wait for the requests of this session ahead of this one.
+    await this.waitForTurn(key);
+    try {
+      await this.loadRecord(key, decoded);
+    } finally {
+      if (!this.endHooked) this.releaseSlot(); // no session to protect: nothing will commit
+    }
+  }
+
+  /** Takes the session's serial-access slot; on timeout a 503, or (accessOnTimeout) runs without it. */
+  private async waitForTurn(key: string): Promise<void> {
+    const { locks, serialAccess } = this.runtime;
+    if (!locks || !serialAccess) return;
+    try {
+      this.release = await locks.acquire(key, serialAccess.maxWaitMs);
+    } catch (error) {
+      if (!serialAccess.accessOnTimeout) throw error;
+      debug('serial access: %s waited too long, running anyway (accessOnTimeout)', key);
+    }
+  }
+
+  /** Gives the serial-access slot to the next request, once. */
+  private releaseSlot(): void {
+    const release = this.release;
+    this.release = undefined;
+    release?.();
+  }
+
+  private async loadRecord(key: string, decoded: DecodedId): Promise<void> {
+    const { store, coordinator } = this.runtime;
     // 1. Read the record and enter the coordinator together: one round trip when both are remote.
     const strict = this.runtime.strictExpiry;
     const [read, entered, shared] = await Promise.allSettled([
@@ -279,6 +311,7 @@ export class RequestContext implements SessionHost {
         }
       }
     }
+    this.releaseSlot();
     if (failure) throw failure.error;
   }
 

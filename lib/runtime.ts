@@ -4,6 +4,7 @@ import type { EventSink } from './events';
 import type { SessionIdCodec } from './session-id-codec';
 import type { StoreAdapter } from './store-adapter';
 import type { SessionTracking } from './tracking';
+import type { SessionLocks } from './session-locks';
 
 /** Counters of `manager.stats().sessions`. */
 export interface SessionCounters {
@@ -28,6 +29,10 @@ export interface SessionRuntime {
   /** The global idle timeout in seconds (`-1` never). */
   readonly invalidationTimeout: number;
   readonly counters: SessionCounters;
+  /** Serial access within this process; `undefined` when `serialAccess: false`. */
+  readonly locks: SessionLocks | undefined;
+  /** How long a request may wait for its session, and whether it then runs anyway. */
+  readonly serialAccess: false | { maxWaitMs: number; accessOnTimeout: boolean };
   /** How long the store keeps a record past its idle deadline (ms), for a timeout. */
   graceMs(timeoutMs: number): number;
   /** Names of the manager's other apps (web modules sharing the session id). */

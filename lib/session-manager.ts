@@ -22,6 +22,7 @@ import { createTracking } from './tracking';
 import { sessionKey, subsessionKey } from './session-key';
 import { readRecord } from './session-record';
 import { Reaper, type SweepResult } from './reaper';
+import { SessionLocks } from './session-locks';
 
 const debug = createDebug('express-session-management');
 const NO_APPS: readonly string[] = [];
@@ -93,6 +94,8 @@ export class SessionManager extends EventEmitter implements EventSink {
       strictExpiry: this.options.strictExpiry,
       invalidationTimeout: this.options.invalidationTimeoutMs === null ? -1 : this.options.invalidationTimeoutMs / 1000,
       counters: this.counters,
+      locks: this.options.serialAccess ? new SessionLocks() : undefined,
+      serialAccess: this.options.serialAccess,
       graceMs: (timeoutMs) => Math.max(timeoutMs, 2 * reaperMs),
       track: (work) => this.track(work),
       otherApps: (app) => (this.appTimeouts.size < 2 ? NO_APPS : [...this.appTimeouts.keys()].filter((a) => a !== app)),
