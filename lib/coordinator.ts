@@ -96,6 +96,16 @@ export interface Coordinator {
    */
   due?(now: number, limit: number): Promise<string[]>;
 
+  /**
+   * Locks a session across processes for serial access (optional; without
+   * it serial access holds within each process only). Resolves `false` when
+   * another owner holds it. `renewLock` extends a held lock; `releaseLock`
+   * deletes it only if `token` still owns it.
+   */
+  acquireLock?(key: string, token: string, ttlMs: number): Promise<boolean>;
+  renewLock?(key: string, token: string, ttlMs: number): Promise<boolean>;
+  releaseLock?(key: string, token: string): Promise<void>;
+
   /** Releases connections or timers the coordinator holds. */
   close?(): Promise<void>;
 }

@@ -11,6 +11,8 @@
  *   ms; absent when unknown), `active` (requests using it now), `claimed`
  *   (`1` once claimed for destruction). Expires by
  *   itself at `store` (PEXPIREAT), so nothing outlives the session's record.
+ * - `PlockK` string (e.g. `esm:lock:<id>`) — serial access across processes:
+ *   the holder's token, with a TTL renewed while held.
  * - `Pexpiry` sorted set — the expiry index: member `K`, score = deadline. Never
  *   -expiring sessions are not in it.
  *
@@ -23,6 +25,8 @@
  * - claim: HMGET, then only if due, unclaimed and idle: HSET claimed 1, ZREM
  *   (the claimed hash is a tombstone: requests no longer use the session);
  *   ZREM alone when the hash is gone (it expired by itself: a stale member)
+ * - lock: SET PlockK token NX PX ttl; renew: GET + PEXPIRE; unlock: GET + DEL
+ *   (compare-and-delete: only the owner's token deletes)
  * - inspect: HMGET
  * - due: ZRANGEBYSCORE Pexpiry -inf now LIMIT 0 n
  * - remove: DEL (its reply decides the one caller that announces), ZREM
@@ -116,6 +120,16 @@ local e = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active'
 if not e[1] then return false end
 return e`;
 
+const LOCK = `return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])`;
+
+const RENEW = `
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
+
+const UNLOCK = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
+
 const DUE = `return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])`;
 
 const REMOVE = `
@@ -136,6 +150,9 @@ const SCRIPTS = {
   leave: new Script(LEAVE),
   claim: new Script(CLAIM),
   inspect: new Script(INSPECT),
+  lock: new Script(LOCK),
+  renew: new Script(RENEW),
+  unlock: new Script(UNLOCK),
   due: new Script(DUE),
   remove: new Script(REMOVE),
 };
@@ -155,6 +172,22 @@ export class RedisCoordinator implements Coordinator {
   async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
     const args = [String(now), strictExpiry ? '1' : '0'];
     return toAccessEntry(await this.run('enter', SCRIPTS.enter, [this.entryKey(key)], args));
+  }
+
+  async acquireLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.run('lock', SCRIPTS.lock, [this.lockKey(key)], [token, String(ttlMs)])) === 'OK';
+  }
+
+  async renewLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return Number(await this.run('renew', SCRIPTS.renew, [this.lockKey(key)], [token, String(ttlMs)])) === 1;
+  }
+
+  async releaseLock(key: string, token: string): Promise<void> {
+    await this.run('unlock', SCRIPTS.unlock, [this.lockKey(key)], [token]);
+  }
+
+  private lockKey(key: string): string {
+    return `${this.prefix}lock:${key}`;
   }
 
   async inspect(key: string): Promise<AccessEntry | undefined> {

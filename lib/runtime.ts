@@ -30,7 +30,7 @@ export interface SessionRuntime {
   readonly invalidationTimeout: number;
   readonly counters: SessionCounters;
   /** Serial access within this process; `undefined` when `serialAccess: false`. */
-  readonly locks: SessionLocks | undefined;
+  readonly locks: Pick<SessionLocks, 'acquire'> | undefined;
   /** How long a request may wait for its session, and whether it then runs anyway. */
   readonly serialAccess: false | { maxWaitMs: number; accessOnTimeout: boolean };
   /** How long the store keeps a record past its idle deadline (ms), for a timeout. */

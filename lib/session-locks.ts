@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { SessionAccessTimeoutError } from './errors';
 
 /** Gives back the slot taken by {@link SessionLocks.acquire}; calling it twice is harmless. */
@@ -58,6 +59,61 @@ export class SessionLocks {
       const next = queue?.shift();
       if (next) next.grant();
       else this.queues.delete(key);
+    };
+  }
+}
+
+/** How long a process's lock on a session lives without renewal (a crashed holder's expires). */
+const LOCK_TTL_MS = 10_000;
+/** How often a held lock is renewed. */
+const RENEW_EVERY_MS = 3_000;
+/** Longest pause between two tries for a lock another process holds. */
+const MAX_POLL_MS = 50;
+
+/** The part of a coordinator that locks sessions across processes. */
+export interface LockingCoordinator {
+  acquireLock(key: string, token: string, ttlMs: number): Promise<boolean>;
+  renewLock(key: string, token: string, ttlMs: number): Promise<boolean>;
+  releaseLock(key: string, token: string): Promise<void>;
+}
+
+/**
+ * Serial access across processes: first the in-process queue (arrival
+ * order here), then the coordinator's lock (an owner token, renewed while
+ * held, released by compare-and-delete; a crashed holder's lock expires).
+ * Another process's holder is waited for by polling, within the same bound.
+ */
+export class ClusterLocks {
+  constructor(
+    private readonly local: SessionLocks,
+    private readonly coordinator: LockingCoordinator,
+  ) {}
+
+  async acquire(key: string, maxWaitMs: number): Promise<Release> {
+    const started = Date.now();
+    const releaseLocal = await this.local.acquire(key, maxWaitMs);
+    const token = randomUUID();
+    try {
+      for (let pause = 2; !(await this.coordinator.acquireLock(key, token, LOCK_TTL_MS)); pause = Math.min(pause * 2, MAX_POLL_MS)) {
+        const waited = Date.now() - started;
+        if (waited >= maxWaitMs) throw new SessionAccessTimeoutError(waited);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(pause, maxWaitMs - waited)));
+      }
+    } catch (error) {
+      releaseLocal();
+      throw error;
+    }
+    const renewal = setInterval(() => {
+      this.coordinator.renewLock(key, token, LOCK_TTL_MS).catch(() => undefined);
+    }, RENEW_EVERY_MS);
+    renewal.unref();
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      clearInterval(renewal);
+      // The next request here may start at once; the remote delete follows on the same connection.
+      this.coordinator.releaseLock(key, token).catch(() => undefined).finally(releaseLocal);
     };
   }
 }

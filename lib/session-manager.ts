@@ -22,7 +22,7 @@ import { createTracking } from './tracking';
 import { sessionKey, subsessionKey } from './session-key';
 import { readRecord } from './session-record';
 import { Reaper, type SweepResult } from './reaper';
-import { SessionLocks } from './session-locks';
+import { ClusterLocks, SessionLocks, type LockingCoordinator } from './session-locks';
 
 const debug = createDebug('express-session-management');
 const NO_APPS: readonly string[] = [];
@@ -94,7 +94,7 @@ export class SessionManager extends EventEmitter implements EventSink {
       strictExpiry: this.options.strictExpiry,
       invalidationTimeout: this.options.invalidationTimeoutMs === null ? -1 : this.options.invalidationTimeoutMs / 1000,
       counters: this.counters,
-      locks: this.options.serialAccess ? new SessionLocks() : undefined,
+      locks: this.options.serialAccess ? serialAccessLocks(this.coordinator) : undefined,
       serialAccess: this.options.serialAccess,
       graceMs: (timeoutMs) => Math.max(timeoutMs, 2 * reaperMs),
       track: (work) => this.track(work),
@@ -248,4 +248,11 @@ export function defaultReaperInterval(invalidationTimeoutMs: number | null): num
   const short = invalidationTimeoutMs !== null && invalidationTimeoutMs < 15 * 60 * 1000;
   const [low, high] = short ? [60, 90] : [300, 360];
   return low + Math.floor(Math.random() * (high - low + 1));
+}
+
+/** In-process serial access, plus the coordinator's lock when it has one (several processes). */
+function serialAccessLocks(coordinator: Coordinator): SessionLocks | ClusterLocks {
+  const local = new SessionLocks();
+  if (!coordinator.acquireLock || !coordinator.renewLock || !coordinator.releaseLock) return local;
+  return new ClusterLocks(local, coordinator as Coordinator & LockingCoordinator);
 }

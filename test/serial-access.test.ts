@@ -9,7 +9,11 @@ import request from 'supertest';
 import session from 'express-session-1.19';
 import { MemoryStore as ExpressMemoryStore } from 'express-session';
 import { createSessionManager, type SessionManagerOptions } from '../lib';
+import express from 'express';
+import { RedisStore } from 'connect-redis';
+import { redisCoordinator } from '../lib/redis';
 import { cookieFrom } from './support/cookies';
+import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix } from './support/services';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -226,5 +230,45 @@ describe.each(EXPRESS_FLAVOURS)('serial access (%s)', (_name, flavour) => {
       expect(res.status).toBe(503);
       await hanging;
     });
+  });
+});
+
+describeRedis('serial access across managers sharing redisCoordinator', () => {
+  it('keeps all 50 appends spread over two managers (two nodes) on one redis-server', async () => {
+    const client = await createRedisClient();
+    const prefix = uniquePrefix('serial');
+    const store = new RedisStore({ client, prefix: `${prefix}sess:` });
+    const node = () => {
+      const manager = createSessionManager({ store, coordinator: redisCoordinator({ client, prefix }) });
+      const app = express();
+      app.use(manager.middleware());
+      app.post('/start', (req: Request, res: Response) => {
+        req.httpSession.setAttribute('list', []);
+        res.sendStatus(204);
+      });
+      app.post('/append', async (req: Request, res: Response) => {
+        const list = req.httpSession.getAttribute<number[]>('list') ?? [];
+        await delay(2);
+        req.httpSession.setAttribute('list', [...list, Number(req.query.i)]);
+        res.sendStatus(204);
+      });
+      app.get('/list', (req: Request, res: Response) => res.json(req.httpSession.getAttribute('list') ?? null));
+      return { manager, app };
+    };
+    const nodes = [node(), node()];
+    try {
+      const cookie = cookieFrom(await request(nodes[0].app).post('/start'))!;
+      await Promise.all(
+        Array.from({ length: 50 }, (_, i) => request(nodes[i % 2].app).post(`/append?i=${i}`).set('Cookie', cookie)),
+      );
+      const list = (await request(nodes[1].app).get('/list').set('Cookie', cookie)).body as number[];
+      expect(list).toHaveLength(50);
+      expect(new Set(list).size).toBe(50);
+      expect(await client.keys(`${prefix}lock:*`)).toEqual([]); // every lock released
+    } finally {
+      await Promise.all(nodes.map((n) => n.manager.close()));
+      await deleteRedisKeys(client, prefix);
+      await client.quit();
+    }
   });
 });
