@@ -13,13 +13,20 @@
  *   exactly 1 % past their deadline at each sweep. Each measured sweep finds a
  *   fresh 1 % due (the swept ones are replaced, so live stays at N); sweeps
  *   alternate between a counting `sessionDestroyed` + `attributeRemoved`
- *   listener and no listener at all; a full GC runs before each sweep (untimed).
+ *   listener and no listener at all; a full GC runs before each sweep (untimed),
+ *   then a pause of max(200 ms, 1 ms per 1,000 live) so V8's post-GC page
+ *   sweeping is over before the clock starts.
  * - Memory (item 8): the default in-process store; 100,000 sessions created
  *   through HTTP (the real request path), then one sweep past their deadline;
  *   heap after a full GC before creating them, with them, and after the sweep.
  *
- * Every measurement runs in its own child process (`--expose-gc`, 8 GB heap),
- * so one size's heap never weighs on the next. Prints markdown tables.
+ * As in run.ts, lib/ is measured compiled (tsup, as `npm run build`, one file
+ * per module, into benchmarks/.build/sweep), not through tsx: tsx compiles with
+ * keepNames, which costs every closure lib/ creates a defineProperty. Every
+ * measurement runs in its own child process (`--expose-gc`, 8 GB heap), so one
+ * size's heap never weighs on the next. Besides wall time, each sweep's CPU
+ * time (this process, all threads) and GC pause time are recorded: the machine
+ * is shared and noisy. Prints markdown tables.
  *
  * Options: --sizes=10000,100000,1000000 --only=local,redis,memory
  *          --memory-sessions=100000 --populate-budget=180 (s: a Redis
@@ -28,19 +35,18 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
+import { join } from 'node:path';
+import { performance, PerformanceObserver } from 'node:perf_hooks';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { RedisStore } from 'connect-redis';
 import express from 'express';
 import { createClient } from 'redis';
-import { createSessionManager, type LocalCoordinator, type MemoryStore, type SessionManager } from '../lib';
-import { redisCoordinator } from '../lib/redis-coordinator';
-import { buildRecord } from '../lib/session-record';
+import type { LocalCoordinator, MemoryStore, SessionManager } from '../lib';
 import type { StoredRecord } from '../lib/store-adapter';
 import { FakeClock } from '../test/support/fake-clock';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
@@ -63,6 +69,50 @@ const LISTENER_PATTERN = [false, true, true, false, false, true];
 const FIXED_DUE = 100;
 const FIXED_ROUNDS = 3;
 const REDIS_BATCH = 2000;
+/** Pause between the full GC before a sweep and the sweep (at least; 1 ms per 1,000 live sessions). */
+const AFTER_GC_MS = 200;
+
+const ROOT = join(__dirname, '..');
+/** Where lib/ is compiled for the children (git-ignored, like run.ts's servers; run.ts wipes .build when it starts). */
+const BUILD_DIR = join(__dirname, '.build', 'sweep');
+
+/** lib/ as compiled JavaScript, loaded by the children. */
+interface Compiled {
+  createSessionManager: typeof import('../lib').createSessionManager;
+  redisCoordinator: typeof import('../lib/redis-coordinator').redisCoordinator;
+  buildRecord: typeof import('../lib/session-record').buildRecord;
+}
+let compiledLib: Compiled | undefined;
+
+function lib(): Compiled {
+  if (!compiledLib) {
+    const load = (name: string): unknown => require(join(BUILD_DIR, 'lib', `${name}.js`));
+    compiledLib = {
+      createSessionManager: (load('index') as typeof import('../lib')).createSessionManager,
+      redisCoordinator: (load('redis-coordinator') as typeof import('../lib/redis-coordinator')).redisCoordinator,
+      buildRecord: (load('session-record') as typeof import('../lib/session-record')).buildRecord,
+    };
+  }
+  return compiledLib;
+}
+
+/** Compiles lib/ to CommonJS in BUILD_DIR (same esbuild and target as `npm run build`). */
+async function compileLib(): Promise<void> {
+  const { build } = await import('tsup');
+  rmSync(BUILD_DIR, { recursive: true, force: true });
+  await build({
+    config: false,
+    entry: [join(ROOT, 'lib/**/*.ts')],
+    outDir: join(BUILD_DIR, 'lib'),
+    format: ['cjs'],
+    bundle: false,
+    target: 'node20',
+    dts: false,
+    sourcemap: false,
+    silent: true,
+    tsconfig: join(ROOT, 'tsconfig.json'),
+  });
+}
 
 // ---------------------------------------------------------------- results
 
@@ -72,8 +122,12 @@ interface SweepSample {
   listeners: boolean;
   /** `reap()`'s own `durationMs`. */
   ms: number;
-  /** Redis only: commands clients sent during the sweep, per expired session. */
-  redisSentPerExpired?: Record<string, number>;
+  /** CPU time of this process (every thread, GC helpers included) during the sweep. */
+  cpuMs: number;
+  /** GC pauses during the sweep (PerformanceObserver `gc` entries). */
+  gcMs: number;
+  /** Redis only: every command Redis ran during the sweep (INFO commandstats, inside scripts too), per expired session. */
+  redisCommandsPerExpired?: Record<string, number>;
   /** Redis only: redis-server CPU during the sweep (10 ms ticks). */
   redisCpuMs?: number;
 }
@@ -85,8 +139,8 @@ interface SweepResult {
   populateMs: number;
   /** Sweeps with nothing due (median of 3). */
   emptyMs: number;
-  /** The first 1 % sweep: cold code, due sessions interleaved with the rest at population. */
-  cold: SweepSample;
+  /** The first 1 % sweep: cold code, due sessions interleaved with the rest at population (absent when skipped). */
+  cold?: SweepSample;
   samples: SweepSample[];
   fixed: SweepSample[];
   heapUsedMB: number;
@@ -108,7 +162,17 @@ interface MemoryResult {
   afterMB: number;
 }
 
-type Result = SweepResult | MemoryResult;
+/** What the parent adds to each child's result. */
+interface Load {
+  /** CPU the child used in all (ms), as it reported at its end. */
+  childCpuMs?: number;
+  /** CPU of everything else on the machine while the child ran (not the child, this process or our redis-server), in cores. */
+  otherCores?: number;
+  /** How long the parent waited for the machine to calm down before starting the child. */
+  waitedMs?: number;
+}
+
+type Result = (SweepResult | MemoryResult) & Load;
 
 interface Job {
   kind: 'local' | 'redis' | 'memory';
@@ -158,18 +222,46 @@ function recordOf(accessed: number, n: number): { record: StoredRecord; storeExp
   const storeExpires = accessed + TIMEOUT_MS + GRACE_MS;
   const meta = { v: 1 as const, app: 'default', created: accessed - 60_000, accessed };
   const attributes = { user: { id: n, name: `user-${n}`, roles: ['reader'] }, visits: n % 17 };
-  return { record: buildRecord(meta, attributes, storeExpires, accessed), storeExpires };
+  return { record: lib().buildRecord(meta, attributes, storeExpires, accessed), storeExpires };
 }
 
 /** redis-server CPU time so far (ms), from /proc. */
 function redisCpuMs(pid: number | undefined): number {
   if (!pid) return 0;
   try {
-    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, 10 ms ticks
   } catch {
     return 0;
   }
+}
+
+/** Busy CPU time of the whole machine so far (ms; every core), from /proc/stat. */
+function machineBusyMs(): number {
+  try {
+    const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+    const [user, nice, system, , , irq, softirq, steal] = values.map(Number);
+    return (user + nice + system + irq + softirq + steal) * 10;
+  } catch {
+    return NaN;
+  }
+}
+
+function ownCpuMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
+}
+
+/** Waits (at most `maxMs`) until the rest of the machine uses under `threshold` cores over 500 ms; returns how long. */
+async function waitForQuiet(threshold: number, maxMs: number): Promise<number> {
+  const started = Date.now();
+  while (Date.now() - started < maxMs) {
+    const [machine, own, at] = [machineBusyMs(), ownCpuMs(), Date.now()];
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    if ((machineBusyMs() - machine - (ownCpuMs() - own)) / (Date.now() - at) < threshold) break;
+  }
+  return Date.now() - started;
 }
 
 type Redis = ReturnType<typeof createClient>;
@@ -181,17 +273,24 @@ async function commandStats(client: Redis): Promise<Record<string, number>> {
   return stats;
 }
 
-/** Commands only the coordinator's Lua scripts run (Redis counts them in commandstats too). */
-const SCRIPT_ONLY = new Set(['exists', 'hmget', 'hget', 'hset', 'hincrby', 'hdel', 'pexpireat', 'zadd', 'zrem', 'zrangebyscore']);
-
-function sentPer(before: Record<string, number>, after: Record<string, number>, per: number): Record<string, number> {
-  const sent: Record<string, number> = {};
+/** Every command run between two `commandStats()`, per `per` (scripts' own commands included: Redis counts them too). */
+function commandsPer(before: Record<string, number>, after: Record<string, number>, per: number): Record<string, number> {
+  const ran: Record<string, number> = {};
   for (const [command, calls] of Object.entries(after)) {
     const delta = calls - (before[command] ?? 0);
-    if (delta > 0 && !SCRIPT_ONLY.has(command)) sent[command.toUpperCase()] = delta / per;
+    if (delta > 0) ran[command.toUpperCase()] = delta / per;
   }
-  return sent;
+  return ran;
 }
+
+/** Sums GC pauses; read between two `settle()`s (entries arrive asynchronously). */
+const gcPauses = { ms: 0 };
+function watchGc(): void {
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) gcPauses.ms += entry.duration;
+  }).observe({ entryTypes: ['gc'] });
+}
+const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
 
 // ---------------------------------------------------------------- sweep cost (child)
 
@@ -245,7 +344,7 @@ async function sweepJob(job: Job): Promise<SweepResult> {
         await population.close();
         const rate = Math.round(done / (elapsed / 1000));
         return {
-          kind: job.kind as 'redis', live: n, due, populateMs: projected, emptyMs: NaN, cold: undefined as never,
+          kind: job.kind as 'redis', live: n, due, populateMs: projected, emptyMs: NaN,
           samples: [], fixed: [], heapUsedMB: heapMB(),
           skipped: `populating ${n} sessions projected at ${(projected / 1000).toFixed(0)} s (${rate} sessions/s over the first ${done}), over the ${job.populateBudgetS} s budget`,
         };
@@ -271,11 +370,20 @@ async function sweepJob(job: Job): Promise<SweepResult> {
     if (listeners) manager.on('sessionDestroyed', onDestroyed).on('attributeRemoved', onRemoved);
     destroyedSeen = removedSeen = 0;
     collectGarbage();
+    // After a full GC V8 sweeps the heap's pages on background threads and, when it needs memory, on the main
+    // thread: at 1M sessions that doubled the sweep's time on 2 cores. Let it finish first.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(AFTER_GC_MS, n / 1000)));
     const redis = population.redis;
     const statsBefore = redis && (await commandStats(redis.admin));
-    const cpuBefore = redisCpuMs(redis?.pid);
+    const redisBefore = redisCpuMs(redis?.pid);
+    await settle();
+    gcPauses.ms = 0;
+    const cpu = process.cpuUsage();
     const result = await manager.reap();
-    const cpuAfter = redisCpuMs(redis?.pid);
+    const { user, system } = process.cpuUsage(cpu);
+    const redisAfter = redisCpuMs(redis?.pid);
+    await settle();
+    const gcMs = gcPauses.ms;
     const statsAfter = redis && (await commandStats(redis.admin));
     manager.off('sessionDestroyed', onDestroyed).off('attributeRemoved', onRemoved);
     if (result.expired !== expected) throw new Error(`sweep ${k}: expired ${result.expired}, expected ${expected}`);
@@ -283,10 +391,10 @@ async function sweepJob(job: Job): Promise<SweepResult> {
       throw new Error(`sweep ${k}: listeners saw ${destroyedSeen} destroyed / ${removedSeen} removed for ${expected}`);
     }
     live -= result.expired;
-    const sample: SweepSample = { round: k, due: expected, listeners, ms: result.durationMs };
+    const sample: SweepSample = { round: k, due: expected, listeners, ms: result.durationMs, cpuMs: (user + system) / 1000, gcMs };
     if (statsBefore && statsAfter && expected > 0) {
-      sample.redisSentPerExpired = sentPer(statsBefore, statsAfter, expected);
-      sample.redisCpuMs = cpuAfter - cpuBefore;
+      sample.redisCommandsPerExpired = commandsPer(statsBefore, statsAfter, expected);
+      sample.redisCpuMs = redisAfter - redisBefore;
     }
     return sample;
   };
@@ -348,7 +456,7 @@ async function sweepJob(job: Job): Promise<SweepResult> {
 }
 
 function localPopulation(clock: FakeClock): Population {
-  const manager = createSessionManager({ clock, invalidationTimeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
+  const manager = lib().createSessionManager({ clock, invalidationTimeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
   const store = manager.store as MemoryStore;
   const coordinator = manager.coordinator as LocalCoordinator;
   let serial = 0;
@@ -391,8 +499,8 @@ async function redisPopulation(clock: FakeClock, job: Job): Promise<Population> 
   const coordinatorPrefix = 'esm:';
   const indexKey = `${coordinatorPrefix}expiry`;
   const store = new RedisStore({ client, prefix: storePrefix });
-  const coordinator = redisCoordinator({ client, prefix: coordinatorPrefix });
-  const manager = createSessionManager({
+  const coordinator = lib().redisCoordinator({ client, prefix: coordinatorPrefix });
+  const manager = lib().createSessionManager({
     clock,
     store,
     coordinator,
@@ -469,7 +577,7 @@ async function redisPopulation(clock: FakeClock, job: Job): Promise<Population> 
 /** Item 8: 100,000 sessions through HTTP, one sweep past their deadline, heap before/with/after. */
 async function memoryJob(job: Job): Promise<MemoryResult> {
   const clock = new FakeClock();
-  const manager = createSessionManager({ clock, invalidationTimeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
+  const manager = lib().createSessionManager({ clock, invalidationTimeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
   const app = express();
   app.use(manager.middleware());
   app.post('/session', (req, res) => {
@@ -540,7 +648,15 @@ async function memoryJob(job: Job): Promise<MemoryResult> {
 
 // ---------------------------------------------------------------- parent
 
-function runChild(job: Job): Promise<Result> {
+async function runChild(job: Job): Promise<Result> {
+  const waitedMs = await waitForQuiet(0.5, 15_000);
+  const [machine, own, redis, at] = [machineBusyMs(), ownCpuMs(), redisCpuMs(job.redisPid), Date.now()];
+  const result = await spawnChild(job);
+  const others = machineBusyMs() - machine - (ownCpuMs() - own) - (redisCpuMs(job.redisPid) - redis) - (result.childCpuMs ?? 0);
+  return { ...result, waitedMs, otherCores: Math.max(0, others / (Date.now() - at)) };
+}
+
+function spawnChild(job: Job): Promise<Result> {
   return new Promise((resolve, reject) => {
     const args = [...process.execArgv, '--expose-gc', '--max-old-space-size=8192', __filename, `--child=${JSON.stringify(job)}`];
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -564,20 +680,20 @@ const fmt = (value: number, digits = 1): string => (Number.isFinite(value) ? val
 const label = (kind: 'local' | 'redis'): string =>
   kind === 'local' ? 'LocalCoordinator + MemoryStore' : 'redisCoordinator + connect-redis';
 
-function sweepTable(results: SweepResult[]): string {
+function sweepTable(results: (SweepResult & Load)[]): string {
   const rows = [
-    '| coordinator + store | live | due | sweep ms (listener) | µs / expired | sweep ms (no listener) | µs / expired | 100 due: sweep ms | nothing due: sweep ms | populate s |',
-    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
+    '| coordinator + store | live | due | sweep ms (listener) | µs / expired | sweep ms (no listener) | µs / expired | 100 due: sweep ms | nothing due: sweep ms | populate s | other load (cores) |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
     if (r.skipped) {
-      rows.push(`| ${label(r.kind)} | ${r.live.toLocaleString('en')} | ${r.due.toLocaleString('en')} | not measured: ${r.skipped} | | | | | | |`);
+      rows.push(`| ${label(r.kind)} | ${r.live.toLocaleString('en')} | ${r.due.toLocaleString('en')} | not measured: ${r.skipped} | | | | | | | |`);
       continue;
     }
     const withL = median(r.samples.filter((s) => s.listeners).map((s) => s.ms));
     const without = median(r.samples.filter((s) => !s.listeners).map((s) => s.ms));
     rows.push(
-      `| ${label(r.kind)} | ${r.live.toLocaleString('en')} | ${r.due.toLocaleString('en')} | ${fmt(withL)} | ${fmt((withL * 1000) / r.due)} | ${fmt(without)} | ${fmt((without * 1000) / r.due)} | ${fmt(median(r.fixed.map((s) => s.ms)), 2)} | ${fmt(r.emptyMs, 2)} | ${fmt(r.populateMs / 1000)} |`,
+      `| ${label(r.kind)} | ${r.live.toLocaleString('en')} | ${r.due.toLocaleString('en')} | ${fmt(withL)} | ${fmt((withL * 1000) / r.due)} | ${fmt(without)} | ${fmt((without * 1000) / r.due)} | ${fmt(median(r.fixed.map((s) => s.ms)), 2)} | ${fmt(r.emptyMs, 2)} | ${fmt(r.populateMs / 1000)} | ${fmt(r.otherCores ?? NaN, 2)} |`,
     );
   }
   return rows.join('\n');
@@ -585,31 +701,35 @@ function sweepTable(results: SweepResult[]): string {
 
 function detailTable(results: SweepResult[]): string {
   const rows = [
-    '| coordinator + store | live | every 1 % sweep, ms (L = listener) | first (cold) sweep ms | 100-due sweeps ms | heap / Redis memory MB | Redis commands sent per expired | redis-server CPU ms per 1 % sweep |',
-    '|---|---:|---|---:|---|---:|---|---:|',
+    '| coordinator + store | live | every 1 % sweep, ms (L = listener) | CPU ms / GC pause ms (median) | first (cold) sweep ms | 100-due sweeps ms | heap / Redis memory MB | Redis commands per expired (scripts\' own included) | redis-server CPU ms per 1 % sweep |',
+    '|---|---:|---|---|---:|---|---:|---|---:|',
   ];
   for (const r of results) {
     if (r.skipped) continue;
     const every = r.samples.map((s) => `${fmt(s.ms)}${s.listeners ? ' L' : ''}`).join(' / ');
-    const sent = r.samples[0].redisSentPerExpired;
-    const sentText = sent
-      ? Object.entries(sent).map(([c, v]) => `${c} ${fmt(v, 2)}`).join(', ')
+    const ran = r.samples[0].redisCommandsPerExpired;
+    const ranText = ran
+      ? Object.entries(ran)
+          .sort((a, b) => b[1] - a[1] || a[0].localeCompare(b[0]))
+          .map(([c, v]) => `${c} ${fmt(v, 2)}`)
+          .join(', ')
       : '';
+    const cpuGc = `${fmt(median(r.samples.map((s) => s.cpuMs)), 0)} / ${fmt(median(r.samples.map((s) => s.gcMs)), 0)}`;
     const cpu = r.kind === 'redis' ? fmt(median(r.samples.map((s) => s.redisCpuMs ?? NaN)), 0) : '';
     const memory = r.kind === 'redis' ? `${fmt(r.heapUsedMB, 0)} / ${fmt(r.redisUsedMemoryMB ?? NaN, 0)}` : fmt(r.heapUsedMB, 0);
     rows.push(
-      `| ${label(r.kind)} | ${r.live.toLocaleString('en')} | ${every} | ${fmt(r.cold.ms)} | ${r.fixed.map((s) => fmt(s.ms, 2)).join(' / ')} | ${memory} | ${sentText} | ${cpu} |`,
+      `| ${label(r.kind)} | ${r.live.toLocaleString('en')} | ${every} | ${cpuGc} | ${fmt(r.cold?.ms ?? NaN)} | ${r.fixed.map((s) => fmt(s.ms, 2)).join(' / ')} | ${memory} | ${ranText} | ${cpu} |`,
     );
   }
   return rows.join('\n');
 }
 
-function memoryTable(m: MemoryResult): string {
+function memoryTable(m: MemoryResult & Load): string {
   const ratio = m.afterMB / m.beforeMB;
   return [
-    '| sessions | created (HTTP) in s | one sweep: expired | sweep ms | left in store / coordinator / index | heap before MB | with the sessions MB | after the sweep MB | after ÷ before |',
-    '|---:|---:|---:|---:|---|---:|---:|---:|---:|',
-    `| ${m.sessions.toLocaleString('en')} | ${fmt(m.createMs / 1000)} | ${m.expired.toLocaleString('en')} | ${fmt(m.sweepMs, 0)} | ${m.storeAfter} / ${m.coordinatorAfter} / ${m.indexAfter} | ${fmt(m.beforeMB)} | ${fmt(m.fullMB)} | ${fmt(m.afterMB)} | ${fmt(ratio, 3)} (${ratio <= 1.1 ? 'within' : 'NOT within'} 10 %) |`,
+    '| sessions | created (HTTP) in s | one sweep: expired | sweep ms | left in store / coordinator / index | heap before MB | with the sessions MB | after the sweep MB | after ÷ before | other load (cores) |',
+    '|---:|---:|---:|---:|---|---:|---:|---:|---:|---:|',
+    `| ${m.sessions.toLocaleString('en')} | ${fmt(m.createMs / 1000)} | ${m.expired.toLocaleString('en')} | ${fmt(m.sweepMs, 0)} | ${m.storeAfter} / ${m.coordinatorAfter} / ${m.indexAfter} | ${fmt(m.beforeMB)} | ${fmt(m.fullMB)} | ${fmt(m.afterMB)} | ${fmt(ratio, 3)} (${ratio <= 1.1 ? 'within' : 'NOT within'} 10 %) | ${fmt(m.otherCores ?? NaN, 2)} |`,
   ].join('\n');
 }
 
@@ -622,6 +742,8 @@ async function main(): Promise<void> {
   const started = Date.now();
   log(`node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 
+  log('compiling lib/ to benchmarks/.build/sweep ...');
+  await compileLib();
   const results: Result[] = [];
   const failures: string[] = [];
   const run = async (job: Job): Promise<void> => {
@@ -652,8 +774,8 @@ async function main(): Promise<void> {
     }
   }
 
-  const sweeps = results.filter((r): r is SweepResult => r.kind !== 'memory');
-  const memory = results.find((r): r is MemoryResult => r.kind === 'memory');
+  const sweeps = results.filter((r): r is SweepResult & Load => r.kind !== 'memory');
+  const memory = results.find((r): r is MemoryResult & Load => r.kind === 'memory');
   const text: string[] = [];
   if (sweeps.length) {
     text.push(`### Sweep cost (median of 3 sweeps per column; ${new Date(started).toISOString().slice(0, 16)} UTC, ${cpus().length} CPUs)`, '', sweepTable(sweeps), '', detailTable(sweeps), '');
@@ -667,7 +789,9 @@ async function main(): Promise<void> {
 }
 
 async function child(job: Job): Promise<void> {
-  const result = job.kind === 'memory' ? await memoryJob(job) : await sweepJob(job);
+  watchGc();
+  const result: Result = job.kind === 'memory' ? await memoryJob(job) : await sweepJob(job);
+  result.childCpuMs = ownCpuMs();
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }
 
