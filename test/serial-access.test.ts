@@ -39,6 +39,28 @@ function appendApp(flavour: () => Express, options: SessionManagerOptions = {}):
   return app;
 }
 
+/** An app with a route that holds the session until told, and a quick one. */
+function holdingApp(flavour: () => Express, options: SessionManagerOptions = {}) {
+  const manager = createSessionManager(options);
+  const app = flavour();
+  app.use(manager.middleware());
+  let release!: () => void;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  app.post('/start', (req: Request, res: Response) => {
+    req.getSession();
+    res.sendStatus(204);
+  });
+  app.post('/hold', async (_req: Request, res: Response) => {
+    await held;
+    res.sendStatus(204);
+  });
+  app.get('/quick', (req: Request, res: Response) => res.json({ id: req.httpSession.getId() }));
+  app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(err.status ?? 500).json({ name: err.name });
+  });
+  return { app, release };
+}
+
 describe.each(EXPRESS_FLAVOURS)('serial access (%s)', (_name, flavour) => {
   it('keeps every one of 50 concurrent appends (the update express-session loses)', async () => {
     const app = appendApp(flavour);
@@ -92,20 +114,7 @@ describe.each(EXPRESS_FLAVOURS)('serial access (%s)', (_name, flavour) => {
   });
 
   it('never makes requests of different sessions wait for each other', async () => {
-    const manager = createSessionManager();
-    const app = flavour();
-    app.use(manager.middleware());
-    let release!: () => void;
-    const held = new Promise<void>((resolve) => (release = resolve));
-    app.post('/start', (req: Request, res: Response) => {
-      req.getSession();
-      res.sendStatus(204);
-    });
-    app.post('/hold', async (_req: Request, res: Response) => {
-      await held;
-      res.sendStatus(204);
-    });
-    app.get('/quick', (_req: Request, res: Response) => res.sendStatus(200));
+    const { app, release } = holdingApp(flavour);
     const a = cookieFrom(await request(app).post('/start'))!;
     const b = cookieFrom(await request(app).post('/start'))!;
     const holding = request(app).post('/hold').set('Cookie', a).then((r) => r.status);
@@ -116,30 +125,8 @@ describe.each(EXPRESS_FLAVOURS)('serial access (%s)', (_name, flavour) => {
   });
 
   describe('maxWaitTime', () => {
-    /** An app with a route that holds the session until told, and a quick one. */
-    function holdingApp(options: SessionManagerOptions) {
-      const manager = createSessionManager(options);
-      const app = flavour();
-      app.use(manager.middleware());
-      let release!: () => void;
-      const held = new Promise<void>((resolve) => (release = resolve));
-      app.post('/start', (req: Request, res: Response) => {
-        req.getSession();
-        res.sendStatus(204);
-      });
-      app.post('/hold', async (_req: Request, res: Response) => {
-        await held;
-        res.sendStatus(204);
-      });
-      app.get('/quick', (req: Request, res: Response) => res.json({ id: req.httpSession.getId() }));
-      app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
-        res.status(err.status ?? 500).json({ name: err.name });
-      });
-      return { app, release };
-    }
-
     it('answers 503 SessionAccessTimeoutError to a request that waited too long', async () => {
-      const { app, release } = holdingApp({ serialAccess: { maxWaitTime: 0.1 } });
+      const { app, release } = holdingApp(flavour, { serialAccess: { maxWaitTime: 0.1 } });
       const cookie = cookieFrom(await request(app).post('/start'))!;
       const holding = request(app).post('/hold').set('Cookie', cookie).then((r) => r.status);
       await delay(10);
@@ -152,7 +139,7 @@ describe.each(EXPRESS_FLAVOURS)('serial access (%s)', (_name, flavour) => {
     });
 
     it('runs the request anyway with accessOnTimeout', async () => {
-      const { app, release } = holdingApp({ serialAccess: { maxWaitTime: 0.1, accessOnTimeout: true } });
+      const { app, release } = holdingApp(flavour, { serialAccess: { maxWaitTime: 0.1, accessOnTimeout: true } });
       const cookie = cookieFrom(await request(app).post('/start'))!;
       const holding = request(app).post('/hold').set('Cookie', cookie).then((r) => r.status);
       await delay(10);
@@ -164,7 +151,7 @@ describe.each(EXPRESS_FLAVOURS)('serial access (%s)', (_name, flavour) => {
     });
 
     it('does not serialise with serialAccess: false', async () => {
-      const { app, release } = holdingApp({ serialAccess: false });
+      const { app, release } = holdingApp(flavour, { serialAccess: false });
       const cookie = cookieFrom(await request(app).post('/start'))!;
       const holding = request(app).post('/hold').set('Cookie', cookie).then((r) => r.status);
       await delay(10);
