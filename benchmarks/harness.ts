@@ -15,17 +15,17 @@ export const ROOT = join(__dirname, '..');
 export const BUILD_DIR = join(__dirname, '.build');
 
 /**
- * Compiles lib/ and the benchmark server to plain CommonJS in
- * benchmarks/.build (tsup, the same esbuild and target as `npm run build`,
- * one file per module), so servers run as compiled JS under plain `node`:
+ * Compiles `entries` (paths relative to the repo root) to plain CommonJS in
+ * `outDir` (tsup, the same esbuild and target as `npm run build`, one file
+ * per module), so what is measured runs as compiled JS under plain `node`:
  * no tsx loader in the measured process, and the shared dist/ is untouched.
  */
-export async function compileServers(): Promise<void> {
-  rmSync(BUILD_DIR, { recursive: true, force: true });
+export async function compileForBench(entries: string[], outDir: string): Promise<void> {
+  rmSync(outDir, { recursive: true, force: true });
   await build({
     config: false,
-    entry: ['lib/**/*.ts', 'benchmarks/server.ts', 'benchmarks/configs.ts'],
-    outDir: BUILD_DIR,
+    entry: entries.map((entry) => join(ROOT, entry)),
+    outDir,
     format: ['cjs'],
     bundle: false,
     target: 'node20',
@@ -34,6 +34,11 @@ export async function compileServers(): Promise<void> {
     silent: true,
     tsconfig: join(ROOT, 'tsconfig.json'),
   });
+}
+
+/** Compiles lib/ and the benchmark server into benchmarks/.build. */
+export function compileServers(): Promise<void> {
+  return compileForBench(['lib/**/*.ts', 'benchmarks/server.ts', 'benchmarks/configs.ts'], BUILD_DIR);
 }
 
 export interface RunningServer {

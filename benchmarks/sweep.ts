@@ -35,7 +35,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
@@ -51,6 +51,7 @@ import type { StoredRecord } from '../lib/store-adapter';
 import { FakeClock } from '../test/support/fake-clock';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
 import { seededRandom } from '../test/support/seeded-random';
+import { compileForBench } from './harness';
 
 /** The sessions' idle timeout (the manager's `invalidationTimeout`). */
 const TIMEOUT_S = 1800;
@@ -72,7 +73,6 @@ const REDIS_BATCH = 2000;
 /** Pause between the full GC before a sweep and the sweep (at least; 1 ms per 1,000 live sessions). */
 const AFTER_GC_MS = 200;
 
-const ROOT = join(__dirname, '..');
 /** Where lib/ is compiled for the children (git-ignored, like run.ts's servers; run.ts wipes .build when it starts). */
 const BUILD_DIR = join(__dirname, '.build', 'sweep');
 
@@ -96,22 +96,9 @@ function lib(): Compiled {
   return compiledLib;
 }
 
-/** Compiles lib/ to CommonJS in BUILD_DIR (same esbuild and target as `npm run build`). */
-async function compileLib(): Promise<void> {
-  const { build } = await import('tsup');
-  rmSync(BUILD_DIR, { recursive: true, force: true });
-  await build({
-    config: false,
-    entry: [join(ROOT, 'lib/**/*.ts')],
-    outDir: join(BUILD_DIR, 'lib'),
-    format: ['cjs'],
-    bundle: false,
-    target: 'node20',
-    dts: false,
-    sourcemap: false,
-    silent: true,
-    tsconfig: join(ROOT, 'tsconfig.json'),
-  });
+/** Compiles lib/ to CommonJS in BUILD_DIR/lib (see compileForBench). */
+function compileLib(): Promise<void> {
+  return compileForBench(['lib/**/*.ts'], join(BUILD_DIR, 'lib'));
 }
 
 // ---------------------------------------------------------------- results

@@ -9,7 +9,7 @@
  * Every session's sessionDestroyed must fire exactly once in total, none may
  * be lost, and none may fire for a session while it is being kept alive.
  */
-import { Cluster, type Worker } from './support/reaper-cluster';
+import { Cluster, eachLimited, waitFor, type Worker } from './support/reaper-cluster';
 import type { WorkerView } from './support/reaper-cluster-worker';
 import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix, type TestRedisClient } from './support/services';
 
@@ -25,25 +25,6 @@ const KEEP_ALIVE_EVERY_MS = 250;
 const KEEP_ALIVE_MS = 5_000;
 /** How long the expired sessions may take to be reaped: timeout + interval + a sweep, with slack. */
 const REAP_WITHIN_MS = (TIMEOUT_S + 2 * REAPER_INTERVAL_S) * 1000 + 3_000;
-
-/** Runs `work` on every item, `parallel` at a time. */
-async function eachLimited<T>(items: T[], parallel: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++]);
-  };
-  await Promise.all(Array.from({ length: parallel }, lane));
-}
-
-/** Waits until `done()` or `ms` pass, polling every 50 ms. */
-async function waitFor(ms: number, done: () => boolean): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > until) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
-}
 
 describeRedis('the reaper across processes', () => {
   let cluster: Cluster | undefined;

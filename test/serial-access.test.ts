@@ -8,7 +8,7 @@ import type { Express, NextFunction, Request, Response } from 'express';
 import request from 'supertest';
 import session from 'express-session-1.19';
 import { MemoryStore as ExpressMemoryStore } from 'express-session';
-import { createSessionManager, type SessionManagerOptions } from '../lib';
+import { createSessionManager, type SessionManager, type SessionManagerOptions } from '../lib';
 import express from 'express';
 import { RedisStore } from 'connect-redis';
 import { redisCoordinator } from '../lib/redis';
@@ -19,7 +19,7 @@ import { EXPRESS_FLAVOURS } from './support/express-flavours';
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** An app whose `/append` reads a list, waits, and writes it back with one more item. */
-function appendApp(flavour: () => Express, options: SessionManagerOptions = {}): Express {
+function appendApp(flavour: () => Express, options: SessionManagerOptions = {}): Express & { manager: SessionManager } {
   const manager = createSessionManager(options);
   const app = flavour();
   app.use(manager.middleware());
@@ -36,7 +36,7 @@ function appendApp(flavour: () => Express, options: SessionManagerOptions = {}):
   app.get('/list', (req: Request, res: Response) => {
     res.json(req.httpSession.getAttribute('list') ?? null);
   });
-  return app;
+  return Object.assign(app, { manager });
 }
 
 /** An app with a route that holds the session until told, and a quick one. */
@@ -225,30 +225,14 @@ describeRedis('serial access across managers sharing redisCoordinator', () => {
     const client = await createRedisClient();
     const prefix = uniquePrefix('serial');
     const store = new RedisStore({ client, prefix: `${prefix}sess:` });
-    const node = () => {
-      const manager = createSessionManager({ store, coordinator: redisCoordinator({ client, prefix }) });
-      const app = express();
-      app.use(manager.middleware());
-      app.post('/start', (req: Request, res: Response) => {
-        req.httpSession.setAttribute('list', []);
-        res.sendStatus(204);
-      });
-      app.post('/append', async (req: Request, res: Response) => {
-        const list = req.httpSession.getAttribute<number[]>('list') ?? [];
-        await delay(2);
-        req.httpSession.setAttribute('list', [...list, Number(req.query.i)]);
-        res.sendStatus(204);
-      });
-      app.get('/list', (req: Request, res: Response) => res.json(req.httpSession.getAttribute('list') ?? null));
-      return { manager, app };
-    };
+    const node = () => appendApp(express, { store, coordinator: redisCoordinator({ client, prefix }) });
     const nodes = [node(), node()];
     try {
-      const cookie = cookieFrom(await request(nodes[0].app).post('/start'))!;
+      const cookie = cookieFrom(await request(nodes[0]).post('/start'))!;
       await Promise.all(
-        Array.from({ length: 50 }, (_, i) => request(nodes[i % 2].app).post(`/append?i=${i}`).set('Cookie', cookie)),
+        Array.from({ length: 50 }, (_, i) => request(nodes[i % 2]).post(`/append?i=${i}`).set('Cookie', cookie)),
       );
-      const list = (await request(nodes[1].app).get('/list').set('Cookie', cookie)).body as number[];
+      const list = (await request(nodes[1]).get('/list').set('Cookie', cookie)).body as number[];
       expect(list).toHaveLength(50);
       expect(new Set(list).size).toBe(50);
       expect(await client.keys(`${prefix}lock:*`)).toEqual([]); // every lock released

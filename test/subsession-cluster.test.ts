@@ -11,7 +11,7 @@
  * `expired`; and the process that announces a parent must have announced
  * its three subsessions itself, before it.
  */
-import { Cluster, type DestroyedReport, type Worker } from './support/reaper-cluster';
+import { Cluster, eachLimited, waitFor, type DestroyedReport, type Worker } from './support/reaper-cluster';
 import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix, type TestRedisClient } from './support/services';
 
 const WORKERS = 3;
@@ -25,25 +25,6 @@ const REAPER_INTERVAL_S = 1;
 const REAP_WITHIN_MS = (TIMEOUT_S + 2 * REAPER_INTERVAL_S) * 1000 + 3_000;
 /** Every event expected: each parent and each of its subsessions. */
 const EVENTS = PARENTS * (1 + SUBSESSIONS.length);
-
-/** Runs `work` on every item, `parallel` at a time. */
-async function eachLimited<T>(items: T[], parallel: number, work: (item: T) => Promise<void>): Promise<void> {
-  let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < items.length) await work(items[next++]);
-  };
-  await Promise.all(Array.from({ length: parallel }, lane));
-}
-
-/** Waits until `done()` or `ms` pass, polling every 50 ms. */
-async function waitFor(ms: number, done: () => boolean): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > until) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
-}
 
 /** `id` for a parent's event, `id#name` for a subsession's. */
 function keyOf(d: Pick<DestroyedReport, 'id' | 'subsession'>): string {
