@@ -12,6 +12,24 @@ export type ConfigName = (typeof CONFIGS)[number];
 export const ROUTES = ['read', 'write'] as const;
 export type RouteName = (typeof ROUTES)[number];
 
+/**
+ * Every route a server answers: the routes `run.ts` measures, plus
+ * `slow-read` (a 1 ms timer, then the read), which `serial.ts` uses so that
+ * a request holds its session across some async work.
+ */
+export type ServerRoute = RouteName | 'slow-read';
+
+/** Per-server settings beyond the configuration (command-line flags of server.ts). */
+export interface ServerVariant {
+  /** `false` runs the library with `serialAccess: false`. @default true (the library's default) */
+  serialAccess?: boolean;
+}
+
+/** The flags of server.ts for `variant`. */
+export function variantArgs(variant: ServerVariant): string[] {
+  return variant.serialAccess === false ? ['--serial-access=off'] : [];
+}
+
 /** What each configuration is, for the tables. */
 export const DESCRIPTIONS: Record<ConfigName, string> = {
   express: 'bare Express 5, no sessions',

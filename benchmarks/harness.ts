@@ -3,13 +3,15 @@
  * giving each connection its own session, driving it with autocannon, and
  * reading Redis command counters.
  */
-import { fork, type ChildProcess } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { execSync, fork, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import autocannon from 'autocannon';
 import { createClient } from 'redis';
 import { build } from 'tsup';
-import type { ConfigName, RouteName } from './configs';
+import type { ConfigName, ServerRoute } from './configs';
 
 export const ROOT = join(__dirname, '..');
 export const BUILD_DIR = join(__dirname, '.build');
@@ -36,9 +38,9 @@ export async function compileForBench(entries: string[], outDir: string): Promis
   });
 }
 
-/** Compiles lib/ and the benchmark server into benchmarks/.build. */
-export function compileServers(): Promise<void> {
-  return compileForBench(['lib/**/*.ts', 'benchmarks/server.ts', 'benchmarks/configs.ts'], BUILD_DIR);
+/** Compiles lib/ and the benchmark server into `outDir` (benchmarks/.build unless told). */
+export function compileServers(outDir = BUILD_DIR): Promise<void> {
+  return compileForBench(['lib/**/*.ts', 'benchmarks/server.ts', 'benchmarks/configs.ts'], outDir);
 }
 
 export interface RunningServer {
@@ -53,9 +55,9 @@ export interface RunningServer {
 /** Starts one configuration's server as a child process and waits for its port. */
 export function startServer(
   config: ConfigName,
-  options: { redisUrl?: string; execArgv?: string[]; buildDir?: string } = {},
+  options: { redisUrl?: string; execArgv?: string[]; buildDir?: string; args?: string[] } = {},
 ): Promise<RunningServer> {
-  const child = fork(join(options.buildDir ?? BUILD_DIR, 'benchmarks', 'server.js'), [config], {
+  const child = fork(join(options.buildDir ?? BUILD_DIR, 'benchmarks', 'server.js'), [config, ...(options.args ?? [])], {
     cwd: ROOT,
     execArgv: options.execArgv ?? [],
     env: { ...process.env, REDIS_URL: options.redisUrl ?? '', NODE_ENV: 'production', NODE_NO_WARNINGS: '1' },
@@ -123,19 +125,20 @@ export interface LoadResult {
 
 /**
  * Drives one route with autocannon. Each connection sends the cookie of its
- * own session (round robin over `cookies`), so no two in-flight requests
- * share a session.
+ * own session (round robin over `cookies`), so with one cookie per
+ * connection no two in-flight requests share a session; with a single
+ * cookie they all do.
  */
 export async function load(
   server: RunningServer,
-  route: RouteName,
+  route: ServerRoute,
   cookies: string[],
   options: { connections: number; duration: number },
 ): Promise<LoadResult> {
   let next = 0;
   const result = await autocannon({
     url: `${server.url}/${route}`,
-    method: route === 'read' ? 'GET' : 'POST',
+    method: route === 'write' ? 'POST' : 'GET',
     connections: options.connections,
     duration: options.duration,
     setupClient(client) {
@@ -156,6 +159,14 @@ export async function load(
 }
 
 export type CommandStats = Record<string, number>;
+
+/** The mean of each key over `records` (a key missing from a record counts 0), to two decimals. */
+export function averageRecords(records: Record<string, number>[]): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const record of records) for (const [k, v] of Object.entries(record)) out[k] = (out[k] ?? 0) + v / records.length;
+  for (const k of Object.keys(out)) out[k] = Math.round(out[k] * 100) / 100;
+  return out;
+}
 
 /** A client for reading the private redis-server's counters (and flushing it between configurations). */
 export async function adminClient(url: string): Promise<ReturnType<typeof createClient>> {
@@ -283,4 +294,30 @@ export async function waitForQuiet(threshold: number, maxMs: number): Promise<nu
     if (cpuUse(before, cpuSnapshot({})).otherCores < threshold) break;
   }
   return Date.now() - start;
+}
+
+/** The median (the mean of the middle two for an even count). */
+export function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** Node version and machine, for the results file. */
+export function machine(): Record<string, unknown> {
+  return { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), platform: process.platform };
+}
+
+/** The commit and the state of lib/ that was measured, for the results file. */
+export function git(): Record<string, unknown> {
+  try {
+    const commit = execSync('git rev-parse HEAD', { cwd: ROOT, encoding: 'utf8' }).trim();
+    const dirty = execSync('git status --porcelain -- lib', { cwd: ROOT, encoding: 'utf8' }).trimEnd();
+    // lib/ changes under other hands: a digest of what was measured.
+    const hash = createHash('sha1');
+    for (const file of readdirSync(join(ROOT, 'lib')).sort()) hash.update(file).update(readFileSync(join(ROOT, 'lib', file)));
+    return { commit, libModifiedSinceCommit: dirty.length > 0, libModified: dirty.split('\n').filter(Boolean).map((l) => l.trim()), libSha1: hash.digest('hex') };
+  } catch {
+    return {};
+  }
 }

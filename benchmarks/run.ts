@@ -10,24 +10,24 @@
  *          --quiet=0.3 (before each run, wait until the rest of the machine uses
  *          less than this many cores; at most 5 s per run, 90 s in all; 0 = never wait)
  */
-import { execSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, totalmem } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
 import { CONFIGS, DESCRIPTIONS, ROUTES, expressSessionPeer, usesRedis, type ConfigName, type RouteName } from './configs';
 import {
   adminClient,
+  averageRecords,
   commandStats,
   compileServers,
   cpuSnapshot,
   cpuUse,
   waitForQuiet,
   createSessions,
+  git,
   load,
+  machine,
+  median,
   perRequest,
-  ROOT,
   startServer,
   type CommandsPerRequest,
   type RunningServer,
@@ -267,19 +267,6 @@ function summarise(measurements: Measurement[], configs: ConfigName[]): Summary[
   return summary;
 }
 
-function median(xs: number[]): number {
-  const sorted = [...xs].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
-}
-
-function averageRecords(records: Record<string, number>[]): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const record of records) for (const [k, v] of Object.entries(record)) out[k] = (out[k] ?? 0) + v / records.length;
-  for (const k of Object.keys(out)) out[k] = Math.round(out[k] * 100) / 100;
-  return out;
-}
-
 function markdown(summary: Summary[]): string {
   const ratio = (x: number | null): string => (x === null ? '' : `${x.toFixed(2)}×`);
   const commands = (s: Summary): string => {
@@ -308,23 +295,6 @@ function markdown(summary: Summary[]): string {
   }
   const lines = [...throughput, '', ...cost];
   return lines.join('\n');
-}
-
-function machine(): Record<string, unknown> {
-  return { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), platform: process.platform };
-}
-
-function git(): Record<string, unknown> {
-  try {
-    const commit = execSync('git rev-parse HEAD', { cwd: ROOT, encoding: 'utf8' }).trim();
-    const dirty = execSync('git status --porcelain -- lib', { cwd: ROOT, encoding: 'utf8' }).trimEnd();
-    // lib/ changes under other hands: a digest of what was measured.
-    const hash = createHash('sha1');
-    for (const file of readdirSync(join(ROOT, 'lib')).sort()) hash.update(file).update(readFileSync(join(ROOT, 'lib', file)));
-    return { commit, libModifiedSinceCommit: dirty.length > 0, libModified: dirty.split('\n').filter(Boolean).map((l) => l.trim()), libSha1: hash.digest('hex') };
-  } catch {
-    return {};
-  }
 }
 
 function log(message: string): void {

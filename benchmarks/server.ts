@@ -1,12 +1,14 @@
 /**
- * One benchmark server: `node server.js <config>` (compiled by harness.ts),
- * with REDIS_URL for the Redis configurations. It reports its port to the
- * parent over IPC and exits on SIGTERM.
+ * One benchmark server: `node server.js <config> [--serial-access=off]`
+ * (compiled by harness.ts), with REDIS_URL for the Redis configurations. It
+ * reports its port to the parent over IPC and exits on SIGTERM.
+ * `--serial-access=off` runs this library with `serialAccess: false`.
  *
  * Routes (same behaviour in every configuration):
- *   POST /setup  creates a session with `user` (an object) and `count` = 0
- *   GET  /read   reads `user` from the session: 200, or 410 if there is no session
- *   POST /write  increments `count`: 200 with the new value
+ *   POST /setup      creates a session with `user` (an object) and `count` = 0
+ *   GET  /read       reads `user` from the session: 200, or 410 if there is no session
+ *   GET  /slow-read  the same after a 1 ms timer (async work while the request holds its session)
+ *   POST /write      increments `count`: 200 with the new value
  */
 import express, { type Express } from 'express';
 import session from 'express-session';
@@ -14,10 +16,16 @@ import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { sessionManagement } from '../lib/index';
 import { redisCoordinator } from '../lib/redis';
-import { CONFIGS, usesRedis, type ConfigName } from './configs';
+import { CONFIGS, usesRedis, type ConfigName, type ServerVariant } from './configs';
 
 const SECRET = 'benchmark-secret'; // both libraries sign the cookie, so both pay the HMAC
 const USER = { id: 42, name: 'bench', roles: ['reader', 'writer'] };
+/** The async work of `GET /slow-read`, ms. */
+const SLOW_READ_MS = 1;
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
 
 declare module 'express-session' {
   interface SessionData {
@@ -26,7 +34,7 @@ declare module 'express-session' {
   }
 }
 
-async function build(config: ConfigName): Promise<Express> {
+async function build(config: ConfigName, variant: ServerVariant): Promise<Express> {
   const app = express();
   const redis = usesRedis(config) ? await connectRedis() : undefined;
 
@@ -34,6 +42,10 @@ async function build(config: ConfigName): Promise<Express> {
     let count = 0;
     app.post('/setup', (_req, res) => void res.sendStatus(204));
     app.get('/read', (_req, res) => void res.json({ user: USER.name }));
+    app.get('/slow-read', async (_req, res) => {
+      await pause(SLOW_READ_MS);
+      res.json({ user: USER.name });
+    });
     app.post('/write', (_req, res) => void res.json({ count: ++count }));
     return app;
   }
@@ -51,6 +63,12 @@ async function build(config: ConfigName): Promise<Express> {
       if (!user) return void res.status(410).json({ user: null });
       res.json({ user: user.name });
     });
+    app.get('/slow-read', async (req, res) => {
+      await pause(SLOW_READ_MS);
+      const user = req.session.user;
+      if (!user) return void res.status(410).json({ user: null });
+      res.json({ user: user.name });
+    });
     app.post('/write', (req, res) => {
       req.session.count = (req.session.count ?? 0) + 1;
       res.json({ count: req.session.count });
@@ -64,6 +82,7 @@ async function build(config: ConfigName): Promise<Express> {
       secret: SECRET,
       ...(redis ? { store: new RedisStore({ client: redis, prefix: `sess:${config}:` }) } : {}),
       ...(config === 'esm+redis+coordinator' ? { coordinator: redisCoordinator({ client: redis! }) } : {}),
+      ...(variant.serialAccess === false ? { serialAccess: false as const } : {}),
     }),
   );
   app.post('/setup', (req, res) => {
@@ -72,6 +91,12 @@ async function build(config: ConfigName): Promise<Express> {
     res.sendStatus(204);
   });
   app.get('/read', (req, res) => {
+    const user = req.httpSession.getAttribute<typeof USER>('user');
+    if (!user) return void res.status(410).json({ user: null });
+    res.json({ user: user.name });
+  });
+  app.get('/slow-read', async (req, res) => {
+    await pause(SLOW_READ_MS);
     const user = req.httpSession.getAttribute<typeof USER>('user');
     if (!user) return void res.status(410).json({ user: null });
     res.json({ user: user.name });
@@ -96,8 +121,10 @@ async function connectRedis(): Promise<ReturnType<typeof createClient>> {
 async function main(): Promise<void> {
   const config = process.argv[2] as ConfigName;
   if (!CONFIGS.includes(config)) throw new Error(`unknown configuration "${config}"; one of ${CONFIGS.join(', ')}`);
+  const flags = process.argv.slice(3);
+  for (const flag of flags) if (flag !== '--serial-access=off') throw new Error(`unknown flag "${flag}"; only --serial-access=off`);
   process.on('SIGTERM', () => process.exit(0)); // exit() so --cpu-prof writes its file
-  const app = await build(config);
+  const app = await build(config, { serialAccess: !flags.includes('--serial-access=off') });
   const server = app.listen(0, '127.0.0.1', () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;

@@ -6,10 +6,16 @@
  * - `/`      the default app (the manager's 30-minute idle timeout)
  * - `/shop`  a cart, and a `checkout` subsession with its own 2-minute timeout
  * - `/bank`  a balance, and a 5-minute idle timeout
+ * - `/admin/` the admin page: every session of every app, kill buttons, stats
+ *   (from loopback only)
  *
- * The apps share one session id (one cookie) and never data. `examples/demo.ts`
- * serves it; `test/demo.test.ts` drives it with supertest.
+ * The apps share one session id (one cookie) and never data. A login form
+ * (a plain `demo_user` cookie standing in for real authentication) binds
+ * sessions to a user, so the admin page can find and kill them by user.
+ * `examples/demo.ts` serves it; `test/demo.test.ts` drives it with supertest.
  */
+import type { IncomingMessage } from 'node:http';
+import { parse as parseCookie } from 'cookie';
 import express, { type Express, type Request, type Response, type Router } from 'express';
 import { createSessionManager, type HttpSession, type SessionEventBase, type SessionManager } from '../lib/index';
 
@@ -103,11 +109,38 @@ const BANK: DemoApp = {
 
 const APPS = [DEFAULT_APP, SHOP, BANK];
 
+/** The demo's stand-in for authentication: a cookie naming the user, set by the login form. */
+const USER_COOKIE = 'demo_user';
+/** The manager's default session cookie, which logging out has the browser forget. */
+const SESSION_COOKIE = 'JSESSIONID';
+const USER_NAME = /^[A-Za-z0-9_.@-]{1,40}$/;
+
+/**
+ * Who is logged in. A real app verifies a signed cookie or a token here; the
+ * demo trusts a plain cookie. It comes from the request, never from the
+ * session: `principal` decides who may use a session, so it cannot be read
+ * from one (an anonymous request on a bound session gets a new session).
+ */
+function demoUser(req: IncomingMessage): string | undefined {
+  const user = parseCookie(req.headers.cookie ?? '')[USER_COOKIE];
+  return user !== undefined && USER_NAME.test(user) ? user : undefined;
+}
+
+/**
+ * Who may use the admin page: DEMO ONLY — requests from this machine. Behind
+ * a reverse proxy every request comes from loopback; a real app asks its own
+ * authentication whether the user is an administrator.
+ */
+function fromLoopback(req: Request): boolean {
+  return ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(req.socket.remoteAddress ?? '');
+}
+
 export function createDemoApp(): { app: Express; manager: SessionManager } {
-  // Zero config: in-process store, 30-minute idle timeout. The reaper sweeps
-  // every 10 s (default: every 5 min) so that a short timeout visibly ends in
-  // a `sessionDestroyed ... expired` line.
-  const manager = createSessionManager({ reaperInterval: 10 });
+  // In-process store, 30-minute idle timeout. The reaper sweeps every 10 s
+  // (default: every 5 min) so that a short timeout visibly ends in a
+  // `sessionDestroyed ... expired` line. `principal` binds sessions to the
+  // logged-in user.
+  const manager = createSessionManager({ reaperInterval: 10, principal: demoUser });
 
   // The last 20 events of every session of every app, newest first. Ids are
   // shortened: a full session id is a credential.
@@ -124,10 +157,39 @@ export function createDemoApp(): { app: Express; manager: SessionManager } {
   manager.on('sessionIdChanged', (e) => record('sessionIdChanged', e, `from ${e.oldId.slice(0, 8)}…`));
 
   const app = express();
+  // Before the apps: the admin page needs no session of its own.
+  app.use('/admin', manager.adminRouter({ authorize: fromLoopback }));
   // The default app last: mounted at /, its middleware would otherwise also
   // run for (and keep alive the default session on) /shop and /bank requests.
   for (const demo of [SHOP, BANK, DEFAULT_APP]) app.use(demo.path, appRouter(manager, demo, log));
   return { app, manager };
+}
+
+/**
+ * `POST /login` and `POST /logout`, on the default app. Logging in binds
+ * this browser's sessions to the user when their next request ends;
+ * logging out invalidates the default app's session and has the browser
+ * forget the id (the shop's and bank's sessions stay bound to the user until
+ * they expire, or an administrator kills them).
+ */
+function loginRoutes(router: Router, manager: SessionManager): void {
+  router.post('/login', (req, res) => {
+    const user = field(req, 'user').trim();
+    if (!USER_NAME.test(user)) return back(req, res, 'A user name is 1-40 letters, digits or _ . @ -');
+    // Another user's sessions would answer this browser with 403: start afresh.
+    const previous = demoUser(req);
+    if (previous !== undefined && previous !== user) res.clearCookie(SESSION_COOKIE);
+    res.cookie(USER_COOKIE, user, { httpOnly: true, sameSite: 'lax' });
+    back(req, res);
+  });
+  router.post(
+    '/logout',
+    (_req, res, next) => {
+      res.clearCookie(USER_COOKIE);
+      next();
+    },
+    manager.disconnect({ redirect: '/' }),
+  );
 }
 
 /** One app: its session middleware, the common page and forms, and its own routes. */
@@ -139,7 +201,7 @@ function appRouter(manager: SessionManager, demo: DemoApp, log: LogLine[]): Rout
   router.get('/', (req, res) => {
     // getSession(false): the session if there is one, without creating it.
     const error = typeof req.query.error === 'string' ? req.query.error : undefined;
-    res.type('html').send(page(demo, req.getSession(false), log, error));
+    res.type('html').send(page(demo, req.getSession(false), log, error, demoUser(req)));
   });
 
   router.post('/attributes', (req, res) => {
@@ -169,6 +231,7 @@ function appRouter(manager: SessionManager, demo: DemoApp, log: LogLine[]): Rout
     back(req, res);
   });
 
+  if (demo === DEFAULT_APP) loginRoutes(router, manager);
   demo.routes?.(router);
   return router;
 }
@@ -187,7 +250,7 @@ function field(req: Request, name: string): string {
 const NO_SESSION = 'No session in this app yet. Set an attribute to create one: reading never creates a session.';
 
 /** The page of one app; `demo.path` prefixes its form actions. */
-function page(demo: DemoApp, session: HttpSession | null, log: LogLine[], error: string | undefined): string {
+function page(demo: DemoApp, session: HttpSession | null, log: LogLine[], error: string | undefined, user: string | undefined): string {
   const at = escape(demo.path === '/' ? '' : demo.path);
   const nav = APPS.map((a) => (a === demo ? `<strong>${escape(a.name)}</strong>` : `<a href="${escape(a.path)}">${escape(a.name)}</a>`));
   return `<!doctype html>
@@ -197,7 +260,8 @@ function page(demo: DemoApp, session: HttpSession | null, log: LogLine[], error:
   table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: .2rem .6rem; text-align: left; }
   form { display: inline-block; margin: .3rem 0; } .error { color: #b00; } code { font-size: 13px; }
 </style></head><body>
-<nav>Apps of one session manager: ${nav.join(' · ')}</nav>
+<nav>Apps of one session manager: ${nav.join(' · ')} — <a href="/admin/">admin page</a> (every session, kill buttons)</nav>
+${loginForm(user)}
 <h1>Your session in the app "${escape(demo.name)}"</h1>
 <p>${escape(demo.about)}</p>
 ${error ? `<p class="error">${escape(error)}</p>` : ''}
@@ -227,6 +291,18 @@ ${demo.actions ?? ''}
 ${log.map((l) => tr(time(l.at), escape(l.event), escape(l.app), escape(l.subsession), `<code>${escape(l.detail)}</code>`)).join('\n')}
 </table>
 </body></html>`;
+}
+
+/** Who you are: the login form, or your name and a logout button. */
+function loginForm(user: string | undefined): string {
+  if (user !== undefined) {
+    return `<form id="login" method="post" action="/logout">Logged in as <strong>${escape(user)}</strong>:
+your sessions are bound to you. <button>log out</button></form>`;
+  }
+  return `<form id="login" method="post" action="/login">
+  <label>Log in as <input name="user" placeholder="ann" required maxlength="40"></label> <button>log in</button>
+  (no password: a demo_user cookie) — binds your sessions to that user, to find and kill them on the admin page.
+</form>`;
 }
 
 function sessionSection(s: HttpSession, at: string): string {

@@ -1,7 +1,8 @@
 /**
  * `npm start`: the demo on http://localhost:3000 (PORT overrides): the
- * default app at /, and two more apps of the same manager at /shop and /bank.
- * The app itself is in demo-app.ts.
+ * default app at /, two more apps of the same manager at /shop and /bank,
+ * and the admin page at /admin/ (from this machine only). The app itself is
+ * in demo-app.ts.
  */
 import { createDemoApp } from './demo-app';
 
@@ -9,5 +10,5 @@ const port = Number(process.env.PORT ?? 3000);
 const { app } = createDemoApp();
 
 app.listen(port, () => {
-  console.log(`express-session-management demo on http://localhost:${port} (apps: /, /shop, /bank)`);
+  console.log(`express-session-management demo on http://localhost:${port} (apps: /, /shop, /bank; admin page: /admin/)`);
 });

@@ -22,6 +22,11 @@ export interface AccessEntry {
    * expired): no request may use it any more.
    */
   claimed: boolean;
+  /**
+   * Killed by an administrator (and then also `claimed`): the last request
+   * using it destroys it when it leaves (see `leave()`).
+   */
+  killed: boolean;
 }
 
 /** What a request reports when it stops using a session. */
@@ -44,6 +49,8 @@ export interface LeaveUpdate {
   entered: boolean;
   /** The start of this request, for an entry not entered. */
   lastAccessedTime: number;
+  /** The user a top-level session is bound to: indexed for `keysOf()`. */
+  principal?: string;
 }
 
 /** The seam between the session manager and shared state (DESIGN §7). */
@@ -68,9 +75,11 @@ export interface Coordinator {
 
   /**
    * A request stops using a session. When no other request uses it, its
-   * deadline becomes `now + timeoutMs`.
+   * deadline becomes `now + timeoutMs`. Resolves `true` for the last request
+   * (that entered) leaving a session killed while it was in use: that
+   * request destroys the session.
    */
-  leave(key: string, update: LeaveUpdate): Promise<void>;
+  leave(key: string, update: LeaveUpdate): Promise<boolean>;
 
   /**
    * Forgets a session. Resolves `true` for exactly one caller across every
@@ -89,6 +98,35 @@ export interface Coordinator {
    * a destroyed parent).
    */
   claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined>;
+
+  /**
+   * Marks a session killed (DESIGN §6): claimed, so no request may use it any
+   * more; out of the expiry index; its cross-process lock dropped, so requests
+   * queued behind it go on (to a new session); and every process is told
+   * (`onKill`), so the requests using it now see their `signal` abort.
+   * Resolves the entry as it was, or `undefined` when there is none. When
+   * it was unclaimed and idle (`active` 0) the caller destroys the session;
+   * when in use, the last request to leave does; when already claimed
+   * (killed before, or expiring), nobody new does.
+   */
+  kill(key: string): Promise<AccessEntry | undefined>;
+
+  /**
+   * Calls `listener` with the key of every session killed from now on, in
+   * any process. Resolves, once listening, with a function that stops it.
+   */
+  onKill(listener: (key: string) => void): Promise<() => Promise<void>>;
+
+  /**
+   * Keys of top-level sessions (no subsessions) in key order, the first
+   * `limit` after `after` (from the start when `null`): the admin listing,
+   * a page at a time. Stable while sessions come and go: a key present
+   * throughout is listed exactly once.
+   */
+  keys(after: string | null, limit: number): Promise<string[]>;
+
+  /** Keys of the sessions bound to `principal` (see `LeaveUpdate.principal`), in key order. */
+  keysOf(principal: string): Promise<string[]>;
 
   /**
    * Up to `limit` keys whose deadline is `<= now`: the expiry index the

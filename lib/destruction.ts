@@ -1,9 +1,12 @@
+import createDebug from 'debug';
 import type { Coordinator } from './coordinator';
 import type { DestroyReason, EventSink } from './events';
 import type { SessionCounters } from './runtime';
 import { parseSessionKey, subsessionKey } from './session-key';
 import { readRecord } from './session-record';
 import type { StoreAdapter } from './store-adapter';
+
+const debug = createDebug('express-session-management');
 
 /** What is announced when a session goes without a request holding it. */
 export interface Destruction {
@@ -50,6 +53,52 @@ function payload<T extends object>(d: Destruction, fields: T): { id: string; app
   const base: { id: string; app: string; subsession?: string } = { id: d.id, app: d.app };
   if (d.subsession !== undefined) base.subsession = d.subsession;
   return Object.assign(base, fields);
+}
+
+/**
+ * Destroys a session that is claimed — expired, or killed — and that no
+ * request holds any more: its subsessions first (each announced
+ * `parent-destroyed` before it), then its record, then its tombstone; then
+ * counts it and announces it. Should a store call fail, the tombstone keeps
+ * requests off the session and the store's TTL removes the record. Resolves
+ * once the record is gone, with the announcement still settling (async
+ * listeners), for the caller to await or bound. `lastAccessedTime` is the
+ * coordinator's (the record's when unknown).
+ */
+export async function destroyClaimed(
+  deps: CascadeDeps,
+  key: string,
+  reason: 'expired' | 'killed',
+  now: number,
+  lastAccessedTime?: number,
+): Promise<{ announced: Promise<void> }> {
+  const { coordinator, store, events, counters } = deps;
+  const { id, app, subsession } = parseSessionKey(key);
+  const record = await store.get(key).catch(() => undefined);
+  const data = record ? readRecord(record, app, now) : undefined;
+  const names = data?.meta.subsessions ?? [];
+  if (names.length > 0) {
+    await destroySubsessions(deps, key, names, reason, now).catch((error: unknown) =>
+      debug('could not destroy the subsessions of %s: %O', key, error),
+    );
+  }
+  try {
+    await store.destroy(key);
+    await coordinator.remove(key);
+  } catch (error) {
+    debug('could not delete %s: %O', key, error);
+  }
+  counters[reason]++;
+  const announced = announceDestruction(events, {
+    id,
+    app,
+    subsession,
+    reason,
+    attributes: data?.attributes ?? {},
+    creationTime: data?.meta.created ?? lastAccessedTime ?? now,
+    lastAccessedTime: lastAccessedTime ?? data?.meta.accessed ?? now,
+  });
+  return { announced };
 }
 
 /** What destroying subsessions needs. */

@@ -66,3 +66,14 @@ export class UnauthorizedSessionRequestError extends SessionManagementError {
     super('ERR_UNAUTHORIZED_SESSION_REQUEST', 'The session belongs to another user');
   }
 }
+
+/** An administration input (id, app, principal, limit, cursor) is malformed: 400, with every violation. */
+export class BadRequestError extends SessionManagementError {
+  readonly status = 400;
+  readonly statusCode = 400;
+  readonly expose = true;
+
+  constructor(readonly violations: string[]) {
+    super('ERR_BAD_REQUEST', violations.join('; '));
+  }
+}

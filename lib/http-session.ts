@@ -67,6 +67,8 @@ export interface SessionHost {
   retire(sub: ServletSession): void;
   /** The request's start, ms (creation time of a subsession made now). */
   readonly start: number;
+  /** The signal of `session` in this request (aborted when it is killed). */
+  signalOf(session: ServletSession): AbortSignal;
 }
 
 /** Initial state of a session object. */
@@ -78,7 +80,6 @@ export interface SessionInit {
   lastAccessedTime: number;
   timeout?: number;
   attributes?: Record<string, unknown>;
-  signal: AbortSignal;
   /** For a subsession: its parent and name. */
   parent?: ServletSession;
   name?: string;
@@ -94,7 +95,6 @@ const SUBSESSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
  */
 export class ServletSession implements HttpSession {
   readonly app: string;
-  readonly signal: AbortSignal;
   status: SessionStatus;
   /** Created in this request. */
   fresh = false;
@@ -117,6 +117,8 @@ export class ServletSession implements HttpSession {
   readonly subsessions = new Map<string, ServletSession>();
   /** A subsession used (got) in this request: its idle clock restarts. */
   used = false;
+  /** The user a top-level session is bound to (the `principal` option). */
+  principal: string | undefined;
   private idValue: string | undefined;
   private readonly attributes: Map<string, unknown>;
   /** JSON of object attributes handed out by getAttribute, to notice in-place changes. */
@@ -129,10 +131,13 @@ export class ServletSession implements HttpSession {
     this.creationTime = init.creationTime;
     this.lastAccessedTime = init.lastAccessedTime;
     this.timeout = init.timeout;
-    this.signal = init.signal;
     this.parent = init.parent;
     this.name = init.name;
     this.attributes = new Map(init.attributes ? Object.entries(init.attributes) : undefined);
+  }
+
+  get signal(): AbortSignal {
+    return this.host.signalOf(this);
   }
 
   getId(): string {
@@ -283,7 +288,6 @@ export class ServletSession implements HttpSession {
       creationTime: this.host.start,
       lastAccessedTime: this.host.start,
       timeout: timeout === undefined ? undefined : timeout <= 0 ? -1 : timeout,
-      signal: this.signal,
       parent: this,
       name,
     });

@@ -11,6 +11,9 @@ export { SessionManager, type SessionManagerStats } from './session-manager';
 export { MemoryStore, type MemoryStoreOptions } from './memory-store';
 export { LocalCoordinator } from './local-coordinator';
 export type { SweepResult } from './reaper';
+export type { SessionAdmin, SessionInfo, KillResult } from './session-admin';
+export type { ListOptions } from './admin-input';
+export type { AdminRouterOptions } from './admin-router';
 export type { Coordinator, AccessEntry, LeaveUpdate } from './coordinator';
 export type { HttpSession } from './http-session';
 export type { Clock } from './clock';
@@ -35,6 +38,7 @@ export type {
   SessionManagerEvents,
 } from './events';
 export {
+  BadRequestError,
   ConfigurationError,
   IllegalStateError,
   SessionAccessTimeoutError,

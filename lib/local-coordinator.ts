@@ -7,6 +7,8 @@ interface LocalEntry extends HeapItem {
   storeExpires: number | null;
   active: number;
   claimed: boolean;
+  killed: boolean;
+  principal: string | undefined;
 }
 
 /**
@@ -20,6 +22,16 @@ interface LocalEntry extends HeapItem {
 export class LocalCoordinator implements Coordinator {
   private readonly entries = new Map<string, LocalEntry>();
   private readonly index = new DeadlineHeap<LocalEntry>();
+  private readonly killListeners = new Set<(key: string) => void>();
+  /** The principal index: keys of the sessions bound to each user. */
+  private readonly principals = new Map<string, Set<string>>();
+  /**
+   * Top-level keys in order, for `keys()`: sorted again only after new keys
+   * came (a page, not every session created, pays for it); removed keys are
+   * skipped as they are met.
+   */
+  private sorted: string[] = [];
+  private unsorted = false;
 
   async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
     const entry = this.entries.get(key);
@@ -36,10 +48,10 @@ export class LocalCoordinator implements Coordinator {
     return this.peek(key);
   }
 
-  async leave(key: string, update: LeaveUpdate): Promise<void> {
+  async leave(key: string, update: LeaveUpdate): Promise<boolean> {
     let entry = this.entries.get(key);
     if (!entry) {
-      if (update.entered) return; // removed while the request ran
+      if (update.entered) return false; // removed while the request ran
       entry = {
         key,
         heapIndex: -1,
@@ -48,20 +60,28 @@ export class LocalCoordinator implements Coordinator {
         storeExpires: null,
         active: 1,
         claimed: false,
+        killed: false,
+        principal: undefined,
       };
       this.entries.set(key, entry);
+      if (!key.includes('#')) this.unsorted = true;
     }
-    if (entry.claimed) return;
+    if (entry.claimed) {
+      if (!entry.killed || !update.entered || entry.active === 0) return false;
+      return --entry.active === 0; // the last request of a killed session destroys it
+    }
     if (!update.entered) entry.lastAccessedTime = update.lastAccessedTime; // a subsession, or a new id
+    if (update.principal !== undefined && update.principal !== entry.principal) this.bind(entry, update.principal);
     entry.active = Math.max(0, entry.active - 1);
     entry.storeExpires = update.storeExpires;
-    if (entry.active > 0 || update.timeoutMs === undefined) return;
+    if (entry.active > 0 || update.timeoutMs === undefined) return false;
     if (update.timeoutMs === null) {
       entry.deadline = Infinity;
       this.index.delete(entry);
     } else {
       this.index.set(entry, update.now + update.timeoutMs);
     }
+    return false;
   }
 
   async remove(key: string): Promise<boolean> {
@@ -69,7 +89,40 @@ export class LocalCoordinator implements Coordinator {
     if (!entry) return false;
     this.entries.delete(key);
     this.index.delete(entry);
+    this.unbind(entry);
     return true;
+  }
+
+  async keys(after: string | null, limit: number): Promise<string[]> {
+    if (this.unsorted) {
+      this.sorted = [...this.entries.keys()].filter((key) => !key.includes('#')).sort();
+      this.unsorted = false;
+    }
+    const keys: string[] = [];
+    for (let i = after === null ? 0 : firstAfter(this.sorted, after); i < this.sorted.length && keys.length < limit; i++) {
+      if (this.entries.has(this.sorted[i])) keys.push(this.sorted[i]);
+    }
+    return keys;
+  }
+
+  async keysOf(principal: string): Promise<string[]> {
+    return [...(this.principals.get(principal) ?? [])].sort();
+  }
+
+  private bind(entry: LocalEntry, principal: string): void {
+    this.unbind(entry);
+    entry.principal = principal;
+    const keys = this.principals.get(principal);
+    if (keys) keys.add(entry.key);
+    else this.principals.set(principal, new Set([entry.key]));
+  }
+
+  private unbind(entry: LocalEntry): void {
+    if (entry.principal === undefined) return;
+    const keys = this.principals.get(entry.principal);
+    keys?.delete(entry.key);
+    if (keys?.size === 0) this.principals.delete(entry.principal);
+    entry.principal = undefined;
   }
 
   async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {
@@ -80,6 +133,26 @@ export class LocalCoordinator implements Coordinator {
     entry.claimed = true;
     this.index.delete(entry);
     return before;
+  }
+
+  async kill(key: string): Promise<AccessEntry | undefined> {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    const before = toAccessEntry(entry);
+    if (entry.claimed) return before;
+    entry.claimed = true;
+    entry.killed = true;
+    this.index.delete(entry);
+    for (const listener of this.killListeners) listener(key);
+    return before;
+  }
+
+  async onKill(listener: (key: string) => void): Promise<() => Promise<void>> {
+    const own = (key: string) => listener(key); // one registration per call, even of the same function
+    this.killListeners.add(own);
+    return async () => {
+      this.killListeners.delete(own);
+    };
   }
 
   async due(now: number, limit: number): Promise<string[]> {
@@ -98,6 +171,18 @@ export class LocalCoordinator implements Coordinator {
   }
 }
 
+/** Index of the first element of sorted `keys` greater than `after` (binary search). */
+function firstAfter(keys: string[], after: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const mid = (low + high) >>> 1;
+    if (keys[mid] <= after) low = mid + 1;
+    else high = mid;
+  }
+  return low;
+}
+
 function toAccessEntry(entry: LocalEntry): AccessEntry {
   return {
     lastAccessedTime: entry.lastAccessedTime,
@@ -105,5 +190,6 @@ function toAccessEntry(entry: LocalEntry): AccessEntry {
     storeExpires: entry.storeExpires,
     active: entry.active,
     claimed: entry.claimed,
+    killed: entry.killed,
   };
 }

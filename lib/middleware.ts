@@ -1,6 +1,6 @@
 import { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { IllegalStateError } from './errors';
+import { ConfigurationError, IllegalStateError } from './errors';
 import type { ServletSession } from './http-session';
 import { RequestContext } from './request-context';
 import type { AppContext, SessionRuntime } from './runtime';
@@ -43,6 +43,23 @@ export function createStatelessMiddleware(): RequestHandler {
     managed[kContext] = undefined;
     (managed as { httpSession?: unknown }).httpSession = undefined;
     next();
+  };
+}
+
+/**
+ * `manager.disconnect()`: invalidates the request's session, tells the client
+ * to forget the id, and answers 204 (or 303 to `redirect`).
+ */
+export function createDisconnect(runtime: SessionRuntime, redirect?: string): RequestHandler {
+  if (redirect !== undefined && (typeof redirect !== 'string' || redirect === '')) {
+    throw new ConfigurationError(['disconnect: redirect must be a non-empty string (an address)']);
+  }
+  return function disconnect(req: Request, res: Response): void {
+    const context = (req as ManagedRequest)[kContext];
+    if (context) context.disconnect();
+    else runtime.tracking.clear(res); // no session middleware on this route: nothing to end but the id
+    if (redirect === undefined) res.status(204).end();
+    else res.redirect(303, redirect);
   };
 }
 

@@ -1,7 +1,7 @@
 import createDebug from 'debug';
 import type { Clock } from './clock';
 import type { Coordinator } from './coordinator';
-import { announceDestruction, destroySubsessions } from './destruction';
+import { destroyClaimed } from './destruction';
 import type { EventSink } from './events';
 import type { SessionCounters } from './runtime';
 import { parseSessionKey } from './session-key';
@@ -152,11 +152,10 @@ export class Reaper {
 
   /**
    * One session: 0. leave a subsession of a due parent to the parent; 1. claim it (skipped when in use, touched since, or claimed
-   * elsewhere); 2. read its record for the event; 3. delete the record, then
-   * the tombstone; 4. announce it, waiting a bounded time for async listeners.
+   * elsewhere); 2. destroy it (subsessions, record, tombstone); 3. announce it, waiting a bounded time for async listeners.
    */
   private async destroy(key: string, now: number): Promise<boolean> {
-    const { coordinator, store, events, counters } = this.deps;
+    const { coordinator } = this.deps;
     // 0. A subsession whose parent is due goes with the parent (parent-destroyed), not alone.
     const hash = key.indexOf('#');
     if (hash >= 0) {
@@ -170,37 +169,9 @@ export class Reaper {
     });
     if (!entry) return false;
     // 2. From here on the session is dead: the tombstone keeps requests off it.
-    const { id, app, subsession } = parseSessionKey(key);
-    const record = await store.get(key).catch(() => undefined);
-    const data = record ? readRecord(record, app, now) : undefined;
-    // Its subsessions go first, each announced before it (`parent-destroyed`).
-    const names = data?.meta.subsessions ?? [];
-    if (names.length > 0) {
-      await destroySubsessions(this.deps, key, names, 'expired', now).catch((error: unknown) =>
-        debug('could not destroy the subsessions of %s: %O', key, error),
-      );
-    }
-    // 3. Should the delete fail, the tombstone stays and the store's TTL removes the record.
-    try {
-      await store.destroy(key);
-      await coordinator.remove(key);
-    } catch (error) {
-      debug('could not delete %s: %O', key, error);
-    }
-    counters.expired++;
-    // 4.
-    await bounded(
-      announceDestruction(events, {
-        id,
-        app,
-        subsession,
-        reason: 'expired',
-        attributes: data?.attributes ?? {},
-        creationTime: data?.meta.created ?? entry.lastAccessedTime,
-        lastAccessedTime: entry.lastAccessedTime,
-      }),
-      LISTENER_BOUND_MS,
-    );
+    const { announced } = await destroyClaimed(this.deps, key, 'expired', now, entry.lastAccessedTime);
+    // 3.
+    await bounded(announced, LISTENER_BOUND_MS);
     return true;
   }
 }

@@ -9,39 +9,71 @@
  * - `PsK` hash (e.g. `esm:s:<id>`) — `accessed` (start of the last request, ms), `deadline`
  *   (idle deadline, ms; `-1` never), `store` (when the store's copy expires,
  *   ms; absent when unknown), `active` (requests using it now), `claimed`
- *   (`1` once claimed for destruction). Expires by
- *   itself at `store` (PEXPIREAT), so nothing outlives the session's record.
+ *   (`1` once claimed for destruction), `killed` (`1` once killed by an
+ *   administrator; also claimed), `principal` (the user it is bound to).
+ *   Expires by itself at `store` (PEXPIREAT), so nothing outlives the
+ *   session's record; once claimed or killed, `MARK_MARGIN_MS` later, so the
+ *   mark keeps requests off a record the store expires a little late (its
+ *   TTL counts from its own write, rounded up to seconds).
  * - `PlockK` string (e.g. `esm:lock:<id>`) — serial access across processes:
  *   the holder's token, with a TTL renewed while held.
  * - `Pexpiry` sorted set — the expiry index: member `K`, score = deadline. Never
  *   -expiring sessions are not in it.
+ * - `Psessions` sorted set — every top-level session key, score 0, so the
+ *   admin listing pages through it in key order (ZRANGEBYLEX after a cursor).
+ * - `Pprincipal:<user>` set — the keys of the sessions bound to a user;
+ *   expires with the longest-lived of them.
+ * - `Pkill` pub/sub channel — the key of every session killed, so that the
+ *   process running a request of it aborts the request's `signal`. Each
+ *   process listens on one connection of its own (`client.duplicate()`),
+ *   opened by the first manager and closed by the last `close()`.
  *
  * Commands: every operation is one EVALSHA of a script below (loaded with
  * SCRIPT LOAD on first use, re-loaded on NOSCRIPT), so each is atomic:
  * - enter: HMGET, HSET accessed + active (nothing when claimed, nor, with
  *   strict expiry, when idle past its deadline)
  * - leave: HMGET, HSET active (+ store, + deadline when idle again), ZADD (or
- *   ZREM), PEXPIREAT when the store's expiry moved
+ *   ZREM), PEXPIREAT when the store's expiry moved; for a new entry ZADD
+ *   Psessions; for a newly bound user SADD (+ SREM from the previous user's)
  * - claim: HMGET, then only if due, unclaimed and idle: HSET claimed 1, ZREM
  *   (the claimed hash is a tombstone: requests no longer use the session);
  *   ZREM alone when the hash is gone (it expired by itself: a stale member)
  * - lock: SET PlockK token NX PX ttl; renew: GET + PEXPIRE; unlock: GET + DEL
  *   (compare-and-delete: only the owner's token deletes)
+ * - kill: HMGET, then only if unclaimed: HSET claimed 1 killed 1, ZREM, DEL
+ *   PlockK (requests queued behind it go on), PUBLISH Pkill K
  * - inspect: HMGET
  * - due: ZRANGEBYSCORE Pexpiry -inf now LIMIT 0 n
- * - remove: DEL (its reply decides the one caller that announces), ZREM
+ * - remove: HGET principal, DEL (its reply decides the one caller that
+ *   announces), ZREM from both sorted sets, SREM from the user's set
+ * - keys: ZRANGEBYLEX Psessions (after + LIMIT 0 n; keysOf: SMEMBERS
  *
  * A request costs two scripts: `enter` (sent in the same tick as the store's
  * GET, so node-redis pipelines them into one round trip) and `leave`.
  */
 import { createHash } from 'node:crypto';
 import type { AccessEntry, Coordinator, LeaveUpdate } from './coordinator';
+import createDebug from 'debug';
 import { StoreUnavailableError } from './errors';
+
+const debug = createDebug('express-session-management:redis');
 
 /** The part of a node-redis v5 client the coordinator uses. */
 export interface RedisScriptClient {
   evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
   scriptLoad(script: string): Promise<unknown>;
+  /** A new connection with the same options, for the kill channel (pub/sub needs its own). */
+  duplicate(): RedisSubscriber;
+}
+
+/** The part of a node-redis v5 client that listens to the kill channel. */
+export interface RedisSubscriber {
+  connect(): Promise<unknown>;
+  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
+  close(): Promise<unknown>;
+  destroy(): void;
+  unref(): void;
+  on(event: 'error', listener: (error: unknown) => void): unknown;
 }
 
 /** Options of {@link redisCoordinator}. */
@@ -52,8 +84,17 @@ export interface RedisCoordinatorOptions {
   prefix?: string;
 }
 
+/**
+ * How much longer than the record a claimed or killed entry lives: more than
+ * a store call may take (`storeTimeout`, default 5 s) plus the store's
+ * rounding of its TTL to whole seconds.
+ */
+const MARK_MARGIN_MS = 10_000;
+
+const FIELDS = `'accessed', 'deadline', 'store', 'active', 'claimed', 'killed'`;
+
 const ENTER = `
-local before = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed')
+local before = redis.call('HMGET', KEYS[1], ${FIELDS})
 if not before[1] then return false end
 if before[5] == '1' then return before end
 local active = tonumber(before[4] or '0')
@@ -66,12 +107,20 @@ return before`;
 
 const LEAVE = `
 local now, timeout, store, entered, accessed, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local e = redis.call('HMGET', KEYS[1], 'accessed', 'claimed', 'active', 'store')
+local principal, principals = ARGV[7], ARGV[8]
+local e = redis.call('HMGET', KEYS[1], 'accessed', 'claimed', 'active', 'store', 'killed', 'principal')
 if not e[1] then
   if entered == '1' then return 0 end
-  e = { accessed, false, '1', false }
+  e = { accessed, false, '1', false, false, false }
   redis.call('HSET', KEYS[1], 'accessed', accessed, 'deadline', -1)
-elseif e[2] == '1' then return 0
+  if not string.find(member, '#', 1, true) then redis.call('ZADD', KEYS[3], 0, member) end
+elseif e[2] == '1' then
+  -- Claimed: only the requests of a killed session still count down; the last one destroys it.
+  local active = tonumber(e[3] or '0')
+  if e[5] ~= '1' or entered ~= '1' or active == 0 then return 0 end
+  redis.call('HSET', KEYS[1], 'active', active - 1)
+  if active == 1 then return 2 end
+  return 0
 elseif entered == '0' then
   redis.call('HSET', KEYS[1], 'accessed', accessed)
 end
@@ -92,12 +141,22 @@ if active == 0 and timeout ~= '' then
     redis.call('ZADD', KEYS[2], deadline, member)
   end
 end
+if principal ~= '' and principal ~= e[6] then
+  table.insert(fields, 'principal'); table.insert(fields, principal)
+  if e[6] then redis.call('SREM', principals .. e[6], member) end
+  redis.call('SADD', KEYS[4], member)
+end
 redis.call('HSET', KEYS[1], unpack(fields))
 if store ~= '' and store ~= e[4] then redis.call('PEXPIREAT', KEYS[1], store) end
+if principal ~= '' and store ~= '' and (store ~= e[4] or principal ~= e[6]) then
+  -- The user's set lives as long as the longest-lived of its sessions.
+  local ttl = redis.call('PTTL', KEYS[4])
+  if ttl < 0 or tonumber(now) + ttl < tonumber(store) then redis.call('PEXPIREAT', KEYS[4], store) end
+end
 return 1`;
 
 const CLAIM = `
-local e = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed')
+local e = redis.call('HMGET', KEYS[1], ${FIELDS})
 if not e[1] then
   -- The hash expired by itself (no reaper ran within the grace): drop its stale index member.
   redis.call('ZREM', KEYS[2], ARGV[3])
@@ -113,11 +172,23 @@ if ARGV[2] == '1' then allowed = 1 end
 if tonumber(e[4] or '0') > allowed then return false end
 redis.call('HSET', KEYS[1], 'claimed', 1)
 redis.call('ZREM', KEYS[2], ARGV[3])
+if e[3] then redis.call('PEXPIREAT', KEYS[1], tonumber(e[3]) + ${MARK_MARGIN_MS}) end
 return e`;
 
 const INSPECT = `
-local e = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed')
+local e = redis.call('HMGET', KEYS[1], ${FIELDS})
 if not e[1] then return false end
+return e`;
+
+const KILL = `
+local e = redis.call('HMGET', KEYS[1], ${FIELDS})
+if not e[1] then return false end
+if e[5] == '1' then return e end
+redis.call('HSET', KEYS[1], 'claimed', 1, 'killed', 1)
+redis.call('ZREM', KEYS[2], ARGV[1])
+if e[3] then redis.call('PEXPIREAT', KEYS[1], tonumber(e[3]) + ${MARK_MARGIN_MS}) end
+redis.call('DEL', KEYS[3])
+redis.call('PUBLISH', ARGV[2], ARGV[1])
 return e`;
 
 const LOCK = `return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])`;
@@ -133,9 +204,16 @@ return 0`;
 const DUE = `return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])`;
 
 const REMOVE = `
+local principal = redis.call('HGET', KEYS[1], 'principal')
 local removed = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+if principal then redis.call('SREM', ARGV[2] .. principal, ARGV[1]) end
 return removed`;
+
+const MEMBERS = `return redis.call('SMEMBERS', KEYS[1])`;
+
+const KEYS_AFTER = `return redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2])`;
 
 /** A Lua script with its SHA1, loaded into Redis on first use. */
 class Script {
@@ -150,11 +228,14 @@ const SCRIPTS = {
   leave: new Script(LEAVE),
   claim: new Script(CLAIM),
   inspect: new Script(INSPECT),
+  kill: new Script(KILL),
   lock: new Script(LOCK),
   renew: new Script(RENEW),
   unlock: new Script(UNLOCK),
   due: new Script(DUE),
   remove: new Script(REMOVE),
+  keys: new Script(KEYS_AFTER),
+  members: new Script(MEMBERS),
 };
 
 /** Coordinator state in Redis; see the storage details above. */
@@ -162,11 +243,20 @@ export class RedisCoordinator implements Coordinator {
   private readonly client: RedisScriptClient;
   private readonly prefix: string;
   private readonly indexKey: string;
+  private readonly killChannel: string;
+  private readonly sessionsKey: string;
+  private readonly principalPrefix: string;
+  private readonly killListeners = new Set<(key: string) => void>();
+  /** The kill channel's connection while anyone listens. */
+  private subscriber: Promise<RedisSubscriber> | undefined;
 
   constructor(options: RedisCoordinatorOptions) {
     this.client = options.client;
     this.prefix = options.prefix ?? 'esm:';
     this.indexKey = `${this.prefix}expiry`;
+    this.killChannel = `${this.prefix}kill`;
+    this.sessionsKey = `${this.prefix}sessions`;
+    this.principalPrefix = `${this.prefix}principal:`;
   }
 
   async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
@@ -199,24 +289,75 @@ export class RedisCoordinator implements Coordinator {
     return toAccessEntry(await this.run('claim', SCRIPTS.claim, keys, [String(now), entered ? '1' : '0', key]));
   }
 
+  async kill(key: string): Promise<AccessEntry | undefined> {
+    const keys = [this.entryKey(key), this.indexKey, this.lockKey(key)];
+    return toAccessEntry(await this.run('kill', SCRIPTS.kill, keys, [key, this.killChannel]));
+  }
+
+  async onKill(listener: (key: string) => void): Promise<() => Promise<void>> {
+    const own = (key: string) => listener(key);
+    this.killListeners.add(own);
+    try {
+      await (this.subscriber ??= this.subscribe());
+    } catch (error) {
+      this.killListeners.delete(own);
+      this.subscriber = undefined;
+      throw new StoreUnavailableError('coordinator subscribe', error);
+    }
+    return async () => {
+      if (!this.killListeners.delete(own) || this.killListeners.size > 0) return;
+      const subscriber = this.subscriber;
+      this.subscriber = undefined;
+      const connection = await subscriber?.catch(() => undefined);
+      await connection?.close().catch(() => connection.destroy());
+    };
+  }
+
+  /** Opens the kill channel's own connection; it never keeps the process alive by itself. */
+  private async subscribe(): Promise<RedisSubscriber> {
+    const subscriber = this.client.duplicate();
+    subscriber.on('error', (error) => debug('kill channel: %O', error));
+    await subscriber.connect();
+    subscriber.unref();
+    await subscriber.subscribe(this.killChannel, (key) => {
+      for (const listener of this.killListeners) listener(key);
+    });
+    return subscriber;
+  }
+
   async due(now: number, limit: number): Promise<string[]> {
     return (await this.run('due', SCRIPTS.due, [this.indexKey], [String(now), String(limit)])) as string[];
   }
 
-  async leave(key: string, update: LeaveUpdate): Promise<void> {
+  async leave(key: string, update: LeaveUpdate): Promise<boolean> {
     const timeout = update.timeoutMs === undefined ? '' : update.timeoutMs === null ? '-1' : String(update.timeoutMs);
-    await this.run('leave', SCRIPTS.leave, [this.entryKey(key), this.indexKey], [
+    const principal = update.principal ?? '';
+    const keys = [this.entryKey(key), this.indexKey, this.sessionsKey, this.principalPrefix + principal];
+    const reply = await this.run('leave', SCRIPTS.leave, keys, [
       String(update.now),
       timeout,
       update.storeExpires === null ? '' : String(update.storeExpires),
       update.entered ? '1' : '0',
       String(update.lastAccessedTime),
       key,
+      principal,
+      this.principalPrefix,
     ]);
+    return Number(reply) === 2;
   }
 
   async remove(key: string): Promise<boolean> {
-    return Number(await this.run('remove', SCRIPTS.remove, [this.entryKey(key), this.indexKey], [key])) === 1;
+    const keys = [this.entryKey(key), this.indexKey, this.sessionsKey];
+    return Number(await this.run('remove', SCRIPTS.remove, keys, [key, this.principalPrefix])) === 1;
+  }
+
+  async keys(after: string | null, limit: number): Promise<string[]> {
+    const from = after === null ? '-' : `(${after}`;
+    return (await this.run('keys', SCRIPTS.keys, [this.sessionsKey], [from, String(limit)])) as string[];
+  }
+
+  async keysOf(principal: string): Promise<string[]> {
+    return ((await this.run('keysOf', SCRIPTS.members, [this.principalPrefix + principal], [])) as string[]).sort();
   }
 
   private entryKey(key: string): string {
@@ -239,22 +380,23 @@ export class RedisCoordinator implements Coordinator {
   }
 }
 
-/** An entry from a script's HMGET reply (accessed, deadline, store, active, claimed), or `undefined`. */
+/** An entry from a script's HMGET reply of {@link FIELDS}, or `undefined`. */
 function toAccessEntry(reply: unknown): AccessEntry | undefined {
   if (!Array.isArray(reply)) return undefined;
-  const [accessed, deadline, store, active, claimed] = reply as (string | null)[];
+  const [accessed, deadline, store, active, claimed, killed] = reply as (string | null)[];
   return {
     lastAccessedTime: Number(accessed),
     deadline: deadline === null || Number(deadline) < 0 ? null : Number(deadline),
     storeExpires: store === null ? null : Number(store),
     active: Number(active ?? 0),
     claimed: claimed === '1',
+    killed: killed === '1',
   };
 }
 
 /** The coordinator for a cluster of processes sharing one Redis. */
 export function redisCoordinator(options: RedisCoordinatorOptions): RedisCoordinator {
-  if (!options || typeof options.client?.evalSha !== 'function') {
+  if (!options || typeof options.client?.evalSha !== 'function' || typeof options.client.duplicate !== 'function') {
     throw new TypeError('redisCoordinator({ client }): client must be a connected node-redis v5 client');
   }
   return new RedisCoordinator(options);

@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import onHeaders from 'on-headers';
 import createDebug from 'debug';
 import type { AccessEntry, LeaveUpdate } from './coordinator';
-import { IllegalStateError } from './errors';
+import { IllegalStateError, UnauthorizedSessionRequestError } from './errors';
 import { ServletSession, type SessionHost } from './http-session';
 import type { AppContext, SessionRuntime } from './runtime';
 import type { DecodedId } from './session-id-codec';
@@ -10,12 +10,13 @@ import { generateSessionId } from './session-id';
 import type { Release } from './session-locks';
 import { sessionKey, subsessionKey } from './session-key';
 import { buildRecord, readRecord } from './session-record';
-import { announceDestruction, destroySubsessions } from './destruction';
+import { announceDestruction, destroyClaimed, destroySubsessions } from './destruction';
+import type { KillTarget } from './running-requests';
 import type { StoredRecord } from './store-adapter';
 
 const debug = createDebug('express-session-management');
 
-/** A never-aborted signal, shared by requests that cannot be killed yet. */
+/** The signal of sessions no kill can reach (new in this request): never aborted. */
 const QUIET_SIGNAL = new AbortController().signal;
 
 /** A year: how long the store keeps a session that never expires without a write or touch. */
@@ -27,7 +28,7 @@ const NEVER_TTL_MS = 365 * 24 * 3600 * 1000;
  * saves what changed, deletes what was invalidated, tells the coordinator
  * the session is idle again.
  */
-export class RequestContext implements SessionHost {
+export class RequestContext implements SessionHost, KillTarget {
   /** Start of the request, ms. */
   readonly start: number;
   /** The session of `req.httpSession`. */
@@ -49,6 +50,14 @@ export class RequestContext implements SessionHost {
   private failed = false;
   private headersHooked = false;
   private commitWork: Promise<void> | undefined;
+  /** The key this request registered under in `runtime.running`, while it uses the session. */
+  private runningKey: string | null = null;
+  /** The loaded session was killed while this request ran. */
+  private killed = false;
+  /** The client is to forget the id whatever other apps hold (`manager.disconnect()`). */
+  private forgetId = false;
+  /** Behind the loaded session's `signal`; made on first use. */
+  private controller: AbortController | undefined;
 
   constructor(
     private readonly runtime: SessionRuntime,
@@ -87,11 +96,39 @@ export class RequestContext implements SessionHost {
     const key = sessionKey(this.appContext.name, decoded.id);
     // 0. Serial access: wait for the requests of this session ahead of this one.
     await this.waitForTurn(key);
+    // Reachable by a kill from before it enters the coordinator: no kill falls between the two.
+    this.runningKey = key;
+    this.runtime.running.add(key, this);
     try {
       await this.loadRecord(key, decoded);
     } finally {
-      if (!this.endHooked) this.releaseSlot(); // no session to protect: nothing will commit
+      if (!this.endHooked) this.finishUse(); // no session to protect: nothing will commit
     }
+  }
+
+  /** Stops being reachable by kills and gives the serial-access slot to the next request. */
+  private finishUse(): void {
+    if (this.runningKey !== null) this.runtime.running.delete(this.runningKey, this);
+    this.runningKey = null;
+    this.releaseSlot();
+  }
+
+  /** An administrator killed the session this request uses (DESIGN §6). */
+  sessionKilled(): void {
+    if (this.killed) return;
+    this.killed = true;
+    this.controller?.abort(killReason());
+    if (!this.res.headersSent) this.hookHeaders(); // the id names nothing any more: clear it
+  }
+
+  signalOf(session: ServletSession): AbortSignal {
+    const loaded = this.loaded;
+    if (loaded === null || (session !== loaded && session.parent !== loaded)) return QUIET_SIGNAL;
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.killed) this.controller.abort(killReason());
+    }
+    return this.controller.signal;
   }
 
   /** Takes the session's serial-access slot; on timeout a 503, or (accessOnTimeout) runs without it. */
@@ -148,6 +185,17 @@ export class RequestContext implements SessionHost {
       await this.expire(key, data.attributes, data.meta.created, entry.lastAccessedTime, data.meta.subsessions ?? []);
       return;
     }
+    // 4b. Bound to a user (the principal option): for that user only.
+    if (data.meta.principal !== undefined && this.runtime.principal) {
+      const counted = counts(entry, this.start, strict);
+      const user = await this.principalOrLeave(key, counted);
+      if (user !== data.meta.principal) {
+        if (counted) await coordinator.leave(key, this.abandonUpdate());
+        this.sharedId = false; // a new session here gets an id of its own
+        if (user !== undefined) throw new UnauthorizedSessionRequestError();
+        return; // anonymous: a new session
+      }
+    }
     // 5. Live: it becomes the request's session.
     const session = new ServletSession(this, {
       app: this.appContext.name,
@@ -157,9 +205,9 @@ export class RequestContext implements SessionHost {
       lastAccessedTime: entry ? entry.lastAccessedTime : data.meta.accessed,
       timeout: data.meta.timeout,
       attributes: data.attributes,
-      signal: QUIET_SIGNAL,
     });
     session.storedKey = key;
+    session.principal = data.meta.principal;
     session.entered = entry !== undefined;
     session.storeExpires = entry?.storeExpires ?? data.storeExpires;
     this.session = session;
@@ -211,7 +259,6 @@ export class RequestContext implements SessionHost {
         lastAccessedTime: entry ? entry.lastAccessedTime : data.meta.accessed,
         timeout: data.meta.timeout,
         attributes: data.attributes,
-        signal: parent.signal,
         parent,
         name: names[i],
       });
@@ -219,6 +266,37 @@ export class RequestContext implements SessionHost {
       sub.storeExpires = entry?.storeExpires ?? data.storeExpires;
       parent.subsessions.set(names[i], sub);
     }
+  }
+
+  /** The request's user; should the `principal` option throw, the request first stops using the session. */
+  private async principalOrLeave(key: string, counted: boolean): Promise<string | undefined> {
+    try {
+      return this.user();
+    } catch (error) {
+      if (counted) await this.runtime.coordinator.leave(key, this.abandonUpdate()).catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** The `principal` option's answer for this request: a non-empty string, or `undefined` (anonymous). */
+  private user(): string | undefined {
+    const user: unknown = this.runtime.principal!(this.req);
+    return user === undefined || user === null || user === '' ? undefined : String(user);
+  }
+
+  /** Binds an unbound top-level session to the request's user, once known (at login). */
+  private bindPrincipal(session: ServletSession): void {
+    if (!this.runtime.principal || session.parent || session.principal !== undefined) return;
+    let user: string | undefined;
+    try {
+      user = this.user();
+    } catch (error) {
+      debug('the principal option threw at commit: %O', error);
+      return;
+    }
+    if (user === undefined) return;
+    session.principal = user;
+    session.dirty = true;
   }
 
   /** Whether another app of the manager has a session stored under `id` (no store call with one app). */
@@ -241,6 +319,13 @@ export class RequestContext implements SessionHost {
     }
     this.session.makeLive();
     return this.session;
+  }
+
+  /** `manager.disconnect()`: ends the session and has the client forget the id. */
+  disconnect(): void {
+    if (this.session.status === 'live') this.session.invalidate();
+    this.forgetId = true;
+    this.hookHeaders();
   }
 
   /** `req.isRequestedSessionIdValid()`. */
@@ -311,7 +396,7 @@ export class RequestContext implements SessionHost {
         }
       }
     }
-    this.releaseSlot();
+    this.finishUse();
     if (failure) throw failure.error;
   }
 
@@ -325,9 +410,14 @@ export class RequestContext implements SessionHost {
       return;
     }
     if (session.status === 'pending') return;
+    if (this.killed && (session === this.loaded || session.parent === this.loaded)) {
+      if (session === this.loaded) await this.leaveKilled(session);
+      return; // a subsession goes with its parent
+    }
     const key = keyOf(session);
     // A subsession this request did not use keeps its idle clock and its record.
     if (session.parent && !session.used && oldKey === key && !session.hasChanges()) return;
+    this.bindPrincipal(session);
     const moved = oldKey !== null && oldKey !== key;
     const timeoutMs = this.timeoutMs(session);
     const storeExpires = this.storeExpiry(now, timeoutMs);
@@ -349,14 +439,39 @@ export class RequestContext implements SessionHost {
       }
     } finally {
       // 4. The idle clock restarts when the last request using the session ends.
-      await coordinator.leave(key, {
+      const lastOfKilled = await coordinator.leave(key, {
         now,
         timeoutMs,
         storeExpires: written,
         entered: session.entered && !moved,
         lastAccessedTime: this.start,
+        principal: session.principal,
       });
+      // Killed in another process, its signal not here yet: what was just written goes too.
+      if (lastOfKilled) await this.destroyKilled(key, now);
     }
+  }
+
+  /**
+   * A session killed while this request ran: nothing it changed is kept; the
+   * last request using it deletes it and announces it, once.
+   */
+  private async leaveKilled(session: ServletSession): Promise<void> {
+    const key = session.storedKey!;
+    const now = this.runtime.clock.now();
+    const last = await this.runtime.coordinator.leave(key, {
+      now,
+      timeoutMs: undefined,
+      storeExpires: session.storeExpires,
+      entered: session.entered,
+      lastAccessedTime: this.start,
+    });
+    if (last) await this.destroyKilled(key, now);
+  }
+
+  private async destroyKilled(key: string, now: number): Promise<void> {
+    const { announced } = await destroyClaimed(this.runtime, key, 'killed', now, this.start);
+    this.runtime.track(announced);
   }
 
   /** The store record of a session as this request leaves it. */
@@ -369,6 +484,7 @@ export class RequestContext implements SessionHost {
       accessed: this.start,
       timeout: session.timeout,
       subsessions: subsessions.length > 0 ? subsessions : undefined,
+      principal: session.principal,
     };
     return buildRecord(meta, session.snapshot(), storeExpires, now);
   }
@@ -449,7 +565,6 @@ export class RequestContext implements SessionHost {
       status: 'pending',
       creationTime: this.start,
       lastAccessedTime: this.start,
-      signal: QUIET_SIGNAL,
     });
   }
 
@@ -458,7 +573,11 @@ export class RequestContext implements SessionHost {
     const { tracking, codec } = this.runtime;
     const session = this.session;
     if (this.failed) return;
-    if (session.status === 'live') {
+    if (this.forgetId) {
+      if (this.requestedId !== null) tracking.clear(this.res);
+    } else if (this.killed && session === this.loaded) {
+      if (!this.sharedId) tracking.clear(this.res);
+    } else if (session.status === 'live') {
       const id = session.getId();
       if (session.fresh || id !== this.requestedId || this.staleSignature) tracking.write(this.res, codec.encode(id));
     } else if (this.loaded !== null && this.loaded.status === 'invalid' && !this.sharedId) {
@@ -529,4 +648,9 @@ function isExpired(entry: AccessEntry, now: number): boolean {
 /** Whether `enter()` counted the request as a user of the session (see Coordinator.enter). */
 function counts(entry: AccessEntry | undefined, now: number, strictExpiry: boolean): boolean {
   return entry !== undefined && !entry.claimed && !(strictExpiry && isExpired(entry, now));
+}
+
+/** Why a killed session's signal aborted: what `fetch(…, { signal })` rejects with. */
+function killReason(): DOMException {
+  return new DOMException('The session was killed by an administrator', 'AbortError');
 }

@@ -1,3 +1,4 @@
+import type { IncomingMessage } from 'node:http';
 import type { Clock } from './clock';
 import type { Coordinator } from './coordinator';
 import type { EventSink } from './events';
@@ -5,6 +6,7 @@ import type { SessionIdCodec } from './session-id-codec';
 import type { StoreAdapter } from './store-adapter';
 import type { SessionTracking } from './tracking';
 import type { SessionLocks } from './session-locks';
+import type { RunningRequests } from './running-requests';
 
 /** Counters of `manager.stats().sessions`. */
 export interface SessionCounters {
@@ -30,11 +32,15 @@ export interface SessionRuntime {
   readonly invalidationTimeout: number;
   readonly counters: SessionCounters;
   /** Serial access within this process; `undefined` when `serialAccess: false`. */
-  readonly locks: Pick<SessionLocks, 'acquire'> | undefined;
+  readonly locks: Pick<SessionLocks, 'acquire' | 'drain'> | undefined;
+  /** The requests using each session in this process (kills reach them). */
+  readonly running: RunningRequests;
   /** How long a request may wait for its session, and whether it then runs anyway. */
   readonly serialAccess: false | { maxWaitMs: number; accessOnTimeout: boolean };
   /** How long the store keeps a record past its idle deadline (ms), for a timeout. */
   graceMs(timeoutMs: number): number;
+  /** The `principal` option: the authenticated user of a request. */
+  readonly principal: ((req: IncomingMessage) => string | undefined) | undefined;
   /** Names of the manager's other apps (web modules sharing the session id). */
   otherApps(app: string): readonly string[];
   /** Registers work `close()` must wait for. */

@@ -22,15 +22,16 @@ export class SessionLocks {
   acquire(key: string, maxWaitMs: number): Promise<Release> {
     const queue = this.queues.get(key);
     if (!queue) {
-      this.queues.set(key, []);
-      return Promise.resolve(this.releaser(key));
+      const fresh: Waiter[] = [];
+      this.queues.set(key, fresh);
+      return Promise.resolve(this.releaser(key, fresh));
     }
     return new Promise<Release>((resolve, reject) => {
       const started = Date.now();
       const waiter: Waiter = {
         grant: () => {
           clearTimeout(timer);
-          resolve(this.releaser(key));
+          resolve(this.releaser(key, queue));
         },
       };
       const timer = setTimeout(() => {
@@ -49,14 +50,26 @@ export class SessionLocks {
     return queue ? queue.length + 1 : 0;
   }
 
-  /** A release that hands the slot to the next waiter, once. */
-  private releaser(key: string): Release {
+  /**
+   * Lets every request waiting for `key` go now (its session was killed:
+   * they will find it gone and get a new one). The holder's release, and
+   * theirs, then change nothing; later requests queue afresh.
+   */
+  drain(key: string): void {
+    const queue = this.queues.get(key);
+    if (!queue) return;
+    this.queues.delete(key);
+    for (const waiter of queue.splice(0)) waiter.grant();
+  }
+
+  /** A release that hands the slot to the next waiter of `queue`, once, unless the queue was drained. */
+  private releaser(key: string, queue: Waiter[]): Release {
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const queue = this.queues.get(key);
-      const next = queue?.shift();
+      if (this.queues.get(key) !== queue) return; // drained
+      const next = queue.shift();
       if (next) next.grant();
       else this.queues.delete(key);
     };
@@ -89,6 +102,11 @@ export class ClusterLocks {
     private readonly coordinator: LockingCoordinator,
   ) {}
 
+  /** Lets this process's waiters for `key` go (the coordinator's kill already dropped the shared lock). */
+  drain(key: string): void {
+    this.local.drain(key);
+  }
+
   async acquire(key: string, maxWaitMs: number): Promise<Release> {
     const started = Date.now();
     const releaseLocal = await this.local.acquire(key, maxWaitMs);
@@ -112,8 +130,10 @@ export class ClusterLocks {
       if (released) return;
       released = true;
       clearInterval(renewal);
-      // The next request here may start at once; the remote delete follows on the same connection.
-      this.coordinator.releaseLock(key, token).catch(() => undefined).finally(releaseLocal);
+      // The next request here may start at once: its lock command follows the delete on the same
+      // connection (should it overtake it, it just polls once more).
+      this.coordinator.releaseLock(key, token).catch(() => undefined);
+      releaseLocal();
     };
   }
 }

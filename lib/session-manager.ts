@@ -7,7 +7,7 @@ import type { Coordinator } from './coordinator';
 import type { EventSink, SessionEventBase, SessionManagerEvents } from './events';
 import { LocalCoordinator } from './local-coordinator';
 import { MemoryStore } from './memory-store';
-import { createMiddleware, createStatelessMiddleware } from './middleware';
+import { createDisconnect, createMiddleware, createStatelessMiddleware } from './middleware';
 import {
   resolveAppOptions,
   resolveManagerOptions,
@@ -23,6 +23,9 @@ import { sessionKey, subsessionKey } from './session-key';
 import { readRecord } from './session-record';
 import { Reaper, type SweepResult } from './reaper';
 import { ClusterLocks, SessionLocks, type LockingCoordinator } from './session-locks';
+import { RunningRequests } from './running-requests';
+import { SessionAdmin } from './session-admin';
+import { createAdminRouter, type AdminRouterOptions } from './admin-router';
 
 const debug = createDebug('express-session-management');
 const NO_APPS: readonly string[] = [];
@@ -68,6 +71,8 @@ export class SessionManager extends EventEmitter implements EventSink {
   readonly coordinator: Coordinator;
   /** Effective reaper interval in seconds (WebSphere's ReaperInterval). */
   readonly reaperInterval: number;
+  /** Look at and kill sessions (DESIGN §6). */
+  readonly sessions: SessionAdmin;
   private readonly options: ResolvedManagerOptions;
   private readonly runtime: SessionRuntime;
   private readonly counters: SessionCounters = { created: 0, invalidated: 0, expired: 0, killed: 0 };
@@ -75,6 +80,8 @@ export class SessionManager extends EventEmitter implements EventSink {
   private readonly reaper: Reaper;
   /** Default idle timeout (seconds, -1 never) of each app mounted so far. */
   private readonly appTimeouts = new Map<string, number>();
+  /** Listening for kills (in any process) to reach this process's requests; resolves to stop listening. */
+  private readonly killListener: Promise<(() => Promise<void>) | undefined>;
 
   constructor(options?: SessionManagerOptions) {
     super();
@@ -95,6 +102,8 @@ export class SessionManager extends EventEmitter implements EventSink {
       invalidationTimeout: this.options.invalidationTimeoutMs === null ? -1 : this.options.invalidationTimeoutMs / 1000,
       counters: this.counters,
       locks: this.options.serialAccess ? serialAccessLocks(this.coordinator) : undefined,
+      running: new RunningRequests(),
+      principal: this.options.principal as SessionRuntime['principal'],
       serialAccess: this.options.serialAccess,
       graceMs: (timeoutMs) => Math.max(timeoutMs, 2 * reaperMs),
       track: (work) => this.track(work),
@@ -111,6 +120,18 @@ export class SessionManager extends EventEmitter implements EventSink {
       },
       this.reaperInterval,
     );
+    this.sessions = new SessionAdmin({
+      store: this.runtime.store,
+      coordinator: this.coordinator,
+      events: this,
+      counters: this.counters,
+      clock,
+      strictExpiry: this.options.strictExpiry,
+      apps: () => [...this.appTimeouts.keys()],
+      appTimeout: (app) => this.appTimeouts.get(app) ?? this.runtime.invalidationTimeout,
+      track: (work) => this.track(work),
+    });
+    this.killListener = this.listenForKills();
     this.warnAboutSharedStore();
     if (this.reaperInterval < 10) {
       process.emitWarning(
@@ -134,6 +155,24 @@ export class SessionManager extends EventEmitter implements EventSink {
     };
     this.appTimeouts.set(context.name, context.timeout);
     return createMiddleware(this.runtime, context);
+  }
+
+  /**
+   * The admin page and its JSON API (DESIGN §6); mount it anywhere:
+   * `app.use('/admin', manager.adminRouter({ authorize: (req) => isAdmin(req) }))`.
+   */
+  adminRouter(options: AdminRouterOptions): RequestHandler {
+    return createAdminRouter({ sessions: this.sessions, stats: () => this.stats(), reap: () => this.reap() }, options);
+  }
+
+  /**
+   * A route handler that ends the caller's session (webMethods'
+   * `disconnect`): invalidates it, clears the cookie (or header), answers
+   * 204 — or, with `redirect`, 303 to that address (for an HTML form). Mount
+   * it after `middleware()`: `app.post('/logout', manager.disconnect())`.
+   */
+  disconnect(options: { redirect?: string } = {}): RequestHandler {
+    return createDisconnect(this.runtime, options.redirect);
   }
 
   /** Counters of this process and the reaper's state (synchronous). */
@@ -181,6 +220,8 @@ export class SessionManager extends EventEmitter implements EventSink {
    */
   async close(): Promise<void> {
     await this.reaper.stop();
+    const stopListening = await this.killListener;
+    await stopListening?.();
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
@@ -215,6 +256,32 @@ export class SessionManager extends EventEmitter implements EventSink {
     const payload: SessionManagerEvents['listenerError'] = { id: base.id, app: base.app, event, error };
     if (base.subsession !== undefined) payload.subsession = base.subsession;
     this.fire('listenerError', payload);
+  }
+
+  /** Resolves once this process hears of kills. @internal (tests) */
+  async listening(): Promise<void> {
+    await this.killListener;
+  }
+
+  /**
+   * A session killed anywhere: its requests running here see their `signal`
+   * abort, and those queued here behind them go on (to a new session).
+   */
+  private listenForKills(): Promise<(() => Promise<void>) | undefined> {
+    const { running, locks } = this.runtime;
+    return this.coordinator
+      .onKill((key) => {
+        running.kill(key);
+        locks?.drain(key);
+      })
+      .catch((error: unknown) => {
+        process.emitWarning(
+          `express-session-management: cannot listen for kills (${error instanceof Error ? error.message : String(error)}); ` +
+            'a session killed in another process stays usable by requests already running here until they end',
+          { code: 'ESM_KILL_CHANNEL' },
+        );
+        return undefined;
+      });
   }
 
   private track(work: Promise<unknown>): void {

@@ -14,6 +14,8 @@ export interface SessionMeta {
   timeout?: number;
   /** Names of the session's subsessions (each stored under `<key>#<name>`). */
   subsessions?: string[];
+  /** The user the session is bound to (the `principal` option; top-level sessions). */
+  principal?: string;
 }
 
 /** A session as read from a store record. */

@@ -130,4 +130,55 @@ describe('examples/demo-app', () => {
       expect(shop).toContain('&lt;img src=x onerror=alert(1)&gt;');
     });
   });
+
+  describe('the admin page at /admin and the login form', () => {
+    it('serves the admin page and its API to requests from loopback', async () => {
+      const res = await request(demo.app).get('/admin/').expect(200).expect('Content-Type', /html/);
+      expect(res.text).toContain('<title>Sessions</title>');
+      await request(demo.app).get('/admin/admin.js').expect(200).expect('Content-Type', /javascript/);
+      const stats = await request(demo.app).get('/admin/api/stats').expect(200);
+      expect(stats.body).toEqual(expect.objectContaining({ live: expect.any(Number), sessions: expect.any(Object) }));
+      expect((await request(demo.app).get('/')).text).toContain('<a href="/admin/">admin page</a>');
+    });
+
+    it('binds the sessions of a logged-in user, found by user on the admin API, and logs out', async () => {
+      const browser = request.agent(demo.app);
+      await browser.post('/login').type('form').send({ user: 'demo-ann' }).expect(303).expect('Location', '/');
+      expect((await browser.get('/').expect(200)).text).toContain('Logged in as <strong>demo-ann</strong>');
+      await browser.post('/attributes').type('form').send({ name: 'colour', value: 'red' }).expect(303);
+      await browser.post('/shop/cart').type('form').send({ item: 'apple' }).expect(303);
+      const id = shownId((await browser.get('/').expect(200)).text);
+      const listed = await request(demo.app).get('/admin/api/sessions?principal=demo-ann').expect(200);
+      expect(listed.body.sessions.map((s: { id: string; app: string }) => [s.id, s.app]).sort()).toEqual([
+        [id, 'default'],
+        [id, 'shop'],
+      ]);
+
+      const out = await browser.post('/logout').expect(303).expect('Location', '/');
+      expect(String(out.headers['set-cookie'])).toMatch(/demo_user=;.*Expires=Thu, 01 Jan 1970/);
+      expect(String(out.headers['set-cookie'])).toMatch(/JSESSIONID=;.*Expires=Thu, 01 Jan 1970/);
+      const after = (await browser.get('/').expect(200)).text;
+      expect(after).toContain('id="no-session"');
+      expect(after).toContain('<form id="login" method="post" action="/login">');
+      // The default app's session is gone; the shop's stays bound to the user until an admin kills it.
+      const left = await request(demo.app).get('/admin/api/sessions?principal=demo-ann').expect(200);
+      expect(left.body.sessions.map((s: { app: string }) => s.app)).toEqual(['shop']);
+      await request(demo.app).delete('/admin/api/sessions?principal=demo-ann').set('X-Requested-With', 'test').expect(200, { killed: 1 });
+    });
+
+    it('starts afresh when another user logs in on the same browser, and rejects a bad name', async () => {
+      const browser = request.agent(demo.app);
+      await browser.post('/login').type('form').send({ user: 'demo-bob' }).expect(303);
+      await browser.post('/attributes').type('form').send({ name: 'x', value: '1' }).expect(303);
+      const switched = await browser.post('/login').type('form').send({ user: 'demo-cy' }).expect(303);
+      expect(String(switched.headers['set-cookie'])).toMatch(/JSESSIONID=;/);
+      const page = (await browser.get('/').expect(200)).text; // not bob's session, and no 403
+      expect(page).toContain('Logged in as <strong>demo-cy</strong>');
+      expect(page).toContain('id="no-session"');
+
+      const bad = await request(demo.app).post('/login').type('form').send({ user: '<b>x</b>' }).expect(303);
+      expect(bad.headers.location).toMatch(/^\/\?error=/);
+      expect(bad.headers['set-cookie']).toBeUndefined();
+    });
+  });
 });

@@ -18,12 +18,70 @@ async function createEntry(coordinator: LocalCoordinator, key: string, now: numb
   await coordinator.leave(key, { now, timeoutMs: 60_000, storeExpires: null, entered: false, lastAccessedTime: now });
 }
 
+describe('LocalCoordinator.kill', () => {
+  const leaveOf = (now: number) => ({ now, timeoutMs: 60_000, storeExpires: null, entered: true, lastAccessedTime: now });
+
+  it('marks the entry killed and claimed, out of the expiry index, and tells the listeners', async () => {
+    const coordinator = new LocalCoordinator();
+    const heard: string[] = [];
+    const stop = await coordinator.onKill((key) => heard.push(key));
+    await createEntry(coordinator, 'k', 1000);
+    await expect(coordinator.kill('k')).resolves.toMatchObject({ active: 0, claimed: false, killed: false });
+    expect(coordinator.peek('k')).toMatchObject({ claimed: true, killed: true });
+    await expect(coordinator.due(Infinity, 10)).resolves.toEqual([]);
+    expect(heard).toEqual(['k']);
+    // Killed twice: the second answer shows the mark; nobody is told again.
+    await expect(coordinator.kill('k')).resolves.toMatchObject({ claimed: true, killed: true });
+    expect(heard).toEqual(['k']);
+    await stop();
+    await createEntry(coordinator, 'j', 1000);
+    await coordinator.kill('j');
+    expect(heard).toEqual(['k']);
+    await expect(coordinator.kill('unknown')).resolves.toBeUndefined();
+  });
+
+  it('answers true to the last of the requests using a killed session as it leaves, and only to it', async () => {
+    const coordinator = new LocalCoordinator();
+    await createEntry(coordinator, 'k', 1000);
+    await coordinator.enter('k', 2000, true);
+    await coordinator.enter('k', 2000, true);
+    await expect(coordinator.kill('k')).resolves.toMatchObject({ active: 2 });
+    await expect(coordinator.enter('k', 2500, true)).resolves.toMatchObject({ claimed: true }); // not counted
+    await expect(coordinator.leave('k', leaveOf(3000))).resolves.toBe(false);
+    await expect(coordinator.leave('k', leaveOf(3000))).resolves.toBe(true);
+    await expect(coordinator.leave('k', leaveOf(3000))).resolves.toBe(false);
+  });
+});
+
+describe('LocalCoordinator.keys and keysOf', () => {
+  it('pages through top-level keys in order and indexes users, forgetting removed sessions', async () => {
+    const coordinator = new LocalCoordinator();
+    for (const key of ['c', 'a', 'b#sub', 'b', 'd:shop']) await createEntry(coordinator, key, 1000);
+    await expect(coordinator.keys(null, 2)).resolves.toEqual(['a', 'b']);
+    await expect(coordinator.keys('b', 10)).resolves.toEqual(['c', 'd:shop']);
+    await coordinator.remove('c');
+    await createEntry(coordinator, 'bb', 1000);
+    await expect(coordinator.keys('b', 10)).resolves.toEqual(['bb', 'd:shop']);
+    const bind = (key: string, principal: string) =>
+      coordinator.leave(key, { now: 2000, timeoutMs: 60_000, storeExpires: null, entered: false, lastAccessedTime: 2000, principal });
+    await bind('a', 'ann');
+    await bind('d:shop', 'ann');
+    await bind('bb', 'bob');
+    await expect(coordinator.keysOf('ann')).resolves.toEqual(['a', 'd:shop']);
+    await bind('a', 'bob'); // bound again elsewhere: moves
+    await expect(coordinator.keysOf('ann')).resolves.toEqual(['d:shop']);
+    await coordinator.remove('d:shop');
+    await expect(coordinator.keysOf('ann')).resolves.toEqual([]);
+    await expect(coordinator.keysOf('bob')).resolves.toEqual(['a', 'bb']);
+  });
+});
+
 describe('LocalCoordinator.enter', () => {
   it('answers the entry as it was and counts the request as active', async () => {
     const coordinator = new LocalCoordinator();
     await createEntry(coordinator, 'k', 1000);
     const before = await coordinator.enter('k', 2000, true);
-    expect(before).toEqual({ lastAccessedTime: 1000, deadline: 61_000, storeExpires: null, active: 0, claimed: false });
+    expect(before).toEqual({ lastAccessedTime: 1000, deadline: 61_000, storeExpires: null, active: 0, claimed: false, killed: false });
     expect(coordinator.peek('k')).toMatchObject({ lastAccessedTime: 2000, active: 1 });
   });
 

@@ -13,6 +13,7 @@
  *   expires by itself at `store` (PEXPIREAT).
  * - `Pexpiry` — sorted set: member `K`, score = deadline; never-expiring
  *   sessions are absent.
+ * - `Psessions` — sorted set of every top-level key (score 0), the admin listing.
  *
  * connect-redis keeps the record under `<store prefix>K`.
  */
@@ -303,6 +304,7 @@ describeRedis('redisCoordinator', () => {
         storeExpires: t0 + TIMEOUT * 1000 + GRACE_MS,
         active: 0,
         claimed: false,
+        killed: false,
       });
       expect(await clients[0].hGet(`${coordinatorPrefix()}s:entered`, 'active')).toBe('1');
       expect(await a.enter('unknown', clock.now())).toBeUndefined();
@@ -388,8 +390,67 @@ describeRedis('redisCoordinator', () => {
       const keys: string[] = [];
       for await (const batch of clients[0].scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) keys.push(...batch);
       expect(keys.sort()).toEqual(
-        [`${coordinatorPrefix()}expiry`, `${coordinatorPrefix()}s:${id}`, `${storePrefix()}${id}`].sort(),
+        [
+          `${coordinatorPrefix()}expiry`,
+          `${coordinatorPrefix()}sessions`,
+          `${coordinatorPrefix()}s:${id}`,
+          `${storePrefix()}${id}`,
+        ].sort(),
       );
+    });
+  });
+
+  describe('kill, keys and keysOf', () => {
+    /** When the store's copy expires: in the future, as Redis expires the hash at that time. */
+    const storeExpires = Date.now() + 200_000;
+    const create = (c: RedisCoordinator, key: string, principal?: string) =>
+      c.leave(key, { now: 1000, timeoutMs: 60_000, storeExpires, entered: false, lastAccessedTime: 1000, principal });
+    const leave = (c: RedisCoordinator, key: string) =>
+      c.leave(key, { now: 3000, timeoutMs: 60_000, storeExpires, entered: true, lastAccessedTime: 2000 });
+
+    it('marks a killed entry, drops its lock and index member, tells every listening coordinator, and answers the last leaver', async () => {
+      const [a, b] = clients.map((client) => redisCoordinator({ client, prefix: coordinatorPrefix() }));
+      const heard: string[] = [];
+      const stop = await b.onKill((key) => heard.push(key));
+      try {
+        await create(a, 'k');
+        await a.enter('k', 2000, true);
+        await a.enter('k', 2000, true);
+        await a.acquireLock('k', 'token', 10_000);
+        await expect(a.kill('k')).resolves.toMatchObject({ active: 2, claimed: false, killed: false });
+        await expect(a.inspect('k')).resolves.toMatchObject({ claimed: true, killed: true, active: 2 });
+        expect(await clients[0].exists(`${coordinatorPrefix()}lock:k`)).toBe(0);
+        expect(await clients[0].zScore(`${coordinatorPrefix()}expiry`, 'k')).toBeNull();
+        // The mark outlives the store's copy by 10 s.
+        expect(await clients[0].pExpireTime(`${coordinatorPrefix()}s:k`)).toBe(storeExpires + 10_000);
+        for (let i = 0; i < 50 && heard.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
+        expect(heard).toEqual(['k']);
+        await expect(b.kill('k')).resolves.toMatchObject({ claimed: true, killed: true });
+        await expect(leave(a, 'k')).resolves.toBe(false);
+        await expect(leave(b, 'k')).resolves.toBe(true);
+        await expect(leave(b, 'k')).resolves.toBe(false);
+        await expect(a.kill('unknown')).resolves.toBeUndefined();
+      } finally {
+        await stop();
+      }
+    });
+
+    it('pages through top-level keys in order and indexes users, forgetting removed sessions', async () => {
+      const c = redisCoordinator({ client: clients[0], prefix: coordinatorPrefix() });
+      for (const key of ['c', 'a', 'b#sub', 'b', 'd:shop']) await create(c, key);
+      await expect(c.keys(null, 2)).resolves.toEqual(['a', 'b']);
+      await expect(c.keys('b', 10)).resolves.toEqual(['c', 'd:shop']);
+      await c.remove('c');
+      await expect(c.keys('b', 10)).resolves.toEqual(['d:shop']);
+      await create(c, 'a', 'ann');
+      await create(c, 'd:shop', 'ann');
+      await expect(c.keysOf('ann')).resolves.toEqual(['a', 'd:shop']);
+      expect(await clients[0].pExpireTime(`${coordinatorPrefix()}principal:ann`)).toBe(storeExpires);
+      await create(c, 'a', 'bob'); // bound again: moves
+      await expect(c.keysOf('ann')).resolves.toEqual(['d:shop']);
+      await c.remove('d:shop');
+      await expect(c.keysOf('ann')).resolves.toEqual([]);
+      await expect(c.keysOf('bob')).resolves.toEqual(['a']);
     });
   });
 });

@@ -10,7 +10,9 @@ import {
   sessionManagement,
   type DestroyReason,
   type HttpSession,
+  type KillResult,
   type SessionCreatedEvent,
+  type SessionInfo,
   type SessionDestroyedEvent,
   type SessionManager,
 } from '../lib/index';
@@ -100,7 +102,25 @@ sessionManagement({ maxInactiveInterval: '60' });
 // @ts-expect-error unknown option names are rejected
 createSessionManager({ invalidationTimout: 60 });
 
+// Administration (DESIGN §6)
+const page = manager.sessions.list({ principal: 'ann', limit: 10 });
+const pageIsTyped: Equal<typeof page, Promise<{ sessions: SessionInfo[]; cursor?: string }>> = true;
+const killed: Promise<KillResult> = manager.sessions.kill('id', { app: 'shop' });
+const killedByUser: Promise<number> = manager.sessions.killByPrincipal('ann');
+const principalOfInfo = (info: SessionInfo): string | null => info.principal;
+express().use('/admin', manager.adminRouter({ authorize: (r) => r.ip === '127.0.0.1' }));
+express().post('/logout', manager.disconnect());
+createSessionManager({ principal: (r) => r.get('x-user') });
+// @ts-expect-error adminRouter needs authorize
+manager.adminRouter({});
+// @ts-expect-error list limits are numbers
+manager.sessions.list({ limit: '10' });
+
 export const used = [
+  pageIsTyped,
+  killed,
+  killedByUser,
+  principalOfInfo,
   attributeIsOptionalString,
   untypedIsUnknown,
   maybeIsNullable,

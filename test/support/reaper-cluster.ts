@@ -1,6 +1,7 @@
 /**
  * The parent side of the reaper cluster test: starts worker processes
- * (reaper-cluster-worker.ts under `node --import tsx`), collects what they
+ * (reaper-cluster-worker.ts under `node --import tsx`, or another script
+ * speaking its IPC protocol, e.g. append-worker.ts), collects what they
  * report, talks HTTP to them, and kills them whatever happens.
  */
 import { fork, type ChildProcess } from 'node:child_process';
@@ -18,10 +19,14 @@ export type DestroyedReport = Extract<WorkerMessage, { type: 'destroyed' }> & { 
 export interface ClusterOptions {
   redisUrl: string;
   prefix: string;
-  /** invalidationTimeout, seconds. */
-  timeout: number;
-  /** reaperInterval, seconds. */
-  reaperInterval: number;
+  /** invalidationTimeout, seconds. @default the worker's (2 for reaper-cluster-worker.ts) */
+  timeout?: number;
+  /** reaperInterval, seconds. @default the worker's (1 for reaper-cluster-worker.ts) */
+  reaperInterval?: number;
+  /** The worker script, which must speak reaper-cluster-worker.ts's IPC protocol (at least `ready`). @default reaper-cluster-worker.ts */
+  script?: string;
+  /** More environment for every worker (e.g. a mode of the script). */
+  env?: Record<string, string>;
 }
 
 /** A running worker. */
@@ -94,16 +99,17 @@ export class Cluster {
   }
 
   private fork(name: string, options: ClusterOptions, startupMs: number): Promise<Worker> {
-    const child = fork(WORKER, [], {
+    const child = fork(options.script ?? WORKER, [], {
       cwd: ROOT,
       execArgv: ['--import', 'tsx'],
       env: {
         ...process.env,
+        ...options.env,
         REDIS_URL: options.redisUrl,
         ESM_CLUSTER_PREFIX: options.prefix,
         ESM_CLUSTER_WORKER: name,
-        ESM_CLUSTER_TIMEOUT: String(options.timeout),
-        ESM_CLUSTER_REAPER_INTERVAL: String(options.reaperInterval),
+        ...(options.timeout === undefined ? {} : { ESM_CLUSTER_TIMEOUT: String(options.timeout) }),
+        ...(options.reaperInterval === undefined ? {} : { ESM_CLUSTER_REAPER_INTERVAL: String(options.reaperInterval) }),
       },
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });

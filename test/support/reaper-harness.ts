@@ -173,6 +173,10 @@ export function withoutIndex(inner: Coordinator): Coordinator {
     leave: (...args) => inner.leave(...args),
     remove: (...args) => inner.remove(...args),
     claim: (...args) => inner.claim(...args),
+    kill: (...args) => inner.kill(...args),
+    onKill: (...args) => inner.onKill(...args),
+    keys: (...args) => inner.keys(...args),
+    keysOf: (...args) => inner.keysOf(...args),
   };
 }
 
@@ -205,7 +209,7 @@ export class DelayedCoordinator implements Coordinator {
     return this.inner.inspect(...args);
   }
 
-  async leave(...args: Parameters<Coordinator['leave']>): Promise<void> {
+  async leave(...args: Parameters<Coordinator['leave']>): Promise<boolean> {
     await this.delay();
     return this.inner.leave(...args);
   }
@@ -223,6 +227,23 @@ export class DelayedCoordinator implements Coordinator {
   async due(now: number, limit: number): Promise<string[]> {
     await this.delay();
     return this.inner.due(now, limit);
+  }
+
+  async kill(...args: Parameters<Coordinator['kill']>): Promise<AccessEntry | undefined> {
+    await this.delay();
+    return this.inner.kill(...args);
+  }
+
+  onKill(...args: Parameters<Coordinator['onKill']>): ReturnType<Coordinator['onKill']> {
+    return this.inner.onKill(...args);
+  }
+
+  keys(...args: Parameters<Coordinator['keys']>): ReturnType<Coordinator['keys']> {
+    return this.inner.keys(...args);
+  }
+
+  keysOf(...args: Parameters<Coordinator['keysOf']>): ReturnType<Coordinator['keysOf']> {
+    return this.inner.keysOf(...args);
   }
 }
 
