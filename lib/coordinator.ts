@@ -125,6 +125,9 @@ export interface Coordinator {
    */
   keys(after: string | null, limit: number): Promise<string[]>;
 
+  /** How many top-level sessions the index holds (what `keys()` pages through). */
+  count(): Promise<number>;
+
   /** Keys of the sessions bound to `principal` (see `LeaveUpdate.principal`), in key order. */
   keysOf(principal: string): Promise<string[]>;
 

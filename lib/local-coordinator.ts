@@ -1,5 +1,6 @@
 import type { AccessEntry, Coordinator, LeaveUpdate } from './coordinator';
 import { DeadlineHeap, type HeapItem } from './deadline-heap';
+import { SortedKeys } from './sorted-keys';
 
 /** An entry as the local coordinator keeps it: `deadline` is `Infinity` for never. */
 interface LocalEntry extends HeapItem {
@@ -25,13 +26,9 @@ export class LocalCoordinator implements Coordinator {
   private readonly killListeners = new Set<(key: string) => void>();
   /** The principal index: keys of the sessions bound to each user. */
   private readonly principals = new Map<string, Set<string>>();
-  /**
-   * Top-level keys in order, for `keys()`: sorted again only after new keys
-   * came (a page, not every session created, pays for it); removed keys are
-   * skipped as they are met.
-   */
-  private sorted: string[] = [];
-  private unsorted = false;
+  /** Top-level keys in order, for `keys()`. */
+  private readonly ordered = new SortedKeys();
+  private topLevel = 0;
 
   async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
     const entry = this.entries.get(key);
@@ -64,7 +61,10 @@ export class LocalCoordinator implements Coordinator {
         principal: undefined,
       };
       this.entries.set(key, entry);
-      if (!key.includes('#')) this.unsorted = true;
+      if (!key.includes('#')) {
+        this.ordered.add(key);
+        this.topLevel++;
+      }
     }
     if (entry.claimed) {
       if (!entry.killed || !update.entered || entry.active === 0) return false;
@@ -90,19 +90,19 @@ export class LocalCoordinator implements Coordinator {
     this.entries.delete(key);
     this.index.delete(entry);
     this.unbind(entry);
+    if (!key.includes('#')) {
+      this.ordered.noteRemoved();
+      this.topLevel--;
+    }
     return true;
   }
 
   async keys(after: string | null, limit: number): Promise<string[]> {
-    if (this.unsorted) {
-      this.sorted = [...this.entries.keys()].filter((key) => !key.includes('#')).sort();
-      this.unsorted = false;
-    }
-    const keys: string[] = [];
-    for (let i = after === null ? 0 : firstAfter(this.sorted, after); i < this.sorted.length && keys.length < limit; i++) {
-      if (this.entries.has(this.sorted[i])) keys.push(this.sorted[i]);
-    }
-    return keys;
+    return this.ordered.page(after, limit, (key) => this.entries.has(key));
+  }
+
+  async count(): Promise<number> {
+    return this.topLevel;
   }
 
   async keysOf(principal: string): Promise<string[]> {
@@ -169,18 +169,6 @@ export class LocalCoordinator implements Coordinator {
   get size(): number {
     return this.entries.size;
   }
-}
-
-/** Index of the first element of sorted `keys` greater than `after` (binary search). */
-function firstAfter(keys: string[], after: string): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const mid = (low + high) >>> 1;
-    if (keys[mid] <= after) low = mid + 1;
-    else high = mid;
-  }
-  return low;
 }
 
 function toAccessEntry(entry: LocalEntry): AccessEntry {

@@ -46,7 +46,8 @@
  * - due: ZRANGEBYSCORE Pexpiry -inf now LIMIT 0 n
  * - remove: HGET principal, DEL (its reply decides the one caller that
  *   announces), ZREM from both sorted sets, SREM from the user's set
- * - keys: ZRANGEBYLEX Psessions (after + LIMIT 0 n; keysOf: SMEMBERS
+ * - keys: ZRANGEBYLEX Psessions (after + LIMIT 0 n; count: ZCARD Psessions;
+ *   keysOf: SMEMBERS
  *
  * A request costs two scripts: `enter` (sent in the same tick as the store's
  * GET, so node-redis pipelines them into one round trip) and `leave`.
@@ -213,6 +214,8 @@ return removed`;
 
 const MEMBERS = `return redis.call('SMEMBERS', KEYS[1])`;
 
+const COUNT = `return redis.call('ZCARD', KEYS[1])`;
+
 const KEYS_AFTER = `return redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2])`;
 
 /** A Lua script with its SHA1, loaded into Redis on first use. */
@@ -236,6 +239,7 @@ const SCRIPTS = {
   remove: new Script(REMOVE),
   keys: new Script(KEYS_AFTER),
   members: new Script(MEMBERS),
+  count: new Script(COUNT),
 };
 
 /** Coordinator state in Redis; see the storage details above. */
@@ -354,6 +358,10 @@ export class RedisCoordinator implements Coordinator {
   async keys(after: string | null, limit: number): Promise<string[]> {
     const from = after === null ? '-' : `(${after}`;
     return (await this.run('keys', SCRIPTS.keys, [this.sessionsKey], [from, String(limit)])) as string[];
+  }
+
+  async count(): Promise<number> {
+    return Number(await this.run('count', SCRIPTS.count, [this.sessionsKey], []));
   }
 
   async keysOf(principal: string): Promise<string[]> {

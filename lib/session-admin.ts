@@ -59,8 +59,10 @@ export interface SessionAdminDeps {
 const BATCH = 500;
 /** Keys fetched from the index at a time by a count or a killAll (keys only, no session loaded). */
 const KEY_BATCH = 5000;
-/** Apps looked up for one id without `app` (beyond them only those mounted here). */
-const APPS_PER_ID = 64;
+/** Sessions killed at once by killAll and killByPrincipal (as the reaper destroys them). */
+const KILL_CONCURRENCY = 16;
+/** Index keys read at a time when looking for the apps that hold an id. */
+const APPS_BATCH = 8;
 
 /**
  * `manager.sessions`: look at and kill sessions (DESIGN §6). Pages come from
@@ -93,11 +95,16 @@ export class SessionAdmin {
     return null;
   }
 
-  /** How many sessions the index holds (of `app`): live ones, and expired ones the reaper has not swept yet. */
+  /**
+   * How many sessions the index holds (of `app`): live ones, and expired ones
+   * the reaper has not swept yet. No session is loaded; without `app` one
+   * coordinator call.
+   */
   async count(options: { app?: string } = {}): Promise<number> {
     const app = appInput(options.app);
+    if (app === undefined) return this.deps.coordinator.count();
     let count = 0;
-    for await (const _key of this.indexKeys(null, KEY_BATCH, app)) count++;
+    for await (const keys of this.keyBatches(null, KEY_BATCH, app)) count += keys.length;
     return count;
   }
 
@@ -123,15 +130,22 @@ export class SessionAdmin {
   async killAll(options: { app?: string } = {}): Promise<number> {
     const app = appInput(options.app);
     let killed = 0;
-    for await (const key of this.indexKeys(null, KEY_BATCH, app)) if ((await this.killKey(key)).killed) killed++;
+    for await (const keys of this.keyBatches(null, KEY_BATCH, app)) killed += await this.killKeys(keys);
     return killed;
   }
 
   /** Kills every session of a user (every app); resolves how many were killed. */
   async killByPrincipal(principal: string): Promise<number> {
-    const keys = await this.deps.coordinator.keysOf(principalInput(principal));
+    return this.killKeys(await this.deps.coordinator.keysOf(principalInput(principal)));
+  }
+
+  /** Kills `keys`, `KILL_CONCURRENCY` at a time; resolves how many were killed. */
+  private async killKeys(keys: string[]): Promise<number> {
     let killed = 0;
-    for (const key of keys) if ((await this.killKey(key)).killed) killed++;
+    for (let i = 0; i < keys.length; i += KILL_CONCURRENCY) {
+      const results = await Promise.all(keys.slice(i, i + KILL_CONCURRENCY).map((key) => this.killKey(key)));
+      killed += results.filter((result) => result.killed).length;
+    }
     return killed;
   }
 
@@ -157,19 +171,14 @@ export class SessionAdmin {
       for (let i = 0; i < keys.length; i += batch) yield* await this.infos(keys.slice(i, i + batch));
       return;
     }
-    const keys: string[] = [];
-    for await (const key of this.indexKeys(after, batch, app)) {
-      keys.push(key);
-      if (keys.length === batch) yield* await this.infos(keys.splice(0));
-    }
-    yield* await this.infos(keys);
+    for await (const keys of this.keyBatches(after, batch, app)) yield* await this.infos(keys);
   }
 
-  /** Keys of the session index after `after` (of `app`), fetched `batch` at a time. */
-  private async *indexKeys(after: string | null, batch: number, app?: string): AsyncGenerator<string> {
+  /** Keys of the session index after `after`, fetched `batch` at a time, each batch filtered to `app`. */
+  private async *keyBatches(after: string | null, batch: number, app?: string): AsyncGenerator<string[]> {
     for (;;) {
       const keys = await this.deps.coordinator.keys(after, batch);
-      for (const key of keys) if (inApp(key, app)) yield key;
+      yield keys.filter((key) => inApp(key, app));
       if (keys.length < batch) return;
       after = keys[keys.length - 1];
     }
@@ -223,11 +232,13 @@ export class SessionAdmin {
     const apps = new Set(this.deps.apps());
     apps.add('default');
     // The keys `<id>:<app>` follow `<id>:` in key order, together.
-    for (const key of await this.deps.coordinator.keys(`${id}:`, APPS_PER_ID)) {
-      if (!key.startsWith(`${id}:`)) break;
-      apps.add(parseSessionKey(key).app);
+    for (let after = `${id}:`; ; ) {
+      const keys = await this.deps.coordinator.keys(after, APPS_BATCH);
+      const ours = keys.filter((key) => key.startsWith(`${id}:`));
+      for (const key of ours) apps.add(parseSessionKey(key).app);
+      if (ours.length < APPS_BATCH) return [...apps].sort();
+      after = keys[keys.length - 1];
     }
-    return [...apps].sort();
   }
 }
 

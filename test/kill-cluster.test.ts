@@ -7,12 +7,11 @@
  * (in-process queue and Redis lock), and `sessionDestroyed` fires once in
  * total. A holder that crashes leaves the mark and the store's TTL to clean up.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { resolve } from 'node:path';
 import { RedisStore } from 'connect-redis';
 import { createSessionManager, type SessionManager } from '../lib';
 import { redisCoordinator } from '../lib/redis-coordinator';
+import { hangingServer, type HangingServer } from './support/hanging-server';
 import { Cluster, waitFor, type Worker } from './support/reaper-cluster';
 import type { KillView, KillWorkerMessage } from './support/kill-worker';
 import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix, type TestRedisClient } from './support/services';
@@ -22,20 +21,6 @@ const KILL_WORKER = resolve(__dirname, 'support', 'kill-worker.ts');
 const NO_SESSION: KillView = { valid: false, live: false, user: null, changed: null };
 /** How long to keep listening after the first sessionDestroyed, for a duplicate from a slower process. */
 const SETTLE_MS = 300;
-
-/** A server that accepts requests and never answers: what a handler's `fetch` waits on. */
-async function hangingServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer(() => undefined);
-  await new Promise<void>((resolvePromise) => server.listen(0, '127.0.0.1', resolvePromise));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolvePromise) => server.close(() => resolvePromise()));
-    },
-  };
-}
 
 interface Answer {
   status: number;
@@ -89,7 +74,7 @@ describeRedis('manager.sessions.kill across processes sharing redisCoordinator',
   let cluster: Cluster | undefined;
   let client: TestRedisClient | undefined;
   let killer: SessionManager | undefined;
-  let hang: Awaited<ReturnType<typeof hangingServer>> | undefined;
+  let hang: HangingServer | undefined;
   let prefix = '';
   /** sessionDestroyed events of this process's manager. */
   const killerDestroyed: { worker: string; id: string; reason: string; attributes: Record<string, unknown> }[] = [];

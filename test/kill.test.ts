@@ -4,26 +4,11 @@
  * aborts, its changes are dropped, it goes when the request ends), with
  * requests queued behind it, with subsessions, and `sessions.get()`.
  */
-import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { Express, Request, Response } from 'express';
 import type { SessionDestroyedEvent } from '../lib';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
+import { hangingServer, type HangingServer } from './support/hanging-server';
 import { cookieFor, createTestApp, eventually, gate, sessionIdFrom, type Gate, type TestApp } from './support/test-app';
-
-/** A server that accepts requests and never answers: what a handler's `fetch` waits on. */
-async function hangingServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = http.createServer(() => undefined);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
-}
 
 interface KillRig {
   t: TestApp;
@@ -96,7 +81,7 @@ async function killRig(flavour: () => Express, hangUrl: string): Promise<KillRig
 }
 
 describe.each(EXPRESS_FLAVOURS)('manager.sessions.kill (%s)', (_name, flavour) => {
-  let hang: Awaited<ReturnType<typeof hangingServer>>;
+  let hang: HangingServer;
   let rig: KillRig;
   beforeEach(async () => {
     hang = await hangingServer();

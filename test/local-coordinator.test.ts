@@ -59,9 +59,14 @@ describe('LocalCoordinator.keys and keysOf', () => {
     for (const key of ['c', 'a', 'b#sub', 'b', 'd:shop']) await createEntry(coordinator, key, 1000);
     await expect(coordinator.keys(null, 2)).resolves.toEqual(['a', 'b']);
     await expect(coordinator.keys('b', 10)).resolves.toEqual(['c', 'd:shop']);
+    await expect(coordinator.count()).resolves.toBe(4);
     await coordinator.remove('c');
     await createEntry(coordinator, 'bb', 1000);
+    await coordinator.remove('a');
+    await createEntry(coordinator, 'a', 1000); // gone and back before the next listing: listed once
+    await expect(coordinator.keys(null, 10)).resolves.toEqual(['a', 'b', 'bb', 'd:shop']);
     await expect(coordinator.keys('b', 10)).resolves.toEqual(['bb', 'd:shop']);
+    await expect(coordinator.count()).resolves.toBe(4);
     const bind = (key: string, principal: string) =>
       coordinator.leave(key, { now: 2000, timeoutMs: 60_000, storeExpires: null, entered: false, lastAccessedTime: 2000, principal });
     await bind('a', 'ann');

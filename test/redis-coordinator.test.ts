@@ -440,8 +440,10 @@ describeRedis('redisCoordinator', () => {
       for (const key of ['c', 'a', 'b#sub', 'b', 'd:shop']) await create(c, key);
       await expect(c.keys(null, 2)).resolves.toEqual(['a', 'b']);
       await expect(c.keys('b', 10)).resolves.toEqual(['c', 'd:shop']);
+      await expect(c.count()).resolves.toBe(4);
       await c.remove('c');
       await expect(c.keys('b', 10)).resolves.toEqual(['d:shop']);
+      await expect(c.count()).resolves.toBe(3);
       await create(c, 'a', 'ann');
       await create(c, 'd:shop', 'ann');
       await expect(c.keysOf('ann')).resolves.toEqual(['a', 'd:shop']);

@@ -30,6 +30,7 @@ import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
+import { closeServer, runWorker } from './worker-process';
 
 /** The session layers a worker can serve the app with. */
 export type AppendMode = 'manager' | 'express-session';
@@ -138,8 +139,7 @@ async function main(): Promise<void> {
     if (message?.type !== 'stop') return;
     void (async () => {
       await close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       await client.close();
       send({ type: 'stopped', worker, stats: { mode } });
       process.disconnect();
@@ -148,9 +148,4 @@ async function main(): Promise<void> {
   send({ type: 'ready', worker, port: (server.address() as AddressInfo).port });
 }
 
-// The parent went away (or asked us to go): never linger.
-process.on('disconnect', () => process.exit(0));
-main().catch((error: unknown) => {
-  send({ type: 'failed', worker, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-  process.exit(1);
-});
+runWorker(worker, main);

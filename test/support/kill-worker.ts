@@ -28,6 +28,7 @@ import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
+import { closeServer, runWorker } from './worker-process';
 
 /** Messages a kill worker sends: the reaper worker's, and `running`. */
 export type KillWorkerMessage = WorkerMessage | { type: 'running'; worker: string; route: 'fetch' | 'hold'; id: string };
@@ -131,8 +132,7 @@ async function main(): Promise<void> {
     void (async () => {
       releaseHolds();
       await manager.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       await client.close();
       send({ type: 'stopped', worker, stats: manager.stats() });
       process.disconnect();
@@ -141,9 +141,4 @@ async function main(): Promise<void> {
   send({ type: 'ready', worker, port: (server.address() as AddressInfo).port });
 }
 
-// The parent went away (or asked us to go): never linger.
-process.on('disconnect', () => process.exit(0));
-main().catch((error: unknown) => {
-  send({ type: 'failed', worker, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-  process.exit(1);
-});
+runWorker(worker, main);

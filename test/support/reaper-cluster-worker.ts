@@ -21,6 +21,7 @@ import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/redis-coordinator';
+import { closeServer, runWorker } from './worker-process';
 
 /** Messages a worker sends to the parent. */
 export type WorkerMessage =
@@ -111,8 +112,7 @@ async function main(): Promise<void> {
     if (message?.type !== 'stop') return;
     void (async () => {
       await manager.close();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await closeServer(server);
       await client.close();
       send({ type: 'stopped', worker, stats: manager.stats() });
       process.disconnect();
@@ -121,9 +121,4 @@ async function main(): Promise<void> {
   send({ type: 'ready', worker, port: (server.address() as AddressInfo).port });
 }
 
-// The parent went away (or asked us to go): never linger.
-process.on('disconnect', () => process.exit(0));
-main().catch((error: unknown) => {
-  send({ type: 'failed', worker, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
-  process.exit(1);
-});
+runWorker(worker, main);

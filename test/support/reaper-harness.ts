@@ -176,6 +176,7 @@ export function withoutIndex(inner: Coordinator): Coordinator {
     kill: (...args) => inner.kill(...args),
     onKill: (...args) => inner.onKill(...args),
     keys: (...args) => inner.keys(...args),
+    count: () => inner.count(),
     keysOf: (...args) => inner.keysOf(...args),
   };
 }
@@ -240,6 +241,10 @@ export class DelayedCoordinator implements Coordinator {
 
   keys(...args: Parameters<Coordinator['keys']>): ReturnType<Coordinator['keys']> {
     return this.inner.keys(...args);
+  }
+
+  count(): Promise<number> {
+    return this.inner.count();
   }
 
   keysOf(...args: Parameters<Coordinator['keysOf']>): ReturnType<Coordinator['keysOf']> {
