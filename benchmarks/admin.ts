@@ -56,7 +56,7 @@ import type { Store } from 'express-session';
 import { createClient } from 'redis';
 import type { Coordinator, SessionManager } from '../lib';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
-import { compileForBench, cpuSnapshot, cpuUse, git, machine, median, waitForQuiet } from './harness';
+import { compileForBench, cpuSnapshot, cpuUse, git, machine, median, runMainOrChild, waitForQuiet } from './harness';
 
 /** Sessions per page, as the admin page asks. */
 const PAGE = 100;
@@ -636,15 +636,4 @@ async function child(job: Job): Promise<void> {
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }
 
-if (require.main === module) {
-  const childArg = process.argv.find((a) => a.startsWith('--child='));
-  (childArg ? child(JSON.parse(childArg.slice(8)) as Job) : main()).then(
-    () => {
-      if (childArg) process.exit(0);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runMainOrChild<Job>(main, child);

@@ -321,3 +321,21 @@ export function git(): Record<string, unknown> {
     return {};
   }
 }
+
+/**
+ * The entry of a benchmark that measures in child processes (`sweep.ts`,
+ * `admin.ts`): with `--child=<json>` it runs that job and exits, else `main`.
+ * Either way a failure is printed and exits with 1.
+ */
+export function runMainOrChild<Job>(main: () => Promise<void>, child: (job: Job) => Promise<void>): void {
+  const childArg = process.argv.find((a) => a.startsWith('--child='));
+  (childArg ? child(JSON.parse(childArg.slice('--child='.length)) as Job) : main()).then(
+    () => {
+      if (childArg) process.exit(0);
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exit(1);
+    },
+  );
+}

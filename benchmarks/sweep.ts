@@ -51,7 +51,7 @@ import type { StoredRecord } from '../lib/store-adapter';
 import { FakeClock } from '../test/support/fake-clock';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
 import { seededRandom } from '../test/support/seeded-random';
-import { compileForBench } from './harness';
+import { compileForBench, runMainOrChild } from './harness';
 
 /** The sessions' idle timeout (the manager's `invalidationTimeout`). */
 const TIMEOUT_S = 1800;
@@ -782,15 +782,4 @@ async function child(job: Job): Promise<void> {
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }
 
-if (require.main === module) {
-  const childArg = process.argv.find((a) => a.startsWith('--child='));
-  (childArg ? child(JSON.parse(childArg.slice(8)) as Job) : main()).then(
-    () => {
-      if (childArg) process.exit(0);
-    },
-    (error: unknown) => {
-      console.error(error);
-      process.exit(1);
-    },
-  );
-}
+if (require.main === module) runMainOrChild<Job>(main, child);

@@ -23,14 +23,14 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type Express, type NextFunction, type Request, type Response } from 'express';
+import express, { type Express, type Request, type Response } from 'express';
 import session from 'express-session-1.19';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
-import { closeServer, runWorker } from './worker-process';
+import { answerErrors, closeServer, runWorker } from './worker-process';
 
 /** The session layers a worker can serve the app with. */
 export type AppendMode = 'manager' | 'express-session';
@@ -81,7 +81,7 @@ function managerApp(client: RedisClient, prefix: string): AppendApp {
   app.get('/list', (req: Request, res: Response) => {
     res.json(req.httpSession.getAttribute('list') ?? null);
   });
-  app.use(answerErrors);
+  app.use(answerErrors(worker));
   return { app, close: () => manager.close() };
 }
 
@@ -111,14 +111,8 @@ function expressSessionApp(client: RedisClient, prefix: string): AppendApp {
   app.get('/list', (req: Request, res: Response) => {
     res.json((req.session as unknown as ListSession).list ?? null);
   });
-  app.use(answerErrors);
+  app.use(answerErrors(worker));
   return { app, close: async () => undefined };
-}
-
-/** Answers an error with its status and name, and prints it for the parent's failure messages. */
-function answerErrors(err: Error & { status?: number }, req: Request, res: Response, _next: NextFunction): void {
-  process.stderr.write(`${worker} ${req.method} ${req.url}: ${err.stack ?? err.message}\n`);
-  res.status(err.status ?? 500).json({ name: err.name, message: err.message });
 }
 
 async function main(): Promise<void> {

@@ -22,13 +22,13 @@
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type Request, type Response } from 'express';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
-import { closeServer, runWorker } from './worker-process';
+import { answerErrors, closeServer, runWorker } from './worker-process';
 
 /** Messages a kill worker sends: the reaper worker's, and `running`. */
 export type KillWorkerMessage = WorkerMessage | { type: 'running'; worker: string; route: 'fetch' | 'hold'; id: string };
@@ -47,12 +47,6 @@ const MAX_WAIT_S = 8;
 
 function send(message: KillWorkerMessage): void {
   process.send?.(message);
-}
-
-/** Answers an error with its status and name, and prints it for the parent's failure messages. */
-function answerErrors(err: Error & { status?: number }, req: Request, res: Response, _next: NextFunction): void {
-  process.stderr.write(`${worker} ${req.method} ${req.url}: ${err.stack ?? err.message}\n`);
-  res.status(err.status ?? 500).json({ name: err.name, message: err.message });
 }
 
 async function main(): Promise<void> {
@@ -122,7 +116,7 @@ async function main(): Promise<void> {
   app.post('/kill', async (req: Request, res: Response) => {
     res.json(await manager.sessions.kill(String(req.query.id)));
   });
-  app.use(answerErrors);
+  app.use(answerErrors(worker));
 
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

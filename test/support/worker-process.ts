@@ -5,6 +5,7 @@
  * silently.
  */
 import type { Server } from 'node:http';
+import type { ErrorRequestHandler } from 'express';
 
 /** Closes `server`, cutting its open (keep-alive) connections. */
 export async function closeServer(server: Server): Promise<void> {
@@ -23,4 +24,12 @@ export function runWorker(worker: string, main: () => Promise<void>): void {
     process.send?.({ type: 'failed', worker, error: error instanceof Error ? (error.stack ?? error.message) : String(error) });
     process.exit(1);
   });
+}
+
+/** An error handler answering an error's status and name, printing it for the parent's failure messages. */
+export function answerErrors(worker: string): ErrorRequestHandler {
+  return (err: Error & { status?: number }, req, res, _next) => {
+    process.stderr.write(`${worker} ${req.method} ${req.url}: ${err.stack ?? err.message}\n`);
+    res.status(err.status ?? 500).json({ name: err.name, message: err.message });
+  };
 }
