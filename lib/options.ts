@@ -90,7 +90,16 @@ export interface SessionManagerOptions {
   header?: string;
   /** `false`, or settings: requests of one session run one at a time. @default `{ maxWaitTime: 120, accessOnTimeout: false }` */
   serialAccess?: false | SerialAccessOptions;
-  /** The authenticated user of a request, if any. @default none */
+  /**
+   * The authenticated user of a request, if any: enables finding and killing
+   * sessions by user (`manager.sessions`) and binds each session to the first
+   * user seen on it — another user's request with its id gets
+   * `UnauthorizedSessionRequestError` (403), an anonymous one a new session.
+   * Hazard: it must read the request's own authentication (a header, a token,
+   * `req.user` set by middleware mounted before the sessions), never the
+   * session: it is called before `req.httpSession` exists, and a session
+   * whose request reads as anonymous is not served. @default none
+   */
   principal?: (req: Request) => string | undefined;
   /** Seconds (fractional allowed) a store or coordinator call may take before `StoreUnavailableError`. @default 5 */
   storeTimeout?: number;

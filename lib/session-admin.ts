@@ -196,7 +196,7 @@ export class SessionAdmin {
     const [record, entry] = await Promise.all([store.get(key), coordinator.inspect(key)]);
     if (!record) {
       // Neither record nor entry: the index outlived both (they expired by their TTL). Forget it.
-      if (!entry) void coordinator.remove(key).catch(() => undefined);
+      if (!entry) this.deps.track(coordinator.remove(key).catch(() => undefined));
       return null;
     }
     if (entry?.claimed && !entry.killed) return null;
