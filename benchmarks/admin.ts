@@ -43,7 +43,6 @@
  * Options: --sizes=10000,100000 --only=local,redis --rounds=5
  *          --out=<file> (also write the raw results as JSON)
  */
-import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -56,7 +55,7 @@ import type { Store } from 'express-session';
 import { createClient } from 'redis';
 import type { Coordinator, SessionManager } from '../lib';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
-import { compileForBench, cpuSnapshot, cpuUse, git, machine, median, runMainOrChild, waitForQuiet } from './harness';
+import { compileForBench, cpuSnapshot, cpuUse, git, machine, median, runChild, runMainOrChild, waitForQuiet } from './harness';
 
 /** Sessions per page, as the admin page asks. */
 const PAGE = 100;
@@ -488,18 +487,7 @@ async function measure(
 // ---------------------------------------------------------------- parent
 
 function spawnChild(job: Job): Promise<SetupResult> {
-  return new Promise((resolve, reject) => {
-    const args = [...process.execArgv, '--expose-gc', '--max-old-space-size=4096', __filename, `--child=${JSON.stringify(job)}`];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (code === 0 && line) resolve(JSON.parse(line.slice(7)) as SetupResult);
-      else reject(new Error(`${job.setup}: child exited ${code ?? signal}`));
-    });
-  });
+  return runChild<SetupResult>(__filename, job, 4096, job.setup);
 }
 
 function option(name: string, fallback: string): string {

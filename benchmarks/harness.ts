@@ -3,7 +3,7 @@
  * giving each connection its own session, driving it with autocannon, and
  * reading Redis command counters.
  */
-import { execSync, fork, type ChildProcess } from 'node:child_process';
+import { execSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
@@ -338,4 +338,24 @@ export function runMainOrChild<Job>(main: () => Promise<void>, child: (job: Job)
       process.exit(1);
     },
   );
+}
+
+/**
+ * Runs `job` in a fresh child process of `script` (which calls
+ * {@link runMainOrChild}) with `--expose-gc` and a heap of `heapMb`, and
+ * resolves the result it prints on a `RESULT <json>` line.
+ */
+export function runChild<Result>(script: string, job: object, heapMb: number, label: string): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const args = [...process.execArgv, '--expose-gc', `--max-old-space-size=${heapMb}`, script, `--child=${JSON.stringify(job)}`];
+    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
+    child.on('error', reject);
+    child.on('exit', (code, signal) => {
+      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
+      if (code === 0 && line) resolve(JSON.parse(line.slice('RESULT '.length)) as Result);
+      else reject(new Error(`${label}: child exited ${code ?? signal}`));
+    });
+  });
 }

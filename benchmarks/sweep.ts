@@ -33,7 +33,6 @@
  *          population projected to take longer is abandoned and reported)
  *          --out=<file> (also write the raw results as JSON)
  */
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest } from 'node:http';
@@ -51,7 +50,7 @@ import type { StoredRecord } from '../lib/store-adapter';
 import { FakeClock } from '../test/support/fake-clock';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
 import { seededRandom } from '../test/support/seeded-random';
-import { compileForBench, runMainOrChild } from './harness';
+import { compileForBench, runChild as runChildProcess, runMainOrChild } from './harness';
 
 /** The sessions' idle timeout (the manager's `invalidationTimeout`). */
 const TIMEOUT_S = 1800;
@@ -644,18 +643,7 @@ async function runChild(job: Job): Promise<Result> {
 }
 
 function spawnChild(job: Job): Promise<Result> {
-  return new Promise((resolve, reject) => {
-    const args = [...process.execArgv, '--expose-gc', '--max-old-space-size=8192', __filename, `--child=${JSON.stringify(job)}`];
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString('utf8')));
-    child.on('error', reject);
-    child.on('exit', (code, signal) => {
-      const line = out.split('\n').find((l) => l.startsWith('RESULT '));
-      if (code === 0 && line) resolve(JSON.parse(line.slice(7)) as Result);
-      else reject(new Error(`${job.kind} ${job.n}: child exited ${code ?? signal}`));
-    });
-  });
+  return runChildProcess<Result>(__filename, job, 8192, `${job.kind} ${job.n}`);
 }
 
 function option(name: string, fallback: string): string {
