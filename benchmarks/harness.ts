@@ -359,3 +359,41 @@ export function runChild<Result>(script: string, job: object, heapMb: number, la
     });
   });
 }
+
+/** One measured load run: autocannon's figures, the CPU each process used, and Redis commands per request. */
+export interface MeasuredRun {
+  result: LoadResult;
+  cpu: CpuUse;
+  /** Server CPU per request, µs (all its threads); absent when unknown or nothing was served. */
+  serverCpuUsPerRequest?: number;
+  /** redis-server CPU per request, µs, when `redisPid` was given. */
+  redisCpuUsPerRequest?: number;
+  redisCommands?: CommandsPerRequest;
+}
+
+/**
+ * Loads `server` on `route` as `load()` does, measuring around it the CPU
+ * of the server, this process and `redisPid`, and (with `admin`, a client
+ * of that Redis) the commands per request.
+ */
+export async function measureRun(
+  server: RunningServer,
+  route: ServerRoute,
+  cookies: string[],
+  options: { connections: number; duration: number; redisPid?: number; admin?: ReturnType<typeof createClient> },
+): Promise<MeasuredRun> {
+  const { redisPid, admin } = options;
+  const pids = { server: server.child.pid, loadGenerator: process.pid, redis: redisPid };
+  const commandsBefore = admin && redisPid !== undefined ? await commandStats(admin) : undefined;
+  const cpuBefore = cpuSnapshot(pids);
+  const result = await load(server, route, cookies, options);
+  const cpu = cpuUse(cpuBefore, cpuSnapshot(pids));
+  const run: MeasuredRun = { result, cpu };
+  if (result.requests === 0) return run;
+  if (Number.isFinite(cpu.ms.server)) {
+    run.serverCpuUsPerRequest = (cpu.ms.server * 1000) / result.requests;
+    if (redisPid !== undefined) run.redisCpuUsPerRequest = (cpu.ms.redis * 1000) / result.requests;
+  }
+  if (commandsBefore && admin) run.redisCommands = perRequest(commandsBefore, await commandStats(admin), result.requests);
+  return run;
+}

@@ -17,17 +17,14 @@ import { CONFIGS, DESCRIPTIONS, ROUTES, expressSessionPeer, usesRedis, type Conf
 import {
   adminClient,
   averageRecords,
-  commandStats,
   compileServers,
-  cpuSnapshot,
-  cpuUse,
   waitForQuiet,
   createSessions,
   git,
   load,
+  measureRun,
   machine,
   median,
-  perRequest,
   startServer,
   type CommandsPerRequest,
   type RunningServer,
@@ -143,18 +140,20 @@ async function main(): Promise<void> {
         for (const route of routes) {
           const waitedMs = options.quiet > 0 && waitBudgetMs > 0 ? await waitForQuiet(options.quiet, Math.min(5_000, waitBudgetMs)) : 0;
           waitBudgetMs -= waitedMs;
-          const pids = { server: server.child.pid, loadGenerator: process.pid, redis: usesRedis(config) ? redis?.pid : undefined };
-          const before = admin && usesRedis(config) ? await commandStats(admin) : undefined;
-          const cpuBefore = cpuSnapshot(pids);
-          const result = await load(server, route, cookies, { connections: options.connections, duration: options.duration });
-          const cpu = cpuUse(cpuBefore, cpuSnapshot(pids));
+          const run = await measureRun(server, route, cookies, {
+            connections: options.connections,
+            duration: options.duration,
+            redisPid: usesRedis(config) ? redis?.pid : undefined,
+            admin,
+          });
+          const { result } = run;
           const m: Measurement = { config, route, round, ...result, waitedMs };
-          if (Number.isFinite(cpu.ms.server)) {
-            m.cpu = cpu;
-            m.serverCpuUsPerRequest = (cpu.ms.server * 1000) / result.requests;
-            if (pids.redis !== undefined) m.redisCpuUsPerRequest = (cpu.ms.redis * 1000) / result.requests;
+          if (run.serverCpuUsPerRequest !== undefined) {
+            m.cpu = run.cpu;
+            m.serverCpuUsPerRequest = run.serverCpuUsPerRequest;
+            m.redisCpuUsPerRequest = run.redisCpuUsPerRequest;
           }
-          if (before && admin) m.redisCommands = perRequest(before, await commandStats(admin), result.requests);
+          m.redisCommands = run.redisCommands;
           measurements.push(m);
           log(
             `round ${round} ${config.padEnd(22)} ${route.padEnd(5)} ${result.rps.toFixed(0).padStart(6)} req/s` +

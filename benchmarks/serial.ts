@@ -29,16 +29,13 @@ import {
   adminClient,
   averageRecords,
   BUILD_DIR,
-  commandStats,
   compileServers,
-  cpuSnapshot,
-  cpuUse,
   createSessions,
   git,
   load,
+  measureRun,
   machine,
   median,
-  perRequest,
   startServer,
   waitForQuiet,
   type CommandsPerRequest,
@@ -176,20 +173,20 @@ async function main(): Promise<void> {
         const { server, cookies } = servers.get(serverKey(cell))!;
         const waitedMs = options.quiet > 0 && waitBudgetMs > 0 ? await waitForQuiet(options.quiet, Math.min(2_000, waitBudgetMs)) : 0;
         waitBudgetMs -= waitedMs;
-        const redisPid = usesRedis(cell.config) ? redis?.pid : undefined;
-        const pids = { server: server.child.pid, loadGenerator: process.pid, redis: redisPid };
-        const before = admin && redisPid !== undefined ? await commandStats(admin) : undefined;
-        const cpuBefore = cpuSnapshot(pids);
         // "one": every connection sends the first session's cookie.
         const sent = cell.sessions === 'one' ? [cookies[0]] : cookies;
-        const result = await load(server, cell.route, sent, { connections: options.connections, duration: options.duration });
-        const cpu = cpuUse(cpuBefore, cpuSnapshot(pids));
-        const m: Measurement = { ...cell, round, ...result, waitedMs };
-        if (Number.isFinite(cpu.ms.server) && result.requests > 0) {
-          m.serverCpuUsPerRequest = (cpu.ms.server * 1000) / result.requests;
-          m.otherCores = cpu.otherCores;
+        const run = await measureRun(server, cell.route, sent, {
+          connections: options.connections,
+          duration: options.duration,
+          redisPid: usesRedis(cell.config) ? redis?.pid : undefined,
+          admin,
+        });
+        const { result } = run;
+        const m: Measurement = { ...cell, round, ...result, waitedMs, redisCommands: run.redisCommands };
+        if (run.serverCpuUsPerRequest !== undefined) {
+          m.serverCpuUsPerRequest = run.serverCpuUsPerRequest;
+          m.otherCores = run.cpu.otherCores;
         }
-        if (before && admin && result.requests > 0) m.redisCommands = perRequest(before, await commandStats(admin), result.requests);
         measurements.push(m);
         log(
           `round ${round} ${cellKey(cell).padEnd(52)} ${result.rps.toFixed(0).padStart(6)} req/s` +
