@@ -28,10 +28,16 @@ export function createMiddleware(runtime: SessionRuntime, app: AppContext): Requ
       next();
       return;
     }
-    context.load(decoded).then(() => {
-      managed.httpSession = context.session;
-      next();
-    }, next);
+    context.load(decoded).then(
+      () => {
+        if (context.clientGone) return; // nobody is waiting for an answer
+        managed.httpSession = context.session;
+        next();
+      },
+      (error: unknown) => {
+        if (!context.clientGone) next(error);
+      },
+    );
   };
 }
 
