@@ -7,6 +7,7 @@ import { appInput, cursorAfter, idInput, listInput, principalInput, type ListOpt
 import { parseSessionKey, sessionKey } from './session-key';
 import { readRecord } from './session-record';
 import type { StoreAdapter } from './store-adapter';
+import { TimeSlices } from './time-slices';
 
 /** A live session as administrators see it (DESIGN §6). */
 export interface SessionInfo {
@@ -141,10 +142,12 @@ export class SessionAdmin {
 
   /** Kills `keys`, `KILL_CONCURRENCY` at a time; resolves how many were killed. */
   private async killKeys(keys: string[]): Promise<number> {
+    const slices = new TimeSlices();
     let killed = 0;
     for (let i = 0; i < keys.length; i += KILL_CONCURRENCY) {
       const results = await Promise.all(keys.slice(i, i + KILL_CONCURRENCY).map((key) => this.killKey(key)));
       killed += results.filter((result) => result.killed).length;
+      await slices.yieldIfDue();
     }
     return killed;
   }
@@ -157,7 +160,7 @@ export class SessionAdmin {
     // Idle, or a record the coordinator never saw (written by express-session): delete it now.
     if (!entry && !(await store.get(key))) return { killed: false, deferred: false };
     const { announced } = await destroyClaimed(this.deps, key, 'killed', this.deps.clock.now(), entry?.lastAccessedTime);
-    this.deps.track(announced);
+    if (announced) this.deps.track(announced);
     return { killed: true, deferred: false };
   }
 
@@ -176,7 +179,9 @@ export class SessionAdmin {
 
   /** Keys of the session index after `after`, fetched `batch` at a time, each batch filtered to `app`. */
   private async *keyBatches(after: string | null, batch: number, app?: string): AsyncGenerator<string[]> {
+    const slices = new TimeSlices();
     for (;;) {
+      await slices.yieldIfDue();
       const keys = await this.deps.coordinator.keys(after, batch);
       yield keys.filter((key) => inApp(key, app));
       if (keys.length < batch) return;

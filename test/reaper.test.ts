@@ -171,7 +171,8 @@ describe('the background timer', () => {
         return inner.due(now, limit);
       },
     };
-    const m = manager({ coordinator, reaperInterval: 30, clock: new FakeClock() });
+    // Coordinator calls are bounded by storeTimeout: make the bound outlast the held due().
+    const m = manager({ coordinator, reaperInterval: 30, clock: new FakeClock(), storeTimeout: 1000 });
 
     await jest.advanceTimersByTimeAsync(29_999);
     expect(gate.arrived).toBe(0);
@@ -215,6 +216,14 @@ describe('the background timer', () => {
     await settle();
     expect(m.stats().reaper.runs).toBe(1);
     expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('reports itself inactive after close(), with the reason', async () => {
+    const m = manager({ reaperInterval: 10 });
+    expect(m.stats().reaper).toMatchObject({ active: true });
+    expect(m.stats().reaper.reason).toBeUndefined();
+    await m.close();
+    expect(m.stats().reaper).toMatchObject({ active: false, reason: expect.stringMatching(/closed/) });
   });
 
   it('close() waits for a sweep in progress', async () => {
