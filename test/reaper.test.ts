@@ -10,10 +10,10 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import type { Express } from 'express';
 import { ConfigurationError, createSessionManager, LocalCoordinator, MemoryStore } from '../lib';
-import type { Coordinator } from '../lib/coordinator';
-import type { SessionManager } from '../lib/session-manager';
-import { defaultReaperInterval } from '../lib/session-manager';
-import type { SessionManagerOptions } from '../lib/options';
+import type { Coordinator } from '../lib/coordination/coordinator';
+import type { SessionManager } from '../lib/manager/session-manager';
+import { defaultReaperInterval } from '../lib/manager/session-manager';
+import type { SessionManagerOptions } from '../lib/manager/options';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
 import {

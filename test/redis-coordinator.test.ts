@@ -26,7 +26,7 @@ import {
   type SessionManager,
   type SessionManagerOptions,
 } from '../lib/index';
-import { redisCoordinator, type RedisCoordinator } from '../lib/redis-coordinator';
+import { redisCoordinator, type RedisCoordinator } from '../lib/coordination/redis/redis-coordinator';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';

@@ -2,13 +2,13 @@ import { EventEmitter } from 'node:events';
 import type { RequestHandler } from 'express';
 import { MemoryStore as ExpressMemoryStore, type Store } from 'express-session';
 import createDebug from 'debug';
-import { systemClock, type Clock } from './clock';
-import type { Coordinator, KillSubscription } from './coordinator';
+import { systemClock, type Clock } from '../clock';
+import type { Coordinator, KillSubscription } from '../coordination/coordinator';
 import type { EventSink, SessionEventBase, SessionManagerEvents } from './events';
-import { LocalCoordinator } from './local-coordinator';
-import { boundCalls } from './call-bound';
-import { MemoryStore } from './memory-store';
-import { createDisconnect, createMiddleware, createStatelessMiddleware } from './middleware';
+import { LocalCoordinator } from '../coordination/local/local-coordinator';
+import { boundCalls } from '../storage/call-bound';
+import { MemoryStore } from '../storage/memory-store';
+import { createDisconnect, createMiddleware, createStatelessMiddleware } from '../request/middleware';
 import {
   resolveAppOptions,
   resolveManagerOptions,
@@ -17,16 +17,16 @@ import {
   type SessionManagerOptions,
 } from './options';
 import type { AppContext, SessionCounters, SessionRuntime } from './runtime';
-import { SessionIdCodec } from './session-id-codec';
-import { StoreAdapter } from './store-adapter';
-import { createTracking } from './tracking';
-import { sessionKey, subsessionKey } from './session-key';
-import { readRecord } from './session-record';
-import { Reaper, type SweepResult } from './reaper';
-import { ClusterLocks, SessionLocks, type LockingCoordinator } from './session-locks';
-import { RunningRequests } from './running-requests';
-import { SessionAdmin } from './session-admin';
-import { createAdminRouter, type AdminRouterOptions } from './admin-router';
+import { SessionIdCodec } from '../tracking/session-id-codec';
+import { StoreAdapter } from '../storage/store-adapter';
+import { createTracking } from '../tracking/tracking';
+import { sessionKey, subsessionKey } from '../storage/session-key';
+import { readRecord } from '../storage/session-record';
+import { Reaper, type SweepResult } from '../expiry/reaper';
+import { ClusterLocks, SessionLocks, type LockingCoordinator } from '../locking/session-locks';
+import { RunningRequests } from '../killing/running-requests';
+import { SessionAdmin } from '../admin/session-admin';
+import { createAdminRouter, type AdminRouterOptions } from '../admin/admin-router';
 
 const debug = createDebug('express-session-management');
 const NO_APPS: readonly string[] = [];

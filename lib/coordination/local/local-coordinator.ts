@@ -1,4 +1,4 @@
-import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from './coordinator';
+import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
 import { DeadlineHeap, type HeapItem } from './deadline-heap';
 import { SortedKeys } from './sorted-keys';
 

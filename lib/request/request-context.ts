@@ -1,18 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import onHeaders from 'on-headers';
 import createDebug from 'debug';
-import type { AccessEntry, LeaveUpdate } from './coordinator';
-import { IllegalStateError, SessionAccessTimeoutError, UnauthorizedSessionRequestError } from './errors';
-import { ServletSession, type SessionHost } from './http-session';
-import type { AppContext, SessionRuntime } from './runtime';
-import type { DecodedId } from './session-id-codec';
-import { generateSessionId } from './session-id';
-import type { Release } from './session-locks';
-import { sessionKey, subsessionKey } from './session-key';
-import { buildRecord, readRecord } from './session-record';
-import { announceDestruction, destroyClaimed, destroySubsessions } from './destruction';
-import type { KillTarget } from './running-requests';
-import type { StoredRecord } from './store-adapter';
+import type { AccessEntry, LeaveUpdate } from '../coordination/coordinator';
+import { IllegalStateError, SessionAccessTimeoutError, UnauthorizedSessionRequestError } from '../errors';
+import { ServletSession, type SessionHost } from '../session/http-session';
+import type { AppContext, SessionRuntime } from '../manager/runtime';
+import type { DecodedId } from '../tracking/session-id-codec';
+import { generateSessionId } from '../tracking/session-id';
+import type { Release } from '../locking/session-locks';
+import { sessionKey, subsessionKey } from '../storage/session-key';
+import { buildRecord, readRecord } from '../storage/session-record';
+import { announceDestruction, destroyClaimed, destroySubsessions } from '../expiry/destruction';
+import type { KillTarget } from '../killing/running-requests';
+import type { StoredRecord } from '../storage/store-adapter';
 
 const debug = createDebug('express-session-management');
 

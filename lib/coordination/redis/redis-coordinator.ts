@@ -53,9 +53,9 @@
  * GET, so node-redis pipelines them into one round trip) and `leave`.
  */
 import { createHash } from 'node:crypto';
-import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from './coordinator';
+import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
 import createDebug from 'debug';
-import { withinBound } from './call-bound';
+import { withinBound } from '../../storage/call-bound';
 
 const debug = createDebug('express-session-management:redis');
 

@@ -1,4 +1,4 @@
-import { StoreUnavailableError } from './errors';
+import { StoreUnavailableError } from '../errors';
 
 /**
  * Settles like `work`, or rejects with `StoreUnavailableError(operation)`

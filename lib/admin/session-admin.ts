@@ -1,13 +1,13 @@
-import type { Clock } from './clock';
-import type { Coordinator } from './coordinator';
-import { destroyClaimed } from './destruction';
-import type { EventSink } from './events';
-import type { SessionCounters } from './runtime';
+import type { Clock } from '../clock';
+import type { Coordinator } from '../coordination/coordinator';
+import { destroyClaimed } from '../expiry/destruction';
+import type { EventSink } from '../manager/events';
+import type { SessionCounters } from '../manager/runtime';
 import { appInput, cursorAfter, idInput, listInput, principalInput, type ListOptions } from './admin-input';
-import { parseSessionKey, sessionKey } from './session-key';
-import { readRecord } from './session-record';
-import type { StoreAdapter } from './store-adapter';
-import { TimeSlices } from './time-slices';
+import { parseSessionKey, sessionKey } from '../storage/session-key';
+import { readRecord } from '../storage/session-record';
+import type { StoreAdapter } from '../storage/store-adapter';
+import { TimeSlices } from '../expiry/time-slices';
 
 /** A live session as administrators see it (DESIGN §6). */
 export interface SessionInfo {

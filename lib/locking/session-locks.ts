@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SessionAccessTimeoutError } from './errors';
+import { SessionAccessTimeoutError } from '../errors';
 
 /** Gives back the slot taken by {@link SessionLocks.acquire}; calling it twice is harmless. */
 export type Release = () => void;

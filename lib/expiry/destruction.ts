@@ -1,10 +1,10 @@
 import createDebug from 'debug';
-import type { Coordinator } from './coordinator';
-import type { DestroyReason, EventSink } from './events';
-import type { SessionCounters } from './runtime';
-import { parseSessionKey, subsessionKey } from './session-key';
-import { readRecord } from './session-record';
-import type { StoreAdapter } from './store-adapter';
+import type { Coordinator } from '../coordination/coordinator';
+import type { DestroyReason, EventSink } from '../manager/events';
+import type { SessionCounters } from '../manager/runtime';
+import { parseSessionKey, subsessionKey } from '../storage/session-key';
+import { readRecord } from '../storage/session-record';
+import type { StoreAdapter } from '../storage/store-adapter';
 
 const debug = createDebug('express-session-management');
 

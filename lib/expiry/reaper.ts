@@ -1,12 +1,12 @@
 import createDebug from 'debug';
-import type { Clock } from './clock';
-import type { Coordinator } from './coordinator';
+import type { Clock } from '../clock';
+import type { Coordinator } from '../coordination/coordinator';
 import { destroyClaimed } from './destruction';
-import type { EventSink } from './events';
-import type { SessionCounters } from './runtime';
-import { parseSessionKey } from './session-key';
-import { readRecord } from './session-record';
-import type { StoreAdapter } from './store-adapter';
+import type { EventSink } from '../manager/events';
+import type { SessionCounters } from '../manager/runtime';
+import { parseSessionKey } from '../storage/session-key';
+import { readRecord } from '../storage/session-record';
+import type { StoreAdapter } from '../storage/store-adapter';
 import { TimeSlices } from './time-slices';
 
 const debug = createDebug('express-session-management:reaper');
