@@ -56,6 +56,7 @@ import { createHash } from 'node:crypto';
 import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
 import createDebug from 'debug';
 import { withinBound } from '../../storage/call-bound';
+import { isSubsessionKey } from '../../storage/session-key';
 
 const debug = createDebug('express-session-management:redis');
 
@@ -117,13 +118,13 @@ return before`;
 
 const LEAVE = `
 local now, timeout, store, entered, accessed, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local principal, principals = ARGV[7], ARGV[8]
+local principal, principals, toplevel = ARGV[7], ARGV[8], ARGV[9]
 local e = redis.call('HMGET', KEYS[1], 'accessed', 'claimed', 'active', 'store', 'killed', 'principal')
 if not e[1] then
   if entered == '1' then return 0 end
   e = { accessed, false, '1', false, false, false }
   redis.call('HSET', KEYS[1], 'accessed', accessed, 'deadline', -1)
-  if not string.find(member, '#', 1, true) then redis.call('ZADD', KEYS[3], 0, member) end
+  if toplevel == '1' then redis.call('ZADD', KEYS[3], 0, member) end
 elseif e[2] == '1' then
   -- Claimed: only the requests of a killed session still count down; the last one destroys it.
   local active = tonumber(e[3] or '0')
@@ -385,6 +386,7 @@ export class RedisCoordinator implements Coordinator {
       key,
       principal,
       this.principalPrefix,
+      isSubsessionKey(key) ? '0' : '1',
     ]);
     return Number(reply) === 2;
   }
