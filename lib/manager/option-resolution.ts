@@ -9,10 +9,8 @@ import {
   Matches,
   Min,
   NotEquals,
-  ValidateBy,
   validateSync,
   type ValidationError,
-  type ValidationOptions,
 } from 'class-validator';
 import { BASE_NEED, missingCapabilities, type Need } from '../coordination/capabilities';
 import { ConfigurationError } from '../errors';
@@ -27,98 +25,16 @@ import {
   type ResolvedManagerOptions,
   type SessionManagerOptions,
 } from './options';
-
-/** RFC 6265 cookie-name / RFC 7230 header-name token. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-
-/** A value that has every named method. */
-function HasMethods(methods: string[], what: string, options?: ValidationOptions): PropertyDecorator {
-  return ValidateBy(
-    {
-      name: 'hasMethods',
-      validator: {
-        validate: (value: unknown) =>
-          typeof value === 'object' && value !== null &&
-          methods.every((m) => typeof (value as Record<string, unknown>)[m] === 'function'),
-        defaultMessage: (args) => `${args?.property} must be ${what} (with ${methods.join(', ')})`,
-      },
-    },
-    options,
-  );
-}
-
-/** An object (a coordinator: what it can do is checked by `coordinatorViolations`). */
-function IsObjectValue(options?: ValidationOptions): PropertyDecorator {
-  return ValidateBy(
-    {
-      name: 'isObject',
-      validator: {
-        validate: (value: unknown) => typeof value === 'object' && value !== null && !Array.isArray(value),
-        defaultMessage: (args) => `${args?.property} must be a coordinator object`,
-      },
-    },
-    options,
-  );
-}
-
-/** A function. */
-function IsFunction(options?: ValidationOptions): PropertyDecorator {
-  return ValidateBy(
-    {
-      name: 'isFunction',
-      validator: {
-        validate: (value: unknown) => typeof value === 'function',
-        defaultMessage: (args) => `${args?.property} must be a function`,
-      },
-    },
-    options,
-  );
-}
-
-/** A non-empty string or a non-empty array of non-empty strings. */
-function IsSecret(options?: ValidationOptions): PropertyDecorator {
-  return ValidateBy(
-    {
-      name: 'isSecret',
-      validator: {
-        validate: (value: unknown) => {
-          const list = Array.isArray(value) ? value : [value];
-          return list.length > 0 && list.every((s) => typeof s === 'string' && s.length > 0);
-        },
-        defaultMessage: (args) => `${args?.property} must be a non-empty string or a non-empty array of them`,
-      },
-    },
-    options,
-  );
-}
-
-/** `false` or a plain object. */
-function IsFalseOrObject(options?: ValidationOptions): PropertyDecorator {
-  return ValidateBy(
-    {
-      name: 'isFalseOrObject',
-      validator: {
-        validate: (value: unknown) => value === false || isPlainObject(value),
-        defaultMessage: (args) => `${args?.property} must be false or an object`,
-      },
-    },
-    options,
-  );
-}
-
-/** A plain object. */
-function IsPlainObject(options?: ValidationOptions): PropertyDecorator {
-  return ValidateBy(
-    {
-      name: 'isPlainObject',
-      validator: {
-        validate: (value: unknown) => isPlainObject(value),
-        defaultMessage: (args) => `${args?.property} must be an object`,
-      },
-    },
-    options,
-  );
-}
+import {
+  HasMethods,
+  IsFalseOrObject,
+  IsFunction,
+  IsObjectValue,
+  IsPlainObject,
+  IsSecret,
+  isPlainObject,
+  TOKEN,
+} from './option-validators';
 
 class ManagerOptionsSchema {
   @IsOptional() @HasMethods(['get', 'set', 'destroy'], 'an express-session store')
@@ -336,10 +252,4 @@ function pickKnown(input: Record<string, unknown>, known: readonly string[]): Re
 /** One line per failed constraint, e.g. `cookie.maxAge must not be less than 0`. */
 function describe(error: ValidationError, prefix: string): string[] {
   return Object.values(error.constraints ?? {}).map((message) => `${prefix}${message}`);
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
-  const proto = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }

@@ -25,7 +25,7 @@ export interface CookieOptions {
   maxAge?: number;
 }
 
-/** Serial access settings (DESIGN §2). */
+/** Serial access settings. */
 export interface SerialAccessOptions {
   /** Seconds a request may wait for its session (fractional allowed). @default 120 */
   maxWaitTime?: number;
@@ -38,8 +38,11 @@ export interface SessionManagerOptions {
   /** Any express-session store. @default an in-process {@link MemoryStore} */
   store?: Store;
   /**
-   * Where access times, the expiry index and (later) locks and kill signals
-   * live. Use `redisCoordinator()` when several processes share a store.
+   * Where access times, the expiry index, locks, kill signals and the
+   * session and principal indexes live. Use `redisCoordinator()` when
+   * several processes share a store. Hazard: a coordinator of your own must
+   * at least track access and claim sessions, and have the abilities your
+   * other options need (checked at startup: `ConfigurationError`).
    * @default in-process
    */
   coordinator?: Coordinator;
@@ -51,7 +54,7 @@ export interface SessionManagerOptions {
   invalidationTimeout?: number;
   /**
    * Whole seconds between reaper sweeps (WebSphere's ReaperInterval).
-   * @default derived from invalidationTimeout (DESIGN §5)
+   * @default derived from invalidationTimeout: 60–90 s under 15 minutes, else 300–360 s, drawn per process
    */
   reaperInterval?: number;
   /**
