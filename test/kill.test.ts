@@ -68,7 +68,8 @@ async function killRig(flavour: () => Express, hangUrl: string): Promise<KillRig
       });
     });
   };
-  const t = await createTestApp(flavour, { manager: { invalidationTimeout: 600 } }, routes);
+  // Serial access on: requests can queue behind the one a kill reaches.
+  const t = await createTestApp(flavour, { manager: { invalidationTimeout: 600, serialAccess: true } }, routes);
   const destroyed: KillRig['destroyed'] = [];
   t.manager.on('sessionDestroyed', (e) => destroyed.push({ ...e, at: e.subsession ?? 'session' }));
   return {

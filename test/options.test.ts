@@ -113,7 +113,6 @@ describe('createSessionManager', () => {
     ['storeTimeout 0', { storeTimeout: 0 }, 'storeTimeout'],
     ['a negative storeTimeout', { storeTimeout: -1 }, 'storeTimeout'],
     ['an infinite storeTimeout', { storeTimeout: Infinity }, 'storeTimeout'],
-    ['serialAccess true', { serialAccess: true }, 'serialAccess'],
     ['a negative serialAccess.maxWaitTime', { serialAccess: { maxWaitTime: -1 } }, 'serialAccess.maxWaitTime'],
     ['an unknown serialAccess option', { serialAccess: { maxWait: 5 } }, 'serialAccess.maxWait'],
     ['a principal that is not a function', { principal: 'user' }, 'principal'],
@@ -147,6 +146,14 @@ describe('createSessionManager', () => {
       clock: { now: () => Date.now() },
     });
     expect(manager.stats().reaper.interval).toBe(30);
+  });
+
+  it('accepts serialAccess true (the defaults of serial access), and per app', () => {
+    const manager = build({ serialAccess: true });
+    expect(() => manager.middleware({ serialAccess: { maxWaitTime: 2 } })).not.toThrow();
+    expect(() => manager.middleware({ serialAccess: false })).not.toThrow();
+    expect(() => manager.middleware({ serialAccess: 'yes' as unknown as boolean })).toThrow(/serialAccess must be true, false or an object/);
+    expect(() => manager.middleware({ serialAccess: { maxWait: 1 } as unknown as boolean })).toThrow(/serialAccess.maxWait is not an option/);
   });
 
   it('accepts serialAccess: false, sameSite: false and a negative invalidationTimeout', () => {

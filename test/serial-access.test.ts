@@ -20,7 +20,7 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** An app whose `/append` reads a list, waits, and writes it back with one more item. */
 function appendApp(flavour: () => Express, options: SessionManagerOptions = {}): Express & { manager: SessionManager } {
-  const manager = createSessionManager(options);
+  const manager = createSessionManager({ serialAccess: true, ...options });
   const app = flavour();
   app.use(manager.middleware());
   app.post('/start', (req: Request, res: Response) => {
@@ -41,7 +41,7 @@ function appendApp(flavour: () => Express, options: SessionManagerOptions = {}):
 
 /** An app with a route that holds the session until told, and a quick one. */
 function holdingApp(flavour: () => Express, options: SessionManagerOptions = {}) {
-  const manager = createSessionManager(options);
+  const manager = createSessionManager({ serialAccess: true, ...options });
   const app = flavour();
   app.use(manager.middleware());
   let release!: () => void;

@@ -1,6 +1,7 @@
 import type {
   AccessTracking,
   BoundedCalls,
+  CommitLocks,
   Coordinator,
   ExpiryIndex,
   KillSignals,
@@ -15,6 +16,7 @@ const CAPABILITIES = {
   claims: ['claim'],
   'an expiry index': ['due'],
   'session locks': ['acquireLock', 'renewLock', 'releaseLock'],
+  'commit locks': ['lockForCommit', 'unlockAfterCommit'],
   'kill signals': ['kill', 'onKill'],
   'a session index': ['keys', 'count', 'keysOf'],
   'bounded calls': ['setCallTimeout'],
@@ -29,6 +31,7 @@ interface CapabilityTypes {
   claims: SessionClaims;
   'an expiry index': ExpiryIndex;
   'session locks': SessionLocking;
+  'commit locks': CommitLocks;
   'kill signals': KillSignals;
   'a session index': SessionIndex;
   'bounded calls': BoundedCalls;

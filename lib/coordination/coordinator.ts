@@ -137,6 +137,18 @@ export interface SessionLocking {
   releaseLock(key: string, token: string): Promise<void>;
 }
 
+/**
+ * Short locks that order the commits of one session across processes (its
+ * read-merge-write never interleaves with another); within a process the
+ * commits are ordered anyway. Held only while committing.
+ */
+export interface CommitLocks {
+  /** Takes the commit lock of `key` for `token`; resolves `false` while another owner holds it. */
+  lockForCommit(key: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Releases it, only if `token` still owns it. */
+  unlockAfterCommit(key: string, token: string): Promise<void>;
+}
+
 /** Killing sessions in use (`manager.sessions.kill*`, the admin router). */
 export interface KillSignals {
   /**
@@ -194,4 +206,4 @@ export interface BoundedCalls {
  */
 export type Coordinator = AccessTracking &
   SessionClaims &
-  Partial<ExpiryIndex & SessionLocking & KillSignals & SessionIndex & BoundedCalls>;
+  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & BoundedCalls>;

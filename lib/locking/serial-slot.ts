@@ -24,7 +24,7 @@ export class SerialSlot {
   private release: Release | undefined;
 
   constructor(
-    private readonly locks: SerialLocks | undefined,
+    private readonly locks: SerialLocks,
     private readonly setting: SerialAccessSetting | false,
   ) {}
 
@@ -35,7 +35,7 @@ export class SerialSlot {
    */
   async take(key: string, gone: AbortSignal): Promise<void> {
     const { locks, setting } = this;
-    if (!locks || !setting) return;
+    if (!setting) return;
     try {
       this.release = await locks.acquire(key, setting.maxWaitMs, gone);
     } catch (error) {

@@ -23,11 +23,13 @@ import {
   type AppOptions,
   type ResolvedAppOptions,
   type ResolvedManagerOptions,
+  type SerialAccessOptions,
   type SessionManagerOptions,
 } from './options';
+import type { SerialAccessSetting } from '../locking/serial-slot';
 import {
   HasMethods,
-  IsFalseOrObject,
+  IsBooleanOrObject,
   IsFunction,
   IsObjectValue,
   IsPlainObject,
@@ -66,7 +68,7 @@ class ManagerOptionsSchema {
   @IsOptional() @IsString() @Matches(TOKEN, { message: 'header must be a valid HTTP header name' })
   header?: string;
 
-  @IsOptional() @IsFalseOrObject()
+  @IsOptional() @IsBooleanOrObject()
   serialAccess?: unknown;
 
   @IsOptional() @IsFunction()
@@ -122,6 +124,9 @@ class AppOptionsSchema {
 
   @IsOptional() @IsBoolean()
   stateless?: boolean;
+
+  @IsOptional() @IsBooleanOrObject()
+  serialAccess?: unknown;
 }
 
 /**
@@ -133,16 +138,13 @@ export function resolveManagerOptions(input: unknown): ResolvedManagerOptions {
   const violations = [
     ...check(ManagerOptionsSchema, options, MANAGER_OPTION_NAMES, ''),
     ...(isPlainObject(options.cookie) ? check(CookieOptionsSchema, options.cookie, COOKIE_OPTION_NAMES, 'cookie.') : []),
-    ...(isPlainObject(options.serialAccess)
-      ? check(SerialAccessSchema, options.serialAccess, SERIAL_ACCESS_OPTION_NAMES, 'serialAccess.')
-      : []),
+    ...serialAccessViolations(options.serialAccess),
     ...coordinatorViolations(options),
   ];
   if (violations.length > 0) throw new ConfigurationError(violations);
 
   const timeout = options.invalidationTimeout ?? 1800;
   const cookie = options.cookie ?? {};
-  const serial = options.serialAccess ?? {};
   return {
     store: options.store,
     coordinator: options.coordinator,
@@ -163,9 +165,7 @@ export function resolveManagerOptions(input: unknown): ResolvedManagerOptions {
       maxAge: cookie.maxAge,
     },
     header: (options.header ?? 'x-session-id').toLowerCase(),
-    serialAccess: serial === false
-      ? false
-      : { maxWaitMs: (serial.maxWaitTime ?? 120) * 1000, accessOnTimeout: serial.accessOnTimeout ?? false },
+    serialAccess: serialAccessSetting(options.serialAccess) ?? false,
     principal: options.principal,
     storeTimeoutMs: (options.storeTimeout ?? 5) * 1000,
     clock: options.clock,
@@ -188,13 +188,27 @@ function coordinatorViolations(options: SessionManagerOptions): string[] {
 /** Validates app options and applies defaults; throws `ConfigurationError`. */
 export function resolveAppOptions(input: unknown): ResolvedAppOptions {
   const options = (input ?? {}) as AppOptions;
-  const violations = check(AppOptionsSchema, options, APP_OPTION_NAMES, '');
+  const violations = [...check(AppOptionsSchema, options, APP_OPTION_NAMES, ''), ...serialAccessViolations(options.serialAccess)];
   if (violations.length > 0) throw new ConfigurationError(violations);
   return {
     app: options.app ?? DEFAULT_APP,
     maxInactiveInterval: options.maxInactiveInterval ?? 0,
     stateless: options.stateless ?? false,
+    serialAccess: serialAccessSetting(options.serialAccess),
   };
+}
+
+/** The violations of a `serialAccess` object's own options. */
+function serialAccessViolations(serialAccess: unknown): string[] {
+  return isPlainObject(serialAccess) ? check(SerialAccessSchema, serialAccess, SERIAL_ACCESS_OPTION_NAMES, 'serialAccess.') : [];
+}
+
+/** A checked `serialAccess` value as the request path uses it; `undefined` when not given. */
+function serialAccessSetting(serialAccess: boolean | SerialAccessOptions | undefined | null): SerialAccessSetting | false | undefined {
+  if (serialAccess === undefined || serialAccess === null) return undefined;
+  if (serialAccess === false) return false;
+  const given = serialAccess === true ? {} : serialAccess;
+  return { maxWaitMs: (given.maxWaitTime ?? 120) * 1000, accessOnTimeout: given.accessOnTimeout ?? false };
 }
 
 /**

@@ -69,14 +69,14 @@ export function IsSecret(options?: ValidationOptions): PropertyDecorator {
   );
 }
 
-/** `false` or a plain object. */
-export function IsFalseOrObject(options?: ValidationOptions): PropertyDecorator {
+/** A boolean or a plain object. */
+export function IsBooleanOrObject(options?: ValidationOptions): PropertyDecorator {
   return ValidateBy(
     {
-      name: 'isFalseOrObject',
+      name: 'isBooleanOrObject',
       validator: {
-        validate: (value: unknown) => value === false || isPlainObject(value),
-        defaultMessage: (args) => `${args?.property} must be false or an object`,
+        validate: (value: unknown) => typeof value === 'boolean' || isPlainObject(value),
+        defaultMessage: (args) => `${args?.property} must be true, false or an object`,
       },
     },
     options,

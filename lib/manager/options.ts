@@ -2,6 +2,7 @@ import type { Store } from 'express-session';
 import type { Request } from 'express';
 import type { Clock } from '../clock';
 import type { Coordinator } from '../coordination/coordinator';
+import type { SerialAccessSetting } from '../locking/serial-slot';
 
 /** Options of the session cookie (`tracking: 'cookie'`). */
 export interface CookieOptions {
@@ -74,8 +75,16 @@ export interface SessionManagerOptions {
   cookie?: CookieOptions;
   /** Header name for `tracking: 'header'`. @default 'x-session-id' */
   header?: string;
-  /** `false`, or settings: requests of one session run one at a time. @default `{ maxWaitTime: 120, accessOnTimeout: false }` */
-  serialAccess?: false | SerialAccessOptions;
+  /**
+   * Requests of one session run one at a time (WebSphere's "allow serial
+   * access"): `true` is `{ maxWaitTime: 120, accessOnTimeout: false }`. Off,
+   * requests of one session run side by side and their commits merge: each
+   * stores only what it changed (docs/architecture.md, "Commit"). Hazard: on,
+   * a page's parallel requests wait for each other, and with
+   * `redisCoordinator` each request pays lock round trips. Apps may set their
+   * own (`middleware({ serialAccess })`). @default false
+   */
+  serialAccess?: boolean | SerialAccessOptions;
   /**
    * The authenticated user of a request, if any: enables finding and killing
    * sessions by user (`manager.sessions`) and binds each session to the first
@@ -101,6 +110,8 @@ export interface AppOptions {
   maxInactiveInterval?: number;
   /** Never create, load or touch a session on these routes. @default false */
   stateless?: boolean;
+  /** This app's serial access (same values as the manager's option). @default the manager's */
+  serialAccess?: boolean | SerialAccessOptions;
 }
 
 /** Options of `sessionManagement()`: manager and app options together. */
@@ -118,7 +129,7 @@ export interface ResolvedManagerOptions {
   tracking: 'cookie' | 'header';
   cookie: Required<Omit<CookieOptions, 'domain' | 'maxAge'>> & Pick<CookieOptions, 'domain' | 'maxAge'>;
   header: string;
-  serialAccess: false | { maxWaitMs: number; accessOnTimeout: boolean };
+  serialAccess: SerialAccessSetting | false;
   principal: ((req: Request) => string | undefined) | undefined;
   storeTimeoutMs: number;
   clock: Clock | undefined;
@@ -130,13 +141,15 @@ export interface ResolvedAppOptions {
   /** Seconds as given: 0 = the manager's, < 0 never. */
   maxInactiveInterval: number;
   stateless: boolean;
+  /** `undefined`: the manager's. */
+  serialAccess: SerialAccessSetting | false | undefined;
 }
 
 export const MANAGER_OPTION_NAMES: readonly (keyof SessionManagerOptions)[] = [
   'store', 'coordinator', 'invalidationTimeout', 'reaperInterval', 'strictExpiry', 'secret',
   'tracking', 'cookie', 'header', 'serialAccess', 'principal', 'storeTimeout', 'clock',
 ];
-export const APP_OPTION_NAMES: readonly (keyof AppOptions)[] = ['app', 'maxInactiveInterval', 'stateless'];
+export const APP_OPTION_NAMES: readonly (keyof AppOptions)[] = ['app', 'maxInactiveInterval', 'stateless', 'serialAccess'];
 export const COOKIE_OPTION_NAMES: readonly (keyof CookieOptions)[] = [
   'name', 'path', 'domain', 'secure', 'sameSite', 'httpOnly', 'maxAge',
 ];

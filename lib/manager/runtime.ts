@@ -8,6 +8,7 @@ import type { SessionTracking } from '../tracking/tracking';
 import type { SerialAccessSetting, SerialLocks } from '../locking/serial-slot';
 import type { RunningRequests } from '../killing/running-requests';
 import type { SessionDestroyer } from '../session/destruction';
+import type { CommitOrder } from '../locking/commit-order';
 
 /** Counters of `manager.stats().sessions`. */
 export interface SessionCounters {
@@ -34,12 +35,12 @@ export interface SessionRuntime {
   readonly counters: SessionCounters;
   /** The one path by which sessions no request holds are destroyed. */
   readonly destroyer: SessionDestroyer;
-  /** Serial access; `undefined` when `serialAccess: false`. */
-  readonly locks: SerialLocks | undefined;
+  /** Commits (and deletes) of one session, one at a time. */
+  readonly commits: CommitOrder;
+  /** The locks of serial access, for the apps that have it on. */
+  readonly locks: SerialLocks;
   /** The requests using each session in this process (kills reach them). */
   readonly running: RunningRequests;
-  /** How long a request may wait for its session, and whether it then runs anyway. */
-  readonly serialAccess: SerialAccessSetting | false;
   /** How long the store keeps a record past its idle deadline (ms), for a timeout. */
   graceMs(timeoutMs: number): number;
   /** The `principal` option: the authenticated user of a request. */
@@ -55,4 +56,6 @@ export interface AppContext {
   readonly name: string;
   /** The app's effective default idle timeout in seconds (`-1` never). */
   readonly timeout: number;
+  /** Serial access of this app's requests (the app's setting, else the manager's). */
+  readonly serialAccess: SerialAccessSetting | false;
 }

@@ -12,6 +12,7 @@ import { ConfigurationError } from '../errors';
 import { Reaper, type SweepResult } from '../expiry/reaper';
 import { RunningRequests } from '../killing/running-requests';
 import { SessionKilling } from '../killing/session-killing';
+import { CommitOrder } from '../locking/commit-order';
 import { createSerialLocks } from '../locking/serial-locks';
 import { createDisconnect, createMiddleware, createStatelessMiddleware } from '../request/middleware';
 import { SessionDestroyer } from '../session/destruction';
@@ -23,7 +24,7 @@ import { ManagerEvents } from './manager-events';
 import { resolveAppOptions, resolveManagerOptions } from './option-resolution';
 import type { AppOptions, ResolvedManagerOptions, SessionManagerOptions } from './options';
 import type { AppContext, SessionCounters, SessionRuntime } from './runtime';
-import { defaultReaperInterval, warnAtStartup } from './startup-warnings';
+import { defaultReaperInterval, warnAboutSerialAccess, warnAtStartup } from './startup-warnings';
 
 const NO_APPS: readonly string[] = [];
 
@@ -71,6 +72,8 @@ export class SessionManager extends ManagerEvents {
   private readonly reaper: Reaper;
   /** Default idle timeout (seconds, -1 never) of each app mounted so far. */
   private readonly appTimeouts = new Map<string, number>();
+  /** An app with serial access was mounted (its warning, if any, said). */
+  private serialAccessSeen = false;
   /** Listening for kills (in any process) to reach this process's requests. */
   private readonly kills: KillSubscription | undefined;
 
@@ -92,6 +95,7 @@ export class SessionManager extends ManagerEvents {
       store,
       coordinator,
       destroyer,
+      commits: new CommitOrder(can(coordinator, 'commit locks') ? coordinator : undefined, this.options.storeTimeoutMs),
       codec: new SessionIdCodec(this.options.secrets),
       tracking: createTracking(this.options),
       events: this,
@@ -99,10 +103,9 @@ export class SessionManager extends ManagerEvents {
       strictExpiry: this.options.strictExpiry,
       invalidationTimeout,
       counters: this.counters,
-      locks: this.options.serialAccess ? createSerialLocks(coordinator) : undefined,
+      locks: createSerialLocks(coordinator),
       running: new RunningRequests(),
       principal: this.options.principal as SessionRuntime['principal'],
-      serialAccess: this.options.serialAccess,
       graceMs: (timeoutMs) => Math.max(timeoutMs, 2 * reaperMs),
       track,
       otherApps: (app) => (this.appTimeouts.size < 2 ? NO_APPS : [...this.appTimeouts.keys()].filter((a) => a !== app)),
@@ -144,7 +147,12 @@ export class SessionManager extends ManagerEvents {
     const context: AppContext = {
       name: app.app,
       timeout: app.maxInactiveInterval === 0 ? this.runtime.invalidationTimeout : app.maxInactiveInterval,
+      serialAccess: app.serialAccess ?? this.options.serialAccess,
     };
+    if (context.serialAccess && !this.serialAccessSeen) {
+      this.serialAccessSeen = true;
+      warnAboutSerialAccess(this.coordinator);
+    }
     this.appTimeouts.set(context.name, context.timeout);
     return createMiddleware(this.runtime, context);
   }
@@ -214,7 +222,7 @@ export class SessionManager extends ManagerEvents {
     const { running, locks } = this.runtime;
     return coordinator.onKill((key) => {
       running.kill(key);
-      locks?.drain(key);
+      locks.drain(key);
     });
   }
 

@@ -27,15 +27,18 @@ export function warnAtStartup(options: ResolvedManagerOptions, store: Store, coo
       'ESM_LOCAL_COORDINATOR',
     );
   }
-  if (options.serialAccess && !(coordinator instanceof LocalCoordinator) && !can(coordinator, 'session locks')) {
-    warn(
-      'serialAccess with a coordinator that cannot lock sessions (acquireLock, renewLock, releaseLock) holds within each process only',
-      'ESM_SERIAL_ACCESS_LOCAL',
-    );
-  }
   if (reaperInterval < 10) {
     warn(`reaperInterval ${reaperInterval} s is under 10 s; every sweep costs store and coordinator calls`, 'ESM_REAPER_INTERVAL');
   }
+}
+
+/** Serial access with a remote coordinator that cannot lock sessions holds within each process only. */
+export function warnAboutSerialAccess(coordinator: Coordinator): void {
+  if (coordinator instanceof LocalCoordinator || can(coordinator, 'session locks')) return;
+  warn(
+    'serialAccess with a coordinator that cannot lock sessions (acquireLock, renewLock, releaseLock) holds within each process only',
+    'ESM_SERIAL_ACCESS_LOCAL',
+  );
 }
 
 /** An in-process store (ours or express-session's): right with the in-process coordinator. */

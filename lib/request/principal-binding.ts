@@ -31,5 +31,6 @@ export function bindPrincipal(runtime: SessionRuntime, req: IncomingMessage, ses
   }
   if (user === undefined) return;
   session.state.principal = user;
+  session.state.principalBound = true;
   session.state.dirty = true;
 }

@@ -57,7 +57,7 @@ export class RequestContext implements SessionHost, KillTarget {
   ) {
     this.start = runtime.clock.now();
     this.session = this.pendingSession();
-    this.slot = new SerialSlot(runtime.locks, runtime.serialAccess);
+    this.slot = new SerialSlot(runtime.locks, appContext.serialAccess);
     this.hooks = new ResponseHooks(this);
   }
 

@@ -1,13 +1,16 @@
 import type { ServletSession } from '../session/http-session';
 import { deleteSession } from '../session/destruction';
 import { sessionKey, subsessionKey } from '../storage/session-key';
-import { buildRecord } from '../storage/session-record';
-import type { StoredRecord } from '../storage/store-adapter';
+import createDebug from 'debug';
+import { readRecord } from '../storage/session-record';
 import { bindPrincipal } from './principal-binding';
+import { mergedRecord, wholeRecord, type WriteTimes } from './record-writing';
 import type { RequestContext } from './request-context';
 
 /** A year: how long the store keeps a session that never expires without a write or touch. */
 const NEVER_TTL_MS = 365 * 24 * 3600 * 1000;
+
+const debug = createDebug('express-session-management');
 
 /**
  * Commits a request's session work (docs/architecture.md, "Commit"): for
@@ -35,12 +38,11 @@ export async function commitRequest(context: RequestContext): Promise<void> {
 /** Stores, touches or deletes one session, and always tells the coordinator the request is done. */
 async function commitSession(context: RequestContext, session: ServletSession, now: number): Promise<void> {
   const { runtime } = context;
-  const { store, coordinator } = runtime;
   const { state } = session;
   const oldKey = state.storedKey;
-  // 1. Invalidated: delete the record and the coordinator's entry.
+  // 1. Invalidated: delete the record and the coordinator's entry (in turn with the session's commits).
   if (state.status === 'invalid') {
-    if (oldKey !== null) await deleteSession(runtime, oldKey);
+    if (oldKey !== null) await runtime.commits.run(oldKey, () => deleteSession(runtime, oldKey));
     return;
   }
   if (state.status === 'pending') return;
@@ -54,26 +56,13 @@ async function commitSession(context: RequestContext, session: ServletSession, n
   bindPrincipal(runtime, context.req, session);
   const moved = oldKey !== null && oldKey !== key;
   const timeoutMs = timeoutMsOf(session);
-  const storeExpires = storeExpiry(context, now, timeoutMs);
+  const times: WriteTimes = { start: context.start, now, storeExpires: storeExpiry(context, now, timeoutMs) };
   let written: number | null = state.storeExpires;
   try {
-    // 2. Changed, new or renamed: write the whole record; renamed: drop the old key. Also when this
-    // request outlasted the store's TTL of the record: a touch of a record the store dropped does nothing.
-    const lapsed = state.storeExpires !== null && state.storeExpires <= now;
-    if (state.hasChanges() || oldKey !== key || lapsed) {
-      written = storeExpires;
-      await Promise.all([
-        store.set(key, recordOf(context, session, storeExpires, now)),
-        moved ? deleteSession(runtime, oldKey) : undefined,
-      ]);
-    } else if (touchDue(context, state.storeExpires, storeExpires, timeoutMs)) {
-      // 3. Unchanged: extend the store's TTL only when it runs low (a coalesced touch).
-      written = storeExpires;
-      await store.touch(key, recordOf(context, session, storeExpires, now));
-    }
+    written = await write(context, session, key, times, timeoutMs);
   } finally {
-    // 4. The idle clock restarts when the last request using the session ends.
-    const lastOfKilled = await coordinator.leave(key, {
+    // 5. The idle clock restarts when the last request using the session ends.
+    const lastOfKilled = await runtime.coordinator.leave(key, {
       now,
       timeoutMs,
       storeExpires: written,
@@ -84,6 +73,65 @@ async function commitSession(context: RequestContext, session: ServletSession, n
     // Killed in another process, its signal not here yet: what was just written goes too.
     if (lastOfKilled) await destroyKilled(context, key, now);
   }
+}
+
+/**
+ * Writes what the session needs written; resolves when the store's copy now
+ * expires (as it was when nothing was written).
+ * 2. New or renamed: nobody else can have written it: the whole record (a
+ *    rename also drops the old key, in turn with its commits).
+ * 3. Changed: merged onto the record as it is now; so is a session whose
+ *    store TTL ran out while this request ran (a touch of a dropped record
+ *    does nothing).
+ * 4. Unchanged: the store's TTL is extended only when it runs low (a
+ *    coalesced touch); a store without `touch` merges nothing instead of
+ *    writing this request's (perhaps stale) copy.
+ */
+async function write(context: RequestContext, session: ServletSession, key: string, times: WriteTimes, timeoutMs: number | null): Promise<number | null> {
+  const { runtime } = context;
+  const { state } = session;
+  const oldKey = state.storedKey;
+  // 2.
+  if (state.fresh || (oldKey !== null && oldKey !== key)) {
+    await Promise.all([
+      runtime.store.set(key, wholeRecord(session, times)),
+      oldKey === null ? undefined : runtime.commits.run(oldKey, () => deleteSession(runtime, oldKey)),
+    ]);
+    return times.storeExpires;
+  }
+  // 3.
+  const lapsed = state.storeExpires !== null && state.storeExpires <= times.now;
+  if (state.hasChanges() || lapsed) return merge(context, session, key, times);
+  // 4.
+  if (!touchDue(context, state.storeExpires, times.storeExpires, timeoutMs)) return state.storeExpires;
+  if (!runtime.store.canTouch) return merge(context, session, key, times);
+  await runtime.store.touch(key, wholeRecord(session, times));
+  return times.storeExpires;
+}
+
+/**
+ * Read-merge-write of one session, in turn with its other commits. A
+ * session that is gone meanwhile (invalidated, expired or killed by another
+ * request) stays gone: what this request changed is dropped. One whose
+ * record the store dropped while this request used it (its entry still
+ * there, unclaimed) is written whole.
+ */
+async function merge(context: RequestContext, session: ServletSession, key: string, times: WriteTimes): Promise<number | null> {
+  const { runtime } = context;
+  return runtime.commits.run(key, async () => {
+    const record = await runtime.store.get(key);
+    if (record) {
+      await runtime.store.set(key, mergedRecord(readRecord(record, session.app, times.now), session, times));
+      return times.storeExpires;
+    }
+    const entry = await runtime.coordinator.inspect(key);
+    if (!entry || entry.claimed) {
+      debug('commit of %s dropped: the session is gone', key);
+      return null;
+    }
+    await runtime.store.set(key, wholeRecord(session, times));
+    return times.storeExpires;
+  });
 }
 
 /**
@@ -108,22 +156,6 @@ async function destroyKilled(context: RequestContext, key: string, now: number):
   const { runtime } = context;
   const { announced } = await runtime.destroyer.destroy(key, 'killed', { held: undefined }, { now, lastAccessedTime: context.start });
   if (announced) runtime.track(announced);
-}
-
-/** The store record of a session as this request leaves it. */
-function recordOf(context: RequestContext, session: ServletSession, storeExpires: number, now: number): StoredRecord {
-  const { state } = session;
-  const subsessions = session.getSubsessionNames();
-  const meta = {
-    v: 1 as const,
-    app: session.app,
-    created: state.creationTime,
-    accessed: context.start,
-    timeout: state.timeout,
-    subsessions: subsessions.length > 0 ? subsessions : undefined,
-    principal: state.principal,
-  };
-  return buildRecord(meta, state.snapshot(), storeExpires, now);
 }
 
 /** Where a session (or a subsession) is stored. */

@@ -105,12 +105,12 @@ async function loadSubsessions(context: RequestContext, parent: ServletSession, 
     const key = keys[i];
     if (!record || entry?.claimed) {
       if (!record && entry && !entry.claimed) await coordinator.remove(key);
-      parent.state.dirty = true;
+      parent.state.noteSubsession(names[i], false);
       continue;
     }
     const data = readRecord(record, context.appContext.name, start);
     if (runtime.strictExpiry && entry && isExpired(entry, start)) {
-      parent.state.dirty = true;
+      parent.state.noteSubsession(names[i], false);
       const { announced } = await runtime.destroyer.destroy(key, 'expired', { at: start }, {
         record: data,
         lastAccessedTime: entry.lastAccessedTime,

@@ -1,7 +1,7 @@
 import { IllegalStateError } from '../errors';
 import { SUBSESSION_NAME } from '../storage/session-key';
 import { assertAttributeName, assertStorable } from './attribute-values';
-import { SessionState } from './session-state';
+import { REMOVED, SessionState } from './session-state';
 import type { BindingEvent, EventSink, SessionBindingListener } from '../manager/events';
 
 /**
@@ -133,6 +133,7 @@ export class ServletSession implements HttpSession {
     if (!Number.isInteger(seconds)) throw new TypeError(`setMaxInactiveInterval: ${seconds} is not a whole number of seconds`);
     this.makeLive();
     this.state.timeout = seconds <= 0 ? -1 : seconds;
+    this.state.timeoutChanged = true;
     this.state.dirty = true;
   }
 
@@ -163,6 +164,7 @@ export class ServletSession implements HttpSession {
     const had = attributes.has(name);
     const old = attributes.get(name);
     attributes.set(name, value);
+    this.state.changed.set(name, value);
     this.state.dirty = true;
     if (old !== value) {
       this.notifyBinding(value, 'valueBound', name);
@@ -181,6 +183,7 @@ export class ServletSession implements HttpSession {
     if (!attributes.has(name)) return;
     const value = attributes.get(name);
     attributes.delete(name);
+    this.state.changed.set(name, REMOVED);
     this.state.dirty = true;
     this.notifyBinding(value, 'valueUnbound', name);
     this.host.events.fire('attributeRemoved', { ...this.base(), session: this, name, value });
@@ -189,7 +192,7 @@ export class ServletSession implements HttpSession {
   invalidate(): void {
     this.assertValid('invalidate');
     this.destroy('invalidated');
-    if (this.parent) this.parent.state.dirty = true; // its list of subsessions changed
+    if (this.parent) this.parent.state.noteSubsession(this.name!, false); // its list of subsessions changed
   }
 
   /** Ends the session in this request: subsessions first (`parent-destroyed`), then itself. */
@@ -252,7 +255,7 @@ export class ServletSession implements HttpSession {
     const sub = new ServletSession(this.host, state, { session: this, name });
     if (existing) this.host.retire(existing);
     this.subsessions.set(name, sub);
-    this.state.dirty = true;
+    this.state.noteSubsession(name, true);
     this.host.subsessionCreated(sub);
     return sub;
   }

@@ -1,6 +1,9 @@
 /** pending: not stored yet; live: stored or to be stored; invalid: invalidated. */
 export type SessionStatus = 'pending' | 'live' | 'invalid';
 
+/** In {@link SessionState.changed}: the attribute was removed. */
+export const REMOVED: unique symbol = Symbol('removed');
+
 /** Initial state of a session. */
 export interface SessionStateInit {
   app: string;
@@ -46,6 +49,20 @@ export class SessionState {
   entered = false;
   /** When the store's copy expires by its own TTL (ms); `null` when unknown. */
   storeExpires: number | null = null;
+  /**
+   * What this request changed, for a commit that merges it onto the record
+   * as it is in the store then (docs/architecture.md, "Commit"): attributes
+   * set (their value) or removed ({@link REMOVED}), by name.
+   */
+  readonly changed = new Map<string, unknown>();
+  /** `setMaxInactiveInterval` was called. */
+  timeoutChanged = false;
+  /** Subsessions created in this request (a parent's). */
+  readonly subsessionsAdded = new Set<string>();
+  /** Subsessions invalidated in this request, or found gone (a parent's). */
+  readonly subsessionsRemoved = new Set<string>();
+  /** The session was bound to its user in this request. */
+  principalBound = false;
   /** JSON of object attributes handed out, to notice changes made in place. */
   private snapshots: Map<string, string> | undefined;
 
@@ -73,12 +90,24 @@ export class SessionState {
 
   /** Whether the stored copy is out of date: written to, or an object attribute changed in place. */
   hasChanges(): boolean {
-    if (this.dirty) return true;
-    if (!this.snapshots) return false;
+    return this.dirty || this.changedInPlace().length > 0;
+  }
+
+  /** Attributes handed out as objects and changed in place since (not set again). */
+  changedInPlace(): string[] {
+    if (!this.snapshots) return [];
+    const names: string[] = [];
     for (const [name, json] of this.snapshots) {
-      if (JSON.stringify(this.attributes.get(name)) !== json) return true;
+      if (!this.changed.has(name) && JSON.stringify(this.attributes.get(name)) !== json) names.push(name);
     }
-    return false;
+    return names;
+  }
+
+  /** Notes a subsession created (`added`) or gone in this request, on its parent's state. */
+  noteSubsession(name: string, added: boolean): void {
+    (added ? this.subsessionsAdded : this.subsessionsRemoved).add(name);
+    (added ? this.subsessionsRemoved : this.subsessionsAdded).delete(name);
+    this.dirty = true;
   }
 
   /** The attributes as a plain object (what is stored, and what events carry). */

@@ -17,6 +17,10 @@
  *   a little late (its TTL counts from its own write, rounded up to seconds).
  * - `PlockK` string (e.g. `esm:lock:<id>`) — serial access across processes:
  *   the holder's token, with a TTL renewed while held.
+ * - `PcommitK` string (e.g. `esm:commit:<id>`) — held while one process
+ *   merges a request's changes onto the session's record (read, merge,
+ *   write), so merges never interleave; the holder's token, with a TTL of
+ *   twice `storeTimeout`.
  * - `Pexpiry` sorted set — the expiry index: member `K`, score = deadline. Never
  *   -expiring sessions are not in it.
  * - `Psessions` sorted set — every top-level session key, score 0, so the
@@ -40,7 +44,8 @@
  *   (the claimed hash is a tombstone: requests no longer use the session);
  *   ZREM alone when the hash is gone (it expired by itself: a stale member)
  * - lock: SET PlockK token NX PX ttl; renew: GET + PEXPIRE; unlock: GET + DEL
- *   (compare-and-delete: only the owner's token deletes)
+ *   (compare-and-delete: only the owner's token deletes); the commit lock
+ *   the same on PcommitK
  * - kill: HMGET, then only if unclaimed: HSET claimed 1 killed 1, ZREM, DEL
  *   PlockK (requests queued behind it go on), PUBLISH Pkill K
  * - inspect: HMGET
@@ -157,8 +162,20 @@ export class RedisCoordinator implements Coordinator {
     await this.run('unlock', [this.lockKey(key)], [token]);
   }
 
+  async lockForCommit(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.run('lock', [this.commitLockKey(key)], [token, String(ttlMs)])) === 'OK';
+  }
+
+  async unlockAfterCommit(key: string, token: string): Promise<void> {
+    await this.run('unlock', [this.commitLockKey(key)], [token]);
+  }
+
   private lockKey(key: string): string {
     return `${this.prefix}lock:${key}`;
+  }
+
+  private commitLockKey(key: string): string {
+    return `${this.prefix}commit:${key}`;
   }
 
   async inspect(key: string): Promise<AccessEntry | undefined> {

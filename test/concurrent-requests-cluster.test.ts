@@ -1,12 +1,16 @@
 /**
- * Serial access across processes (issue 5, item 2): two Node processes
+ * Concurrent requests of one session across processes: two Node processes
  * serve one session from the run's redis-server (connect-redis, one key
- * prefix). 50 concurrent appends, each of which reads a list, waits a few
- * milliseconds and writes it back one item longer, alternate between the
- * two. With createSessionManager + redisCoordinator every append must be
- * kept; with express-session 1.19 on the same store, in the same two
- * processes, appends must be lost — the lost update the test exists to
- * catch, so it can fail.
+ * prefix), each request alternating between them.
+ *
+ * - Serial access on: 50 concurrent appends, each of which reads a list,
+ *   waits a few milliseconds and writes it back one item longer, are all kept.
+ * - Serial access off (the default): commits merge (docs/architecture.md,
+ *   "Commit"): 50 concurrent requests that each set an attribute of their
+ *   own keep all 50; 50 appends to one attribute all succeed and the last
+ *   commit wins.
+ * - express-session 1.19 on the same store, in the same two processes, loses
+ *   both — the lost update the tests exist to catch, so they can fail.
  */
 import { resolve } from 'node:path';
 import { Cluster, type Worker } from './support/reaper-cluster';
@@ -33,6 +37,25 @@ async function append(worker: Worker, cookie: string, i: number): Promise<number
   const res = await fetch(`http://127.0.0.1:${worker.port}/append?i=${i}`, { method: 'POST', headers: { cookie } });
   await res.arrayBuffer();
   return res.status;
+}
+
+/** `POST /set/<name>` on a worker with the session cookie; the HTTP status. */
+async function setOwn(worker: Worker, cookie: string, name: string): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${worker.port}/set/${name}`, { method: 'POST', headers: { cookie } });
+  await res.arrayBuffer();
+  return res.status;
+}
+
+/** `GET /attributes` on a worker with the session cookie. */
+async function attributes(worker: Worker, cookie: string): Promise<Record<string, unknown>> {
+  const res = await fetch(`http://127.0.0.1:${worker.port}/attributes`, { headers: { cookie } });
+  expect(res.status).toBe(200);
+  return (await res.json()) as Record<string, unknown>;
+}
+
+/** 50 requests setting an attribute each (`a0`…`a49`), alternating between the workers, all at once; their statuses. */
+async function setConcurrently(cluster: Cluster, cookie: string): Promise<number[]> {
+  return Promise.all(Array.from({ length: APPENDS }, (_, i) => setOwn(cluster.workers[i % cluster.workers.length], cookie, `a${i}`)));
 }
 
 /** `GET /list` on a worker with the session cookie. */
@@ -70,7 +93,7 @@ async function locksLeft(client: TestRedisClient, pattern: string, ms: number): 
   return keys;
 }
 
-describeRedis('serial access across processes sharing redisCoordinator', () => {
+describeRedis('concurrent requests of one session across processes sharing redisCoordinator', () => {
   const clusters = new Map<AppendMode, Cluster>();
   let client: TestRedisClient | undefined;
   let prefix = '';
@@ -91,7 +114,7 @@ describeRedis('serial access across processes sharing redisCoordinator', () => {
     prefix = uniquePrefix('serial-access-cluster');
     client = await createRedisClient();
     // Both pairs start together: the processes' startup (tsx) is most of the run time.
-    await Promise.all([startCluster('manager'), startCluster('express-session')]);
+    await Promise.all([startCluster('manager'), startCluster('merging'), startCluster('express-session')]);
   }, 30_000);
 
   afterAll(async () => {
@@ -104,7 +127,7 @@ describeRedis('serial access across processes sharing redisCoordinator', () => {
     }
   });
 
-  it('keeps every one of 50 concurrent appends alternating between two processes', async () => {
+  it('keeps every one of 50 concurrent appends alternating between two processes, with serial access', async () => {
     const cluster = clusters.get('manager')!;
     const list = await appendConcurrently(cluster, 'JSESSIONID');
     expect([...list].sort((x, y) => x - y)).toEqual(Array.from({ length: APPENDS }, (_, i) => i));
@@ -117,5 +140,33 @@ describeRedis('serial access across processes sharing redisCoordinator', () => {
     // Every append answered 204, yet some were overwritten by others that had read the list before them.
     const list = await appendConcurrently(cluster, 'connect.sid');
     expect(list.length).toBeLessThan(APPENDS);
+  }, 20_000);
+
+  it('keeps all 50 attributes set by 50 concurrent requests alternating between two processes (merging commits)', async () => {
+    const cluster = clusters.get('merging')!;
+    const cookie = await start(cluster.workers[0], 'JSESSIONID');
+    expect(await setConcurrently(cluster, cookie)).toEqual(Array(APPENDS).fill(204));
+    const kept = await attributes(cluster.workers[1], cookie);
+    expect(Object.keys(kept).filter((name) => name.startsWith('a')).sort()).toEqual(
+      Array.from({ length: APPENDS }, (_, i) => `a${i}`).sort(),
+    );
+    // Every commit lock is given back.
+    expect(await locksLeft(client!, `${prefix}merging:esm:commit:*`, 2_000)).toEqual([]);
+  }, 20_000);
+
+  it('lets the last commit win on one attribute without serial access, every request answered', async () => {
+    const cluster = clusters.get('merging')!;
+    const list = await appendConcurrently(cluster, 'JSESSIONID');
+    expect(list.length).toBeGreaterThanOrEqual(1);
+    expect(list.length).toBeLessThan(APPENDS);
+    expect(new Set(list).size).toBe(list.length);
+  }, 20_000);
+
+  it('shows that express-session 1.19 on the same store, in the same two processes, loses attributes set at once', async () => {
+    const cluster = clusters.get('express-session')!;
+    const cookie = await start(cluster.workers[0], 'connect.sid');
+    expect(await setConcurrently(cluster, cookie)).toEqual(Array(APPENDS).fill(204));
+    const kept = await attributes(cluster.workers[1], cookie);
+    expect(Object.keys(kept).filter((name) => name.startsWith('a')).length).toBeLessThan(APPENDS);
   }, 20_000);
 });
