@@ -3,7 +3,7 @@ import { UnauthorizedSessionRequestError } from '../errors';
 import type { ServletSession } from '../session/http-session';
 import { SessionState } from '../session/session-state';
 import { sessionKey, subsessionKey } from '../storage/session-key';
-import { readRecord } from '../storage/session-record';
+import { readRecord, type LoadedRecord } from '../storage/session-record';
 import type { DecodedId } from '../tracking/session-id-codec';
 import { requestUser } from './principal-binding';
 import type { RequestContext } from './request-context';
@@ -49,12 +49,7 @@ export async function loadSession(context: RequestContext, key: string, decoded:
   // 4. Expired on access: enter() did not count this request as a user, so every request that
   // finds it expired claims as a bystander and exactly one destroys it.
   if (strictExpiry && entry && isExpired(entry, start)) {
-    const { announced } = await runtime.destroyer.destroy(key, 'expired', { at: start }, {
-      record: data,
-      lastAccessedTime: entry.lastAccessedTime,
-      now: start,
-    });
-    if (announced) runtime.track(announced);
+    await destroyExpired(context, key, entry, data);
     return;
   }
   // 4b. Bound to a user (the principal option): for that user only.
@@ -111,12 +106,7 @@ async function loadSubsessions(context: RequestContext, parent: ServletSession, 
     const data = readRecord(record, context.appContext.name, start);
     if (runtime.strictExpiry && entry && isExpired(entry, start)) {
       parent.state.noteSubsession(names[i], false);
-      const { announced } = await runtime.destroyer.destroy(key, 'expired', { at: start }, {
-        record: data,
-        lastAccessedTime: entry.lastAccessedTime,
-        now: start,
-      });
-      if (announced) runtime.track(announced);
+      await destroyExpired(context, key, entry, data);
       continue;
     }
     const state = new SessionState({
@@ -131,6 +121,21 @@ async function loadSubsessions(context: RequestContext, parent: ServletSession, 
     state.storeExpires = entry?.storeExpires ?? data.storeExpires;
     parent.subsessions.set(names[i], context.sessionOf(state, { session: parent, name: names[i] }));
   }
+}
+
+/**
+ * A session (or subsession) found expired on access: destroyed if this
+ * request wins the claim. `lastAccessedTime` is the entry's as it was before
+ * this request came.
+ */
+async function destroyExpired(context: RequestContext, key: string, entry: AccessEntry, record: LoadedRecord): Promise<void> {
+  const { runtime, start } = context;
+  const { announced } = await runtime.destroyer.destroy(key, 'expired', { at: start }, {
+    record,
+    lastAccessedTime: entry.lastAccessedTime,
+    now: start,
+  });
+  if (announced) runtime.track(announced);
 }
 
 /** Whether another app of the manager has a session stored under `id` (no store call with one app). */
