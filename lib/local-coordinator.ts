@@ -28,7 +28,6 @@ export class LocalCoordinator implements Coordinator {
   private readonly principals = new Map<string, Set<string>>();
   /** Top-level keys in order, for `keys()`. */
   private readonly ordered = new SortedKeys();
-  private topLevel = 0;
 
   async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
     const entry = this.entries.get(key);
@@ -61,10 +60,7 @@ export class LocalCoordinator implements Coordinator {
         principal: undefined,
       };
       this.entries.set(key, entry);
-      if (!key.includes('#')) {
-        this.ordered.add(key);
-        this.topLevel++;
-      }
+      if (!key.includes('#')) this.ordered.add(key);
     }
     if (entry.claimed) {
       if (!entry.killed || !update.entered || entry.active === 0) return false;
@@ -90,19 +86,16 @@ export class LocalCoordinator implements Coordinator {
     this.entries.delete(key);
     this.index.delete(entry);
     this.unbind(entry);
-    if (!key.includes('#')) {
-      this.ordered.noteRemoved();
-      this.topLevel--;
-    }
+    if (!key.includes('#')) this.ordered.delete(key);
     return true;
   }
 
   async keys(after: string | null, limit: number): Promise<string[]> {
-    return this.ordered.page(after, limit, (key) => this.entries.has(key));
+    return this.ordered.page(after, limit);
   }
 
   async count(): Promise<number> {
-    return this.topLevel;
+    return this.ordered.size;
   }
 
   async keysOf(principal: string): Promise<string[]> {
