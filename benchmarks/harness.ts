@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { createClient } from 'redis';
 import { build } from 'tsup';
@@ -396,4 +397,38 @@ export async function measureRun(
   }
   if (commandsBefore && admin) run.redisCommands = perRequest(commandsBefore, await commandStats(admin), result.requests);
   return run;
+}
+
+/** The longest event-loop stall seen by {@link watchStalls}, two ways. */
+export interface Stall {
+  /** `monitorEventLoopDelay({ resolution: 1 })`'s max: how late its 1 ms timer fired, ms. */
+  histogramMaxMs: number;
+  /** The longest gap between the ticks of a 1 ms `setInterval`, ms. */
+  intervalMaxGapMs: number;
+}
+
+/**
+ * Starts watching the event loop for stalls (DESIGN §9: none over 20 ms).
+ * `stop()` lets the loop turn once more before reading, so a stall that
+ * lasted until the watched work ended (in-process work that never waits
+ * for I/O runs in microtasks, from start to end) is counted too.
+ */
+export function watchStalls(): { stop(): Promise<Stall> } {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  let last = performance.now();
+  let longest = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  return {
+    async stop(): Promise<Stall> {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      clearInterval(timer);
+      histogram.disable();
+      return { histogramMaxMs: histogram.max / 1e6, intervalMaxGapMs: longest };
+    },
+  };
 }
