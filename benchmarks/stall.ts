@@ -13,8 +13,9 @@
  *   due sessions, live topped up to N in between), while a client process
  *   sends `GET /hit` (4 keep-alive connections, each its own session, back
  *   to back) to an Express app with the manager's middleware: the sweep's
- *   duration, the stall, and from the client's side the requests answered
- *   during the sweep and their longest latency.
+ *   duration, the stall, and from the client's side the requests sent and
+ *   answered during the sweep, their longest latency, and the longest
+ *   latency of any request in flight during the sweep.
  *
  * Setup: the defaults, in-process MemoryStore + LocalCoordinator, with a
  * fake clock (`invalidationTimeout` 1800 s as by default; `reaperInterval`
@@ -123,7 +124,7 @@ interface SweepSample {
 }
 
 interface ClientWindow {
-  /** Responses received while the sweep ran. */
+  /** Requests sent and answered while the sweep ran (not those sent before: their answers may have left before it began). */
   answered: number;
   /** The longest latency of those, ms (NaN when none). */
   maxLatencyAnsweredMs: number;
@@ -405,7 +406,7 @@ async function clientJob(job: ClientJob): Promise<ClientResult> {
       let maxAnswered = NaN;
       let maxOverlapping = 0;
       for (let i = 0; i < received.length; i++) {
-        if (received[i] >= start && received[i] <= end) {
+        if (sent[i] >= start && received[i] <= end) {
           answered++;
           maxAnswered = Number.isNaN(maxAnswered) ? latency[i] : Math.max(maxAnswered, latency[i]);
         }
@@ -443,7 +444,7 @@ function listingTable(r: ListingResult): string {
 
 function sweepTable(results: SweepResult[]): string {
   const rows = [
-    '| live / due | sweep | sweep ms | longest stall: event-loop delay max, ms | 1 ms interval gap, ms | requests answered during the sweep (client; server) | their max latency, ms | longest latency of a request overlapping the sweep, ms |',
+    '| live / due | sweep | sweep ms | longest stall: event-loop delay max, ms | 1 ms interval gap, ms | requests sent and answered during the sweep (client; server handler runs) | their max latency, ms | longest latency of a request overlapping the sweep, ms |',
     '|---|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const r of results) {
