@@ -150,7 +150,7 @@ function log(message: string): void {
 
 interface Compiled {
   createSessionManager: typeof import('../lib').createSessionManager;
-  redisCoordinator: typeof import('../lib/redis-coordinator').redisCoordinator;
+  redisCoordinator: typeof import('../lib/coordination/redis/redis-coordinator').redisCoordinator;
 }
 
 /** lib/ as compiled JavaScript; everything required at once (another bench may wipe benchmarks/.build later). */
@@ -158,7 +158,7 @@ function loadLib(): Compiled {
   const load = (name: string): unknown => require(join(BUILD_DIR, 'lib', `${name}.js`));
   return {
     createSessionManager: (load('index') as typeof import('../lib')).createSessionManager,
-    redisCoordinator: (load('redis-coordinator') as typeof import('../lib/redis-coordinator')).redisCoordinator,
+    redisCoordinator: (load('redis-coordinator') as typeof import('../lib/coordination/redis/redis-coordinator')).redisCoordinator,
   };
 }
 

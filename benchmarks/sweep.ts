@@ -46,7 +46,7 @@ import { RedisStore } from 'connect-redis';
 import express from 'express';
 import { createClient } from 'redis';
 import type { LocalCoordinator, MemoryStore, SessionManager } from '../lib';
-import type { StoredRecord } from '../lib/store-adapter';
+import type { StoredRecord } from '../lib/storage/store-adapter';
 import { FakeClock } from '../test/support/fake-clock';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
 import { seededRandom } from '../test/support/seeded-random';
@@ -78,8 +78,8 @@ const BUILD_DIR = join(__dirname, '.build', 'sweep');
 /** lib/ as compiled JavaScript, loaded by the children. */
 interface Compiled {
   createSessionManager: typeof import('../lib').createSessionManager;
-  redisCoordinator: typeof import('../lib/redis-coordinator').redisCoordinator;
-  buildRecord: typeof import('../lib/session-record').buildRecord;
+  redisCoordinator: typeof import('../lib/coordination/redis/redis-coordinator').redisCoordinator;
+  buildRecord: typeof import('../lib/storage/session-record').buildRecord;
 }
 let compiledLib: Compiled | undefined;
 
@@ -88,8 +88,8 @@ function lib(): Compiled {
     const load = (name: string): unknown => require(join(BUILD_DIR, 'lib', `${name}.js`));
     compiledLib = {
       createSessionManager: (load('index') as typeof import('../lib')).createSessionManager,
-      redisCoordinator: (load('redis-coordinator') as typeof import('../lib/redis-coordinator')).redisCoordinator,
-      buildRecord: (load('session-record') as typeof import('../lib/session-record')).buildRecord,
+      redisCoordinator: (load('redis-coordinator') as typeof import('../lib/coordination/redis/redis-coordinator')).redisCoordinator,
+      buildRecord: (load('session-record') as typeof import('../lib/storage/session-record')).buildRecord,
     };
   }
   return compiledLib;

@@ -10,7 +10,7 @@
 import { resolve } from 'node:path';
 import { RedisStore } from 'connect-redis';
 import { createSessionManager, type SessionManager } from '../lib';
-import { redisCoordinator } from '../lib/redis-coordinator';
+import { redisCoordinator } from '../lib/coordination/redis/redis-coordinator';
 import { hangingServer, type HangingServer } from './support/hanging-server';
 import { Cluster, waitFor, type Worker } from './support/reaper-cluster';
 import type { KillView, KillWorkerMessage } from './support/kill-worker';

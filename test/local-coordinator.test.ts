@@ -7,7 +7,7 @@
 import type { Express } from 'express';
 import request from 'supertest';
 import { createSessionManager, MemoryStore, type SessionDestroyedEvent } from '../lib/index';
-import { LocalCoordinator } from '../lib/local-coordinator';
+import { LocalCoordinator } from '../lib/coordination/local/local-coordinator';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
@@ -24,7 +24,8 @@ describe('LocalCoordinator.kill', () => {
   it('marks the entry killed and claimed, out of the expiry index, and tells the listeners', async () => {
     const coordinator = new LocalCoordinator();
     const heard: string[] = [];
-    const stop = await coordinator.onKill((key) => heard.push(key));
+    const subscription = coordinator.onKill((key) => heard.push(key));
+    await subscription.ready;
     await createEntry(coordinator, 'k', 1000);
     await expect(coordinator.kill('k')).resolves.toMatchObject({ active: 0, claimed: false, killed: false });
     expect(coordinator.peek('k')).toMatchObject({ claimed: true, killed: true });
@@ -33,7 +34,7 @@ describe('LocalCoordinator.kill', () => {
     // Killed twice: the second answer shows the mark; nobody is told again.
     await expect(coordinator.kill('k')).resolves.toMatchObject({ claimed: true, killed: true });
     expect(heard).toEqual(['k']);
-    await stop();
+    await subscription.close();
     await createEntry(coordinator, 'j', 1000);
     await coordinator.kill('j');
     expect(heard).toEqual(['k']);

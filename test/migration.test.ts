@@ -10,7 +10,7 @@ import type { Express } from 'express';
 import session, { type Store } from 'express-session-1.19';
 import request from 'supertest';
 import { sessionManagement, type SessionManager } from '../lib/index';
-import { redisCoordinator } from '../lib/redis-coordinator';
+import { redisCoordinator } from '../lib/coordination/redis/redis-coordinator';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { probeApp, type ProbeState } from './support/probe-app';

@@ -10,10 +10,10 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import type { Express } from 'express';
 import { ConfigurationError, createSessionManager, LocalCoordinator, MemoryStore } from '../lib';
-import type { Coordinator } from '../lib/coordinator';
-import type { SessionManager } from '../lib/session-manager';
-import { defaultReaperInterval } from '../lib/session-manager';
-import type { SessionManagerOptions } from '../lib/options';
+import type { Coordinator } from '../lib/coordination/coordinator';
+import type { SessionManager } from '../lib/manager/session-manager';
+import { defaultReaperInterval } from '../lib/manager/session-manager';
+import type { SessionManagerOptions } from '../lib/manager/options';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
 import {
@@ -171,7 +171,8 @@ describe('the background timer', () => {
         return inner.due(now, limit);
       },
     };
-    const m = manager({ coordinator, reaperInterval: 30, clock: new FakeClock() });
+    // Coordinator calls are bounded by storeTimeout: make the bound outlast the held due().
+    const m = manager({ coordinator, reaperInterval: 30, clock: new FakeClock(), storeTimeout: 1000 });
 
     await jest.advanceTimersByTimeAsync(29_999);
     expect(gate.arrived).toBe(0);
@@ -215,6 +216,14 @@ describe('the background timer', () => {
     await settle();
     expect(m.stats().reaper.runs).toBe(1);
     expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('reports itself inactive after close(), with the reason', async () => {
+    const m = manager({ reaperInterval: 10 });
+    expect(m.stats().reaper).toMatchObject({ active: true });
+    expect(m.stats().reaper.reason).toBeUndefined();
+    await m.close();
+    expect(m.stats().reaper).toMatchObject({ active: false, reason: expect.stringMatching(/closed/) });
   });
 
   it('close() waits for a sweep in progress', async () => {

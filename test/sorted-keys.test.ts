@@ -3,7 +3,7 @@
  * for the admin listing: pages match a plain sorted list of the keys
  * through adds, deletes and re-adds, at any size.
  */
-import { SortedKeys } from '../lib/sorted-keys';
+import { SortedKeys } from '../lib/coordination/local/sorted-keys';
 import { seededRandom } from './support/seeded-random';
 
 /** Every page of `limit` keys, following the cursor. */

@@ -8,7 +8,7 @@ import request from 'supertest';
 import { RedisStore } from 'connect-redis';
 import { createSessionManager, type SessionManager, type SessionManagerEvents } from '../lib';
 import { redisCoordinator } from '../lib/redis';
-import { sessionKey, subsessionKey } from '../lib/session-key';
+import { sessionKey, subsessionKey } from '../lib/storage/session-key';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';

@@ -28,7 +28,7 @@ import session from 'express-session-1.19';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
-import { redisCoordinator } from '../../lib/redis-coordinator';
+import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
 import { answerErrors, closeServer, runWorker } from './worker-process';
 

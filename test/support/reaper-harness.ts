@@ -8,11 +8,11 @@ import { createServer, type Server } from 'node:http';
 import { Store, type SessionData } from 'express-session';
 import type { Express, Request } from 'express';
 import request from 'supertest';
-import '../../lib/express-request';
-import type { AccessEntry, Coordinator } from '../../lib/coordinator';
-import type { AppOptions } from '../../lib/options';
-import type { SessionManager } from '../../lib/session-manager';
-import type { SessionDestroyedEvent, AttributeEvent } from '../../lib/events';
+import '../../lib/request/express-request';
+import type { AccessEntry, Coordinator } from '../../lib/coordination/coordinator';
+import type { AppOptions } from '../../lib/manager/options';
+import type { SessionManager } from '../../lib/manager/session-manager';
+import type { SessionDestroyedEvent, AttributeEvent } from '../../lib/manager/events';
 
 /** What the app's routes answer about the request's session. */
 export interface SessionView {

@@ -13,9 +13,9 @@ import {
   type SessionManager,
   type SessionManagerOptions,
 } from '../../lib';
-import type { AccessEntry } from '../../lib/coordinator';
-import type { LocalCoordinator } from '../../lib/local-coordinator';
-import { sessionKey } from '../../lib/session-key';
+import type { AccessEntry } from '../../lib/coordination/coordinator';
+import type { LocalCoordinator } from '../../lib/coordination/local/local-coordinator';
+import { sessionKey } from '../../lib/storage/session-key';
 import { cookieFrom } from './cookies';
 import { FakeClock } from './fake-clock';
 import { promisifyStore, type PromiseStore } from './store-promises';

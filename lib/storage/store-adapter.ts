@@ -1,5 +1,5 @@
 import type { SessionData, Store } from 'express-session';
-import { StoreUnavailableError } from './errors';
+import { StoreUnavailableError } from '../errors';
 
 /** A record as it lies in an express-session store. */
 export type StoredRecord = SessionData;

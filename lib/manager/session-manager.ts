@@ -2,12 +2,13 @@ import { EventEmitter } from 'node:events';
 import type { RequestHandler } from 'express';
 import { MemoryStore as ExpressMemoryStore, type Store } from 'express-session';
 import createDebug from 'debug';
-import { systemClock, type Clock } from './clock';
-import type { Coordinator } from './coordinator';
+import { systemClock, type Clock } from '../clock';
+import type { Coordinator, KillSubscription } from '../coordination/coordinator';
 import type { EventSink, SessionEventBase, SessionManagerEvents } from './events';
-import { LocalCoordinator } from './local-coordinator';
-import { MemoryStore } from './memory-store';
-import { createDisconnect, createMiddleware, createStatelessMiddleware } from './middleware';
+import { LocalCoordinator } from '../coordination/local/local-coordinator';
+import { boundCalls } from '../storage/call-bound';
+import { MemoryStore } from '../storage/memory-store';
+import { createDisconnect, createMiddleware, createStatelessMiddleware } from '../request/middleware';
 import {
   resolveAppOptions,
   resolveManagerOptions,
@@ -16,16 +17,16 @@ import {
   type SessionManagerOptions,
 } from './options';
 import type { AppContext, SessionCounters, SessionRuntime } from './runtime';
-import { SessionIdCodec } from './session-id-codec';
-import { StoreAdapter } from './store-adapter';
-import { createTracking } from './tracking';
-import { sessionKey, subsessionKey } from './session-key';
-import { readRecord } from './session-record';
-import { Reaper, type SweepResult } from './reaper';
-import { ClusterLocks, SessionLocks, type LockingCoordinator } from './session-locks';
-import { RunningRequests } from './running-requests';
-import { SessionAdmin } from './session-admin';
-import { createAdminRouter, type AdminRouterOptions } from './admin-router';
+import { SessionIdCodec } from '../tracking/session-id-codec';
+import { StoreAdapter } from '../storage/store-adapter';
+import { createTracking } from '../tracking/tracking';
+import { sessionKey, subsessionKey } from '../storage/session-key';
+import { readRecord } from '../storage/session-record';
+import { Reaper, type SweepResult } from '../expiry/reaper';
+import { ClusterLocks, SessionLocks, type LockingCoordinator } from '../locking/session-locks';
+import { RunningRequests } from '../killing/running-requests';
+import { SessionAdmin } from '../admin/session-admin';
+import { createAdminRouter, type AdminRouterOptions } from '../admin/admin-router';
 
 const debug = createDebug('express-session-management');
 const NO_APPS: readonly string[] = [];
@@ -80,8 +81,8 @@ export class SessionManager extends EventEmitter implements EventSink {
   private readonly reaper: Reaper;
   /** Default idle timeout (seconds, -1 never) of each app mounted so far. */
   private readonly appTimeouts = new Map<string, number>();
-  /** Listening for kills (in any process) to reach this process's requests; resolves to stop listening. */
-  private readonly killListener: Promise<(() => Promise<void>) | undefined>;
+  /** Listening for kills (in any process) to reach this process's requests. */
+  private readonly kills: KillSubscription;
 
   constructor(options?: SessionManagerOptions) {
     super();
@@ -89,11 +90,12 @@ export class SessionManager extends EventEmitter implements EventSink {
     const clock: Clock = this.options.clock ?? systemClock;
     this.store = this.options.store ?? new MemoryStore({ clock });
     this.coordinator = this.options.coordinator ?? new LocalCoordinator();
+    const coordinator = boundedCoordinator(this.coordinator, this.options.storeTimeoutMs);
     this.reaperInterval = this.options.reaperInterval ?? defaultReaperInterval(this.options.invalidationTimeoutMs);
     const reaperMs = this.reaperInterval * 1000;
     this.runtime = {
       store: new StoreAdapter(this.store, this.options.storeTimeoutMs),
-      coordinator: this.coordinator,
+      coordinator,
       codec: new SessionIdCodec(this.options.secrets),
       tracking: createTracking(this.options),
       events: this,
@@ -101,7 +103,7 @@ export class SessionManager extends EventEmitter implements EventSink {
       strictExpiry: this.options.strictExpiry,
       invalidationTimeout: this.options.invalidationTimeoutMs === null ? -1 : this.options.invalidationTimeoutMs / 1000,
       counters: this.counters,
-      locks: this.options.serialAccess ? serialAccessLocks(this.coordinator) : undefined,
+      locks: this.options.serialAccess ? serialAccessLocks(coordinator) : undefined,
       running: new RunningRequests(),
       principal: this.options.principal as SessionRuntime['principal'],
       serialAccess: this.options.serialAccess,
@@ -112,7 +114,7 @@ export class SessionManager extends EventEmitter implements EventSink {
     this.reaper = new Reaper(
       {
         store: this.runtime.store,
-        coordinator: this.coordinator,
+        coordinator,
         events: this,
         clock,
         counters: this.counters,
@@ -122,7 +124,7 @@ export class SessionManager extends EventEmitter implements EventSink {
     );
     this.sessions = new SessionAdmin({
       store: this.runtime.store,
-      coordinator: this.coordinator,
+      coordinator,
       events: this,
       counters: this.counters,
       clock,
@@ -131,7 +133,7 @@ export class SessionManager extends EventEmitter implements EventSink {
       appTimeout: (app) => this.appTimeouts.get(app) ?? this.runtime.invalidationTimeout,
       track: (work) => this.track(work),
     });
-    this.killListener = this.listenForKills();
+    this.kills = this.listenForKills();
     this.warnAboutSharedStore();
     if (this.reaperInterval < 10) {
       process.emitWarning(
@@ -202,7 +204,7 @@ export class SessionManager extends EventEmitter implements EventSink {
     const record = await this.runtime.store.get(key);
     if (!record) return [];
     const names = readRecord(record, options.app ?? 'default', this.runtime.clock.now()).meta.subsessions ?? [];
-    const found = await Promise.all(names.map((name) => this.coordinator.inspect(subsessionKey(key, name))));
+    const found = await Promise.all(names.map((name) => this.runtime.coordinator.inspect(subsessionKey(key, name))));
     return names
       .map((name, i) => ({ name, entry: found[i] }))
       .filter(({ entry }) => entry !== undefined && !entry.claimed)
@@ -220,8 +222,7 @@ export class SessionManager extends EventEmitter implements EventSink {
    */
   async close(): Promise<void> {
     await this.reaper.stop();
-    const stopListening = await this.killListener;
-    await stopListening?.();
+    await this.kills.close();
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
   }
 
@@ -260,28 +261,22 @@ export class SessionManager extends EventEmitter implements EventSink {
 
   /** Resolves once this process hears of kills. @internal (tests) */
   async listening(): Promise<void> {
-    await this.killListener;
+    await this.kills.ready;
   }
 
   /**
    * A session killed anywhere: its requests running here see their `signal`
-   * abort, and those queued here behind them go on (to a new session).
+   * abort, and those queued here behind them go on (to a new session). A
+   * coordinator that cannot listen yet (Redis down at startup) keeps trying;
+   * until it can, a session killed in another process stays usable by the
+   * requests already running here until they end.
    */
-  private listenForKills(): Promise<(() => Promise<void>) | undefined> {
+  private listenForKills(): KillSubscription {
     const { running, locks } = this.runtime;
-    return this.coordinator
-      .onKill((key) => {
-        running.kill(key);
-        locks?.drain(key);
-      })
-      .catch((error: unknown) => {
-        process.emitWarning(
-          `express-session-management: cannot listen for kills (${error instanceof Error ? error.message : String(error)}); ` +
-            'a session killed in another process stays usable by requests already running here until they end',
-          { code: 'ESM_KILL_CHANNEL' },
-        );
-        return undefined;
-      });
+    return this.runtime.coordinator.onKill((key) => {
+      running.kill(key);
+      locks?.drain(key);
+    });
   }
 
   private track(work: Promise<unknown>): void {
@@ -315,6 +310,23 @@ export function defaultReaperInterval(invalidationTimeoutMs: number | null): num
   const short = invalidationTimeoutMs !== null && invalidationTimeoutMs < 15 * 60 * 1000;
   const [low, high] = short ? [60, 90] : [300, 360];
   return low + Math.floor(Math.random() * (high - low + 1));
+}
+
+/**
+ * The coordinator as the manager calls it: every call bounded by
+ * `storeTimeout`. The in-process one answers at once and needs no bound; one
+ * that bounds its own calls (`setCallTimeout`, as `redisCoordinator` does:
+ * it also drops a command the client could not send in time) is told the
+ * bound; any other is wrapped.
+ */
+function boundedCoordinator(coordinator: Coordinator, timeoutMs: number): Coordinator {
+  if (coordinator instanceof LocalCoordinator) return coordinator;
+  const own = (coordinator as { setCallTimeout?: unknown }).setCallTimeout;
+  if (typeof own === 'function') {
+    (own as (ms: number) => void).call(coordinator, timeoutMs);
+    return coordinator;
+  }
+  return boundCalls(coordinator, timeoutMs);
 }
 
 /** In-process serial access, plus the coordinator's lock when it has one (several processes). */

@@ -2,9 +2,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { idInput, principalInput, appInput } from './admin-input';
 import { ADMIN_PAGE, ADMIN_SCRIPT, ADMIN_STYLES } from './admin-page';
-import { BadRequestError, ConfigurationError, StoreUnavailableError } from './errors';
+import { BadRequestError, ConfigurationError, StoreUnavailableError } from '../errors';
 import type { SessionAdmin } from './session-admin';
-import type { SweepResult } from './reaper';
+import type { SweepResult } from '../expiry/reaper';
 
 /** Options of `manager.adminRouter()`. */
 export interface AdminRouterOptions {

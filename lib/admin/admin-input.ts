@@ -1,5 +1,5 @@
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min, validateSync } from 'class-validator';
-import { BadRequestError } from './errors';
+import { BadRequestError } from '../errors';
 
 /** App names, as `middleware({ app })` accepts them. */
 const APP = /^[A-Za-z0-9_.-]{1,64}$/;

@@ -53,6 +53,14 @@ export interface LeaveUpdate {
   principal?: string;
 }
 
+/** A listener of kills (see `Coordinator.onKill`). */
+export interface KillSubscription {
+  /** Resolves once kills in any process reach the listener. */
+  readonly ready: Promise<void>;
+  /** Stops listening (and connecting, if it was still trying). */
+  close(): Promise<void>;
+}
+
 /** The seam between the session manager and shared state (DESIGN §7). */
 export interface Coordinator {
   /**
@@ -113,9 +121,11 @@ export interface Coordinator {
 
   /**
    * Calls `listener` with the key of every session killed from now on, in
-   * any process. Resolves, once listening, with a function that stops it.
+   * any process. Returns at once; the subscription's `ready` resolves once
+   * kills are heard (a remote coordinator keeps trying while it cannot
+   * connect), and `close()` stops it, ready or not.
    */
-  onKill(listener: (key: string) => void): Promise<() => Promise<void>>;
+  onKill(listener: (key: string) => void): KillSubscription;
 
   /**
    * Keys of top-level sessions (no subsessions) in key order, the first

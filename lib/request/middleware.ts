@@ -1,9 +1,9 @@
 import { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ConfigurationError, IllegalStateError } from './errors';
-import type { ServletSession } from './http-session';
+import { ConfigurationError, IllegalStateError } from '../errors';
+import type { ServletSession } from '../session/http-session';
 import { RequestContext } from './request-context';
-import type { AppContext, SessionRuntime } from './runtime';
+import type { AppContext, SessionRuntime } from '../manager/runtime';
 
 const kContext = Symbol('express-session-management.context');
 
@@ -28,10 +28,16 @@ export function createMiddleware(runtime: SessionRuntime, app: AppContext): Requ
       next();
       return;
     }
-    context.load(decoded).then(() => {
-      managed.httpSession = context.session;
-      next();
-    }, next);
+    context.load(decoded).then(
+      () => {
+        if (context.clientGone) return; // nobody is waiting for an answer
+        managed.httpSession = context.session;
+        next();
+      },
+      (error: unknown) => {
+        if (!context.clientGone) next(error);
+      },
+    );
   };
 }
 

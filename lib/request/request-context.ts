@@ -1,18 +1,18 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import onHeaders from 'on-headers';
 import createDebug from 'debug';
-import type { AccessEntry, LeaveUpdate } from './coordinator';
-import { IllegalStateError, UnauthorizedSessionRequestError } from './errors';
-import { ServletSession, type SessionHost } from './http-session';
-import type { AppContext, SessionRuntime } from './runtime';
-import type { DecodedId } from './session-id-codec';
-import { generateSessionId } from './session-id';
-import type { Release } from './session-locks';
-import { sessionKey, subsessionKey } from './session-key';
-import { buildRecord, readRecord } from './session-record';
-import { announceDestruction, destroyClaimed, destroySubsessions } from './destruction';
-import type { KillTarget } from './running-requests';
-import type { StoredRecord } from './store-adapter';
+import type { AccessEntry, LeaveUpdate } from '../coordination/coordinator';
+import { IllegalStateError, SessionAccessTimeoutError, UnauthorizedSessionRequestError } from '../errors';
+import { ServletSession, type SessionHost } from '../session/http-session';
+import type { AppContext, SessionRuntime } from '../manager/runtime';
+import type { DecodedId } from '../tracking/session-id-codec';
+import { generateSessionId } from '../tracking/session-id';
+import type { Release } from '../locking/session-locks';
+import { sessionKey, subsessionKey } from '../storage/session-key';
+import { buildRecord, readRecord } from '../storage/session-record';
+import { announceDestruction, destroyClaimed, destroySubsessions } from '../expiry/destruction';
+import type { KillTarget } from '../killing/running-requests';
+import type { StoredRecord } from '../storage/store-adapter';
 
 const debug = createDebug('express-session-management');
 
@@ -58,6 +58,8 @@ export class RequestContext implements SessionHost, KillTarget {
   private forgetId = false;
   /** Behind the loaded session's `signal`; made on first use. */
   private controller: AbortController | undefined;
+  /** Aborted when the client goes away before its response is complete (see `watchClient`). */
+  private clientWatch: AbortController | undefined;
 
   constructor(
     private readonly runtime: SessionRuntime,
@@ -94,8 +96,9 @@ export class RequestContext implements SessionHost, KillTarget {
     this.requestedId = decoded.id;
     this.staleSignature = decoded.stale;
     const key = sessionKey(this.appContext.name, decoded.id);
+    const gone = this.watchClient();
     // 0. Serial access: wait for the requests of this session ahead of this one.
-    await this.waitForTurn(key);
+    await this.waitForTurn(key, gone);
     // Reachable by a kill from before it enters the coordinator: no kill falls between the two.
     this.runningKey = key;
     this.runtime.running.add(key, this);
@@ -103,7 +106,36 @@ export class RequestContext implements SessionHost, KillTarget {
       await this.loadRecord(key, decoded);
     } finally {
       if (!this.endHooked) this.finishUse(); // no session to protect: nothing will commit
+      else if (gone.aborted) this.commitAfterAbort(); // it left while the session loaded: finish at once
     }
+  }
+
+  /** The client went away before its response was complete: the middleware lets the request go. */
+  get clientGone(): boolean {
+    return this.clientWatch?.signal.aborted ?? this.res.destroyed;
+  }
+
+  /**
+   * A signal that aborts when the client goes away before its response is
+   * complete. A request whose client left stops waiting (for its
+   * serial-access turn, a lock) and holds nothing: its slot goes to the next
+   * request at once, and whatever it entered is left when the pending call
+   * answers (within `storeTimeout`).
+   */
+  private watchClient(): AbortSignal {
+    const watch = (this.clientWatch = new AbortController());
+    const res = this.res;
+    if (res.destroyed) watch.abort();
+    else {
+      res.once('close', () => {
+        if (!res.writableFinished) {
+          watch.abort();
+          this.releaseSlot();
+        }
+        if (this.endHooked) this.commitAfterAbort();
+      });
+    }
+    return watch.signal;
   }
 
   /** Stops being reachable by kills and gives the serial-access slot to the next request. */
@@ -131,16 +163,21 @@ export class RequestContext implements SessionHost, KillTarget {
     return this.controller.signal;
   }
 
-  /** Takes the session's serial-access slot; on timeout a 503, or (accessOnTimeout) runs without it. */
-  private async waitForTurn(key: string): Promise<void> {
+  /**
+   * Takes the session's serial-access slot; on timeout a 503, or
+   * (accessOnTimeout) runs without it. Any other failure (the store, the
+   * client gone) ends the request.
+   */
+  private async waitForTurn(key: string, gone: AbortSignal): Promise<void> {
     const { locks, serialAccess } = this.runtime;
     if (!locks || !serialAccess) return;
     try {
-      this.release = await locks.acquire(key, serialAccess.maxWaitMs);
+      this.release = await locks.acquire(key, serialAccess.maxWaitMs, gone);
     } catch (error) {
-      if (!serialAccess.accessOnTimeout) throw error;
+      if (!(error instanceof SessionAccessTimeoutError) || !serialAccess.accessOnTimeout) throw error;
       debug('serial access: %s waited too long, running anyway (accessOnTimeout)', key);
     }
+    if (gone.aborted) this.releaseSlot(); // granted as the client left
   }
 
   /** Gives the serial-access slot to the next request, once. */
@@ -471,7 +508,7 @@ export class RequestContext implements SessionHost, KillTarget {
 
   private async destroyKilled(key: string, now: number): Promise<void> {
     const { announced } = await destroyClaimed(this.runtime, key, 'killed', now, this.start);
-    this.runtime.track(announced);
+    if (announced) this.runtime.track(announced);
   }
 
   /** The store record of a session as this request leaves it. */
@@ -600,9 +637,12 @@ export class RequestContext implements SessionHost, KillTarget {
       );
       return res;
     } as ServerResponse['end'];
-    res.once('close', () => {
-      if (!this.commitWork) this.trackCommit().catch((error: unknown) => debug('commit after abort failed: %O', error));
-    });
+    if (!this.clientWatch) res.once('close', () => this.commitAfterAbort()); // else watchClient's listener does it
+  }
+
+  /** Finishes the session work of a request whose client went away (nothing else will end it). */
+  private commitAfterAbort(): void {
+    if (!this.commitWork) this.trackCommit().catch((error: unknown) => debug('commit after abort failed: %O', error));
   }
 
   private trackCommit(): Promise<void> {

@@ -53,9 +53,9 @@
  * GET, so node-redis pipelines them into one round trip) and `leave`.
  */
 import { createHash } from 'node:crypto';
-import type { AccessEntry, Coordinator, LeaveUpdate } from './coordinator';
+import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
 import createDebug from 'debug';
-import { StoreUnavailableError } from './errors';
+import { withinBound } from '../../storage/call-bound';
 
 const debug = createDebug('express-session-management:redis');
 
@@ -65,6 +65,15 @@ export interface RedisScriptClient {
   scriptLoad(script: string): Promise<unknown>;
   /** A new connection with the same options, for the kill channel (pub/sub needs its own). */
   duplicate(): RedisSubscriber;
+  /**
+   * The same client with default options for every command (node-redis 5.x):
+   * the coordinator sets a `timeout`, so a command still waiting to be sent
+   * when its bound passes (the client is reconnecting) leaves the client's
+   * queue instead of being sent late.
+   */
+  withCommandOptions?(options: { timeout?: number }): RedisScriptClient;
+  /** The client's options; their `commandOptions` are kept when the coordinator adds its timeout. */
+  readonly options?: { commandOptions?: object };
 }
 
 /** The part of a node-redis v5 client that listens to the kill channel. */
@@ -242,9 +251,15 @@ const SCRIPTS = {
   count: new Script(COUNT),
 };
 
+/** How long a call may take until a manager sets its `storeTimeout` (the option's default). */
+const DEFAULT_CALL_TIMEOUT_MS = 5000;
+
 /** Coordinator state in Redis; see the storage details above. */
 export class RedisCoordinator implements Coordinator {
   private readonly client: RedisScriptClient;
+  /** `client`, with a per-command timeout where node-redis supports one. */
+  private commands: RedisScriptClient;
+  private callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
   private readonly prefix: string;
   private readonly indexKey: string;
   private readonly killChannel: string;
@@ -252,15 +267,32 @@ export class RedisCoordinator implements Coordinator {
   private readonly principalPrefix: string;
   private readonly killListeners = new Set<(key: string) => void>();
   /** The kill channel's connection while anyone listens. */
-  private subscriber: Promise<RedisSubscriber> | undefined;
+  private channel: { connection: RedisSubscriber; ready: Promise<void> } | undefined;
 
   constructor(options: RedisCoordinatorOptions) {
     this.client = options.client;
+    this.commands = options.client;
+    this.setCallTimeout(DEFAULT_CALL_TIMEOUT_MS);
     this.prefix = options.prefix ?? 'esm:';
     this.indexKey = `${this.prefix}expiry`;
     this.killChannel = `${this.prefix}kill`;
     this.sessionsKey = `${this.prefix}sessions`;
     this.principalPrefix = `${this.prefix}principal:`;
+  }
+
+  /**
+   * Bounds every call (the manager's `storeTimeout`): a call with no answer
+   * within `ms` rejects with `StoreUnavailableError`, and its command leaves
+   * the client's offline queue, so a Redis outage never makes a request hang
+   * nor piles commands up to be sent late.
+   */
+  setCallTimeout(ms: number): void {
+    this.callTimeoutMs = ms;
+    const { client } = this;
+    this.commands =
+      typeof client.withCommandOptions === 'function'
+        ? client.withCommandOptions({ ...client.options?.commandOptions, timeout: ms })
+        : client;
   }
 
   async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
@@ -298,35 +330,42 @@ export class RedisCoordinator implements Coordinator {
     return toAccessEntry(await this.run('kill', SCRIPTS.kill, keys, [key, this.killChannel]));
   }
 
-  async onKill(listener: (key: string) => void): Promise<() => Promise<void>> {
+  onKill(listener: (key: string) => void): KillSubscription {
     const own = (key: string) => listener(key);
     this.killListeners.add(own);
-    try {
-      await (this.subscriber ??= this.subscribe());
-    } catch (error) {
-      this.killListeners.delete(own);
-      this.subscriber = undefined;
-      throw new StoreUnavailableError('coordinator subscribe', error);
-    }
-    return async () => {
-      if (!this.killListeners.delete(own) || this.killListeners.size > 0) return;
-      const subscriber = this.subscriber;
-      this.subscriber = undefined;
-      const connection = await subscriber?.catch(() => undefined);
-      await connection?.close().catch(() => connection.destroy());
+    const channel = (this.channel ??= this.openKillChannel());
+    let closed = false;
+    return {
+      ready: channel.ready,
+      close: async () => {
+        if (closed) return;
+        closed = true;
+        this.killListeners.delete(own);
+        if (this.killListeners.size > 0 || this.channel !== channel) return;
+        this.channel = undefined;
+        await channel.connection.close().catch(() => channel.connection.destroy());
+      },
     };
   }
 
-  /** Opens the kill channel's own connection; it never keeps the process alive by itself. */
-  private async subscribe(): Promise<RedisSubscriber> {
-    const subscriber = this.client.duplicate();
-    subscriber.on('error', (error) => debug('kill channel: %O', error));
-    await subscriber.connect();
-    subscriber.unref();
-    await subscriber.subscribe(this.killChannel, (key) => {
-      for (const listener of this.killListeners) listener(key);
-    });
-    return subscriber;
+  /**
+   * Opens the kill channel's own connection (pub/sub needs one) and
+   * subscribes. It never keeps the process alive by itself, and if Redis is
+   * down it keeps trying in the background (node-redis reconnects and
+   * subscribes again by itself) until the last listener closes it.
+   */
+  private openKillChannel(): { connection: RedisSubscriber; ready: Promise<void> } {
+    const connection = this.client.duplicate();
+    connection.on('error', (error) => debug('kill channel: %O', error));
+    connection.unref();
+    const ready = (async () => {
+      await connection.connect();
+      await connection.subscribe(this.killChannel, (key) => {
+        for (const listener of this.killListeners) listener(key);
+      });
+    })();
+    ready.catch((error: unknown) => debug('kill channel: cannot subscribe: %O', error));
+    return { connection, ready };
   }
 
   async due(now: number, limit: number): Promise<string[]> {
@@ -372,18 +411,19 @@ export class RedisCoordinator implements Coordinator {
     return `${this.prefix}s:${key}`;
   }
 
-  /** EVALSHA, loading the script when Redis does not know it yet. */
-  private async run(operation: string, script: Script, keys: string[], args: string[]): Promise<unknown> {
+  /** One call: EVALSHA (loading the script when Redis does not know it yet), within the call bound. */
+  private run(operation: string, script: Script, keys: string[], args: string[]): Promise<unknown> {
+    return withinBound(this.evalScript(script, keys, args), this.callTimeoutMs, `coordinator ${operation}`);
+  }
+
+  private async evalScript(script: Script, keys: string[], args: string[]): Promise<unknown> {
+    const { commands } = this;
     try {
-      try {
-        return await this.client.evalSha(script.sha, { keys, arguments: args });
-      } catch (error) {
-        if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
-        await this.client.scriptLoad(script.source);
-        return await this.client.evalSha(script.sha, { keys, arguments: args });
-      }
+      return await commands.evalSha(script.sha, { keys, arguments: args });
     } catch (error) {
-      throw new StoreUnavailableError(`coordinator ${operation}`, error);
+      if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
+      await commands.scriptLoad(script.source);
+      return await commands.evalSha(script.sha, { keys, arguments: args });
     }
   }
 }

@@ -1,6 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
-import type { ResolvedManagerOptions } from './options';
+import type { ResolvedManagerOptions } from '../manager/options';
 
 /** How a session id travels between client and server. */
 export interface SessionTracking {

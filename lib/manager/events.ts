@@ -1,4 +1,4 @@
-import type { HttpSession } from './http-session';
+import type { HttpSession } from '../session/http-session';
 
 /** Why a session went away. */
 export type DestroyReason = 'invalidated' | 'expired' | 'killed' | 'parent-destroyed';

@@ -1,12 +1,13 @@
-import type { Clock } from './clock';
-import type { Coordinator } from './coordinator';
-import { destroyClaimed } from './destruction';
-import type { EventSink } from './events';
-import type { SessionCounters } from './runtime';
+import type { Clock } from '../clock';
+import type { Coordinator } from '../coordination/coordinator';
+import { destroyClaimed } from '../expiry/destruction';
+import type { EventSink } from '../manager/events';
+import type { SessionCounters } from '../manager/runtime';
 import { appInput, cursorAfter, idInput, listInput, principalInput, type ListOptions } from './admin-input';
-import { parseSessionKey, sessionKey } from './session-key';
-import { readRecord } from './session-record';
-import type { StoreAdapter } from './store-adapter';
+import { parseSessionKey, sessionKey } from '../storage/session-key';
+import { readRecord } from '../storage/session-record';
+import type { StoreAdapter } from '../storage/store-adapter';
+import { TimeSlices } from '../expiry/time-slices';
 
 /** A live session as administrators see it (DESIGN §6). */
 export interface SessionInfo {
@@ -141,10 +142,12 @@ export class SessionAdmin {
 
   /** Kills `keys`, `KILL_CONCURRENCY` at a time; resolves how many were killed. */
   private async killKeys(keys: string[]): Promise<number> {
+    const slices = new TimeSlices();
     let killed = 0;
     for (let i = 0; i < keys.length; i += KILL_CONCURRENCY) {
       const results = await Promise.all(keys.slice(i, i + KILL_CONCURRENCY).map((key) => this.killKey(key)));
       killed += results.filter((result) => result.killed).length;
+      await slices.yieldIfDue();
     }
     return killed;
   }
@@ -157,7 +160,7 @@ export class SessionAdmin {
     // Idle, or a record the coordinator never saw (written by express-session): delete it now.
     if (!entry && !(await store.get(key))) return { killed: false, deferred: false };
     const { announced } = await destroyClaimed(this.deps, key, 'killed', this.deps.clock.now(), entry?.lastAccessedTime);
-    this.deps.track(announced);
+    if (announced) this.deps.track(announced);
     return { killed: true, deferred: false };
   }
 
@@ -176,7 +179,9 @@ export class SessionAdmin {
 
   /** Keys of the session index after `after`, fetched `batch` at a time, each batch filtered to `app`. */
   private async *keyBatches(after: string | null, batch: number, app?: string): AsyncGenerator<string[]> {
+    const slices = new TimeSlices();
     for (;;) {
+      await slices.yieldIfDue();
       const keys = await this.deps.coordinator.keys(after, batch);
       yield keys.filter((key) => inApp(key, app));
       if (keys.length < batch) return;

@@ -16,9 +16,9 @@ import {
 } from 'class-validator';
 import type { Store } from 'express-session';
 import type { Request } from 'express';
-import type { Clock } from './clock';
-import type { Coordinator } from './coordinator';
-import { ConfigurationError } from './errors';
+import type { Clock } from '../clock';
+import type { Coordinator } from '../coordination/coordinator';
+import { ConfigurationError } from '../errors';
 
 /** Options of the session cookie (`tracking: 'cookie'`). */
 export interface CookieOptions {

@@ -1,12 +1,12 @@
 import type { IncomingMessage } from 'node:http';
-import type { Clock } from './clock';
-import type { Coordinator } from './coordinator';
+import type { Clock } from '../clock';
+import type { Coordinator } from '../coordination/coordinator';
 import type { EventSink } from './events';
-import type { SessionIdCodec } from './session-id-codec';
-import type { StoreAdapter } from './store-adapter';
-import type { SessionTracking } from './tracking';
-import type { SessionLocks } from './session-locks';
-import type { RunningRequests } from './running-requests';
+import type { SessionIdCodec } from '../tracking/session-id-codec';
+import type { StoreAdapter } from '../storage/store-adapter';
+import type { SessionTracking } from '../tracking/tracking';
+import type { SessionLocks } from '../locking/session-locks';
+import type { RunningRequests } from '../killing/running-requests';
 
 /** Counters of `manager.stats().sessions`. */
 export interface SessionCounters {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { SessionAccessTimeoutError } from './errors';
+import { SessionAccessTimeoutError } from '../errors';
 
 /** Gives back the slot taken by {@link SessionLocks.acquire}; calling it twice is harmless. */
 export type Release = () => void;
@@ -18,8 +18,13 @@ export class SessionLocks {
   /** Keys held now, with the requests waiting behind the holder. */
   private readonly queues = new Map<string, Waiter[]>();
 
-  /** Waits for the slot of `key`, at most `maxWaitMs`; resolves with its release. */
-  acquire(key: string, maxWaitMs: number): Promise<Release> {
+  /**
+   * Waits for the slot of `key`, at most `maxWaitMs`; resolves with its
+   * release. When `gone` aborts (the client left) the waiter leaves the queue
+   * at once and the promise rejects with the signal's reason.
+   */
+  acquire(key: string, maxWaitMs: number, gone?: AbortSignal): Promise<Release> {
+    if (gone?.aborted) return Promise.reject(gone.reason);
     const queue = this.queues.get(key);
     if (!queue) {
       const fresh: Waiter[] = [];
@@ -28,18 +33,24 @@ export class SessionLocks {
     }
     return new Promise<Release>((resolve, reject) => {
       const started = Date.now();
+      const leave = (error: unknown): void => {
+        clearTimeout(timer);
+        gone?.removeEventListener('abort', onGone);
+        const index = queue.indexOf(waiter);
+        if (index >= 0) queue.splice(index, 1);
+        reject(error);
+      };
+      const onGone = (): void => leave(gone!.reason);
       const waiter: Waiter = {
         grant: () => {
           clearTimeout(timer);
+          gone?.removeEventListener('abort', onGone);
           resolve(this.releaser(key, queue));
         },
       };
-      const timer = setTimeout(() => {
-        const index = queue.indexOf(waiter);
-        if (index >= 0) queue.splice(index, 1);
-        reject(new SessionAccessTimeoutError(Date.now() - started));
-      }, maxWaitMs);
+      const timer = setTimeout(() => leave(new SessionAccessTimeoutError(Date.now() - started)), maxWaitMs);
       timer.unref();
+      gone?.addEventListener('abort', onGone, { once: true });
       queue.push(waiter);
     });
   }
@@ -76,6 +87,25 @@ export class SessionLocks {
   }
 }
 
+/** Waits `ms`; rejects at once (with the signal's reason) when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) {
+      reject(signal.reason);
+      return;
+    }
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
 /** How long a process's lock on a session lives without renewal (a crashed holder's expires). */
 const LOCK_TTL_MS = 10_000;
 /** How often a held lock is renewed. */
@@ -107,18 +137,26 @@ export class ClusterLocks {
     this.local.drain(key);
   }
 
-  async acquire(key: string, maxWaitMs: number): Promise<Release> {
+  /**
+   * Each lock call is bounded by `storeTimeout` (the coordinator's bound), so
+   * a Redis outage is a `StoreUnavailableError` at once; `gone` (the client
+   * left) stops the wait.
+   */
+  async acquire(key: string, maxWaitMs: number, gone?: AbortSignal): Promise<Release> {
     const started = Date.now();
-    const releaseLocal = await this.local.acquire(key, maxWaitMs);
+    const releaseLocal = await this.local.acquire(key, maxWaitMs, gone);
     const token = randomUUID();
     try {
       for (let pause = 2; !(await this.coordinator.acquireLock(key, token, LOCK_TTL_MS)); pause = Math.min(pause * 2, MAX_POLL_MS)) {
         const waited = Date.now() - started;
         if (waited >= maxWaitMs) throw new SessionAccessTimeoutError(waited);
-        await new Promise((resolve) => setTimeout(resolve, Math.min(pause, maxWaitMs - waited)));
+        await sleep(Math.min(pause, maxWaitMs - waited), gone);
       }
+      gone?.throwIfAborted();
     } catch (error) {
       releaseLocal();
+      // It may have been granted as the client left, or a late answer may have granted it: let go.
+      this.coordinator.releaseLock(key, token).catch(() => undefined);
       throw error;
     }
     const renewal = setInterval(() => {

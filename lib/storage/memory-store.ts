@@ -1,6 +1,6 @@
 import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
-import { systemClock, type Clock } from './clock';
+import { systemClock, type Clock } from '../clock';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 

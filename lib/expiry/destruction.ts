@@ -1,10 +1,10 @@
 import createDebug from 'debug';
-import type { Coordinator } from './coordinator';
-import type { DestroyReason, EventSink } from './events';
-import type { SessionCounters } from './runtime';
-import { parseSessionKey, subsessionKey } from './session-key';
-import { readRecord } from './session-record';
-import type { StoreAdapter } from './store-adapter';
+import type { Coordinator } from '../coordination/coordinator';
+import type { DestroyReason, EventSink } from '../manager/events';
+import type { SessionCounters } from '../manager/runtime';
+import { parseSessionKey, subsessionKey } from '../storage/session-key';
+import { readRecord } from '../storage/session-record';
+import type { StoreAdapter } from '../storage/store-adapter';
 
 const debug = createDebug('express-session-management');
 
@@ -22,9 +22,10 @@ export interface Destruction {
 /**
  * Fires `sessionDestroyed` and then `attributeRemoved` for each attribute
  * (Servlet 2.4+ order), for a session no request holds (found expired,
- * reaped, killed). Resolves when async listeners have settled.
+ * reaped, killed). Returns a promise of async listeners having settled, or
+ * `undefined` when none was async.
  */
-export function announceDestruction(events: EventSink, d: Destruction): Promise<void> {
+export function announceDestruction(events: EventSink, d: Destruction): Promise<void> | undefined {
   const pending: Promise<void>[] = [];
   const destroyed = events.fire(
     'sessionDestroyed',
@@ -40,7 +41,7 @@ export function announceDestruction(events: EventSink, d: Destruction): Promise<
     const removed = events.fire('attributeRemoved', payload(d, { name, value }));
     if (removed) pending.push(removed);
   }
-  return Promise.all(pending).then(() => undefined);
+  return pending.length === 0 ? undefined : Promise.all(pending).then(() => undefined);
 }
 
 /**
@@ -71,7 +72,7 @@ export async function destroyClaimed(
   reason: 'expired' | 'killed',
   now: number,
   lastAccessedTime?: number,
-): Promise<{ announced: Promise<void> }> {
+): Promise<{ announced: Promise<void> | undefined }> {
   const { coordinator, store, events, counters } = deps;
   const { id, app, subsession } = parseSessionKey(key);
   const record = await store.get(key).catch(() => undefined);

@@ -1,5 +1,5 @@
-import { IllegalStateError } from './errors';
-import type { BindingEvent, EventSink, SessionBindingListener } from './events';
+import { IllegalStateError } from '../errors';
+import type { BindingEvent, EventSink, SessionBindingListener } from '../manager/events';
 
 /**
  * The Servlet `HttpSession` as the application sees it on `req.httpSession`.

@@ -3,7 +3,7 @@
  * package's type declarations, so `req.httpSession` is typed for every user
  * who imports `express-session-management` — no casts.
  */
-import type { HttpSession } from './http-session';
+import type { HttpSession } from '../session/http-session';
 
 declare global {
   namespace Express {

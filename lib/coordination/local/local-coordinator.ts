@@ -1,4 +1,4 @@
-import type { AccessEntry, Coordinator, LeaveUpdate } from './coordinator';
+import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
 import { DeadlineHeap, type HeapItem } from './deadline-heap';
 import { SortedKeys } from './sorted-keys';
 
@@ -140,11 +140,14 @@ export class LocalCoordinator implements Coordinator {
     return before;
   }
 
-  async onKill(listener: (key: string) => void): Promise<() => Promise<void>> {
+  onKill(listener: (key: string) => void): KillSubscription {
     const own = (key: string) => listener(key); // one registration per call, even of the same function
     this.killListeners.add(own);
-    return async () => {
-      this.killListeners.delete(own);
+    return {
+      ready: Promise.resolve(),
+      close: async () => {
+        this.killListeners.delete(own);
+      },
     };
   }
 

@@ -1,12 +1,13 @@
 import createDebug from 'debug';
-import type { Clock } from './clock';
-import type { Coordinator } from './coordinator';
+import type { Clock } from '../clock';
+import type { Coordinator } from '../coordination/coordinator';
 import { destroyClaimed } from './destruction';
-import type { EventSink } from './events';
-import type { SessionCounters } from './runtime';
-import { parseSessionKey } from './session-key';
-import { readRecord } from './session-record';
-import type { StoreAdapter } from './store-adapter';
+import type { EventSink } from '../manager/events';
+import type { SessionCounters } from '../manager/runtime';
+import { parseSessionKey } from '../storage/session-key';
+import { readRecord } from '../storage/session-record';
+import type { StoreAdapter } from '../storage/store-adapter';
+import { TimeSlices } from './time-slices';
 
 const debug = createDebug('express-session-management:reaper');
 
@@ -47,9 +48,10 @@ export interface SweepResult {
  * `all()` (O(sessions)); with neither, the reaper is inactive.
  */
 export class Reaper {
-  readonly mode: 'index' | 'scan' | 'inactive';
+  /** How the reaper finds due sessions; `inactive` when it cannot, or once stopped. */
+  mode: 'index' | 'scan' | 'inactive';
   /** Why the reaper is inactive. */
-  readonly reason: string | undefined;
+  reason: string | undefined;
   runs = 0;
   lastRunAt: number | null = null;
   lastDurationMs: number | null = null;
@@ -72,10 +74,14 @@ export class Reaper {
     if (this.mode !== 'inactive') this.schedule();
   }
 
-  /** Stops the timer and waits for a sweep in progress. */
+  /** Stops the timer for good and waits for a sweep in progress; the reaper is inactive from then on. */
   async stop(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    if (this.mode !== 'inactive') {
+      this.mode = 'inactive';
+      this.reason = 'stopped: the manager was closed';
+    }
     await this.running?.catch(() => undefined);
   }
 
@@ -139,13 +145,21 @@ export class Reaper {
     return this.destroyAll(candidates, now);
   }
 
-  /** Destroys the keys it can claim, `CONCURRENCY` at a time, parents before subsessions; returns how many. */
+  /**
+   * Destroys the keys it can claim, `CONCURRENCY` at a time, parents before
+   * subsessions; returns how many. Gives the event loop back between groups
+   * once a slice of work has run, so requests are answered during a sweep of
+   * any size (an in-process store answers in microtasks, which alone would
+   * never let I/O in).
+   */
   private async destroyAll(due: string[], now: number): Promise<number> {
     const keys = [...due.filter((key) => !key.includes('#')), ...due.filter((key) => key.includes('#'))];
+    const slices = new TimeSlices();
     let destroyed = 0;
     for (let i = 0; i < keys.length; i += CONCURRENCY) {
       const results = await Promise.all(keys.slice(i, i + CONCURRENCY).map((key) => this.destroy(key, now)));
       destroyed += results.filter(Boolean).length;
+      await slices.yieldIfDue();
     }
     return destroyed;
   }
@@ -171,7 +185,7 @@ export class Reaper {
     // 2. From here on the session is dead: the tombstone keeps requests off it.
     const { announced } = await destroyClaimed(this.deps, key, 'expired', now, entry.lastAccessedTime);
     // 3.
-    await bounded(announced, LISTENER_BOUND_MS);
+    if (announced) await bounded(announced, LISTENER_BOUND_MS);
     return true;
   }
 }
