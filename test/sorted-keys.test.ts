@@ -1,7 +1,7 @@
 /**
- * SortedKeys (lib/sorted-keys.ts), the in-process coordinator's key order
- * for the admin listing: pages match a plain sorted list of the keys
- * through adds, deletes and re-adds, at any size.
+ * SortedKeys (lib/coordination/local/sorted-keys.ts), the in-process
+ * coordinator's key order for the admin listing: pages match a plain sorted
+ * list of the keys through adds, deletes and re-adds, at any size.
  */
 import { SortedKeys } from '../lib/coordination/local/sorted-keys';
 import { seededRandom } from './support/seeded-random';
