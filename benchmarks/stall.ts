@@ -217,14 +217,14 @@ function inProcessCreator(manager: SessionManager): (count: number) => Promise<v
   };
 }
 
-/** Store records, coordinator entries and the admin count, which must agree. */
+/** Store records, the coordinator's expiry index and its key index (the admin count), which must agree. */
 async function checkCounts(manager: SessionManager, expected: number, what: string): Promise<void> {
   const store = manager.store as MemoryStore;
   const stored = await new Promise<number>((resolve, reject) => store.length((err, length) => (err ? reject(err) : resolve(length ?? -1))));
-  const entries = (manager.coordinator as LocalCoordinator).size;
+  const withDeadline = (await (manager.coordinator as LocalCoordinator).due(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).length;
   const counted = await manager.sessions.count();
-  if (stored !== expected || entries !== expected || counted !== expected) {
-    throw new Error(`${what}: store ${stored}, coordinator ${entries}, count() ${counted}; expected ${expected}`);
+  if (stored !== expected || withDeadline !== expected || counted !== expected) {
+    throw new Error(`${what}: store ${stored}, expiry index ${withDeadline}, count() ${counted}; expected ${expected}`);
   }
 }
 

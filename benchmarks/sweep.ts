@@ -467,7 +467,7 @@ function localPopulation(clock: FakeClock): Population {
         store.length((err, length) => (err ? reject(err) : resolve(length ?? -1))),
       );
       const index = (await coordinator.due(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).length;
-      return { store: stored, coordinator: coordinator.size, index };
+      return { store: stored, coordinator: await coordinator.count(), index };
     },
     close: () => manager.close(),
   };
@@ -613,7 +613,7 @@ async function memoryJob(job: Job): Promise<MemoryResult> {
   const started = performance.now();
   await createMany(job.n);
   const createMs = performance.now() - started;
-  if ((await storeLength()) !== job.n || coordinator.size !== job.n) throw new Error('not every session was created');
+  if ((await storeLength()) !== job.n || (await coordinator.count()) !== job.n) throw new Error('not every session was created');
   await new Promise((resolve) => setTimeout(resolve, 100));
   collectGarbage();
   const fullMB = heapMB();
@@ -622,7 +622,7 @@ async function memoryJob(job: Job): Promise<MemoryResult> {
   pastDeadline();
   const { expired, durationMs } = await manager.reap();
   const storeAfter = await storeLength();
-  const coordinatorAfter = coordinator.size;
+  const coordinatorAfter = await coordinator.count();
   const indexAfter = (await coordinator.due(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).length;
   collectGarbage();
   const afterMB = heapMB();

@@ -4,7 +4,8 @@
  */
 import './request/express-request';
 import type { RequestHandler } from 'express';
-import { splitOptions, type SessionManagementOptions, type SessionManagerOptions } from './manager/options';
+import { splitOptions } from './manager/option-resolution';
+import type { SessionManagementOptions, SessionManagerOptions } from './manager/options';
 import { SessionManager } from './manager/session-manager';
 
 export { SessionManager, type SessionManagerStats } from './manager/session-manager';

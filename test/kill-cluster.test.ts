@@ -123,7 +123,7 @@ describeRedis('manager.sessions.kill across processes sharing redisCoordinator',
     killer.on('sessionDestroyed', (e) =>
       killerDestroyed.push({ worker: 'killer', id: e.id, reason: e.reason, attributes: e.attributes }),
     );
-    await Promise.all([starting, killer.listening()]);
+    await Promise.all([starting, killer.ready]);
   }, 30_000);
 
   afterAll(async () => {

@@ -99,7 +99,7 @@ describe.each(EXPRESS_FLAVOURS)('manager.sessions.kill (%s)', (_name, flavour) =
     await expect(t.manager.sessions.kill(id)).resolves.toEqual({ killed: true, deferred: false });
     expect(destroyed).toEqual([expect.objectContaining({ id, app: 'default', reason: 'killed', attributes: { user: 'ann' } })]);
     expect(await t.store.get(id)).toBeUndefined();
-    expect(t.peek(id)).toBeUndefined();
+    expect(await t.peek(id)).toBeUndefined();
     expect(t.manager.stats().sessions.killed).toBe(1);
     const after = await t.http().get('/view').set('Cookie', cookieFor(id));
     expect(after.body).toEqual({ valid: false, live: false, user: null, changed: null });
@@ -144,7 +144,7 @@ describe.each(EXPRESS_FLAVOURS)('manager.sessions.kill (%s)', (_name, flavour) =
     await eventually(() => expect(destroyed).toHaveLength(1));
     expect(destroyed[0]).toMatchObject({ id, reason: 'killed', attributes: { user: 'ann' } });
     expect(await t.store.get(id)).toBeUndefined();
-    expect(t.peek(id)).toBeUndefined();
+    expect(await t.peek(id)).toBeUndefined();
     const after = await t.http().get('/view').set('Cookie', cookieFor(id));
     expect(after.body).toEqual({ valid: false, live: false, user: null, changed: null });
     expect(destroyed).toHaveLength(1);

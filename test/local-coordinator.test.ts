@@ -28,7 +28,7 @@ describe('LocalCoordinator.kill', () => {
     await subscription.ready;
     await createEntry(coordinator, 'k', 1000);
     await expect(coordinator.kill('k')).resolves.toMatchObject({ active: 0, claimed: false, killed: false });
-    expect(coordinator.peek('k')).toMatchObject({ claimed: true, killed: true });
+    expect(await coordinator.inspect('k')).toMatchObject({ claimed: true, killed: true });
     await expect(coordinator.due(Infinity, 10)).resolves.toEqual([]);
     expect(heard).toEqual(['k']);
     // Killed twice: the second answer shows the mark; nobody is told again.
@@ -88,7 +88,7 @@ describe('LocalCoordinator.enter', () => {
     await createEntry(coordinator, 'k', 1000);
     const before = await coordinator.enter('k', 2000, true);
     expect(before).toEqual({ lastAccessedTime: 1000, deadline: 61_000, storeExpires: null, active: 0, claimed: false, killed: false });
-    expect(coordinator.peek('k')).toMatchObject({ lastAccessedTime: 2000, active: 1 });
+    expect(await coordinator.inspect('k')).toMatchObject({ lastAccessedTime: 2000, active: 1 });
   });
 
   it('does not count a strict enter of a session idle past its deadline', async () => {
@@ -96,7 +96,7 @@ describe('LocalCoordinator.enter', () => {
     await createEntry(coordinator, 'k', 1000);
     await coordinator.enter('k', 61_000, true);
     await coordinator.enter('k', 61_000, true);
-    expect(coordinator.peek('k')).toMatchObject({ lastAccessedTime: 1000, active: 0 });
+    expect(await coordinator.inspect('k')).toMatchObject({ lastAccessedTime: 1000, active: 0 });
     const claims = await Promise.all([coordinator.claim('k', 61_000, true), coordinator.claim('k', 61_000, true)]);
     expect(claims.filter((claim) => claim !== undefined)).toHaveLength(1);
   });
@@ -105,7 +105,7 @@ describe('LocalCoordinator.enter', () => {
     const coordinator = new LocalCoordinator();
     await createEntry(coordinator, 'k', 1000);
     await coordinator.enter('k', 61_000, false);
-    expect(coordinator.peek('k')).toMatchObject({ active: 1 });
+    expect(await coordinator.inspect('k')).toMatchObject({ active: 1 });
     expect(await coordinator.claim('k', 61_000, false)).toBeUndefined();
   });
 
@@ -114,7 +114,7 @@ describe('LocalCoordinator.enter', () => {
     await createEntry(coordinator, 'k', 1000);
     await coordinator.enter('k', 30_000, true);
     await coordinator.enter('k', 90_000, true);
-    expect(coordinator.peek('k')).toMatchObject({ active: 2 });
+    expect(await coordinator.inspect('k')).toMatchObject({ active: 2 });
   });
 });
 

@@ -100,6 +100,10 @@ describe('the built package', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it('embeds the admin page and the Redis scripts as they are in their own files (no stale copy)', async () => {
+    await expect(run(process.execPath, [join(ROOT, 'scripts', 'embed-assets.mjs'), '--check'])).resolves.toBeDefined();
+  });
+
   it('has every file its exports map points to, types included', () => {
     const missing = exportTargets().filter((target) => !existsSync(join(ROOT, target)));
     expect(missing).toEqual([]);

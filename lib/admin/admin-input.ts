@@ -1,12 +1,6 @@
 import { IsInt, IsOptional, IsString, Length, Matches, Max, Min, validateSync } from 'class-validator';
 import { BadRequestError } from '../errors';
-
-/** App names, as `middleware({ app })` accepts them. */
-const APP = /^[A-Za-z0-9_.-]{1,64}$/;
-/** Session ids: ours (43 base64url characters) and express-session's (uid-safe, base64url). */
-const ID = /^[A-Za-z0-9_-]{1,128}$/;
-/** A session key: `<id>` or `<id>:<app>` (what a cursor carries). */
-const KEY = /^[A-Za-z0-9_-]{1,128}(:[A-Za-z0-9_.-]{1,64})?$/;
+import { APP_NAME as APP, SESSION_ID as ID, SESSION_KEY as KEY } from '../storage/session-key';
 
 /** `sessions.list()` input. */
 export interface ListOptions {

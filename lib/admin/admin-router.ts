@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { idInput, principalInput, appInput } from './admin-input';
-import { ADMIN_PAGE, ADMIN_SCRIPT, ADMIN_STYLES } from './admin-page';
+import { ADMIN_PAGE, ADMIN_SCRIPT, ADMIN_STYLES } from './page/assets.generated';
 import { BadRequestError, ConfigurationError, StoreUnavailableError } from '../errors';
 import type { SessionAdmin } from './session-admin';
 import type { SweepResult } from '../expiry/reaper';
@@ -33,7 +33,7 @@ const ASSETS: Record<string, { type: string; body: string }> = {
   '/admin.js': { type: 'text/javascript; charset=utf-8', body: ADMIN_SCRIPT },
 };
 
-/** The JSON routes (DESIGN §6), by method and path; `:id` is the one parameter. */
+/** The JSON routes (docs/architecture.md, "Administration"), by method and path; `:id` is the one parameter. */
 const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
   '/api/sessions': {
     GET: async (_req, url, { sessions }) => {

@@ -4,7 +4,13 @@
  * its idle deadline, and how many requests use it now. The store keeps the
  * session's data and is written only when the data changes.
  *
- * Keys are session keys (`sessionKey(app, id)`), one per session of an app.
+ * Its abilities are small interfaces (docs/architecture.md, "Coordinators"):
+ * every coordinator tracks access and claims sessions ({@link Coordinator});
+ * one may also keep an expiry index, lock sessions, carry kills and index
+ * sessions for administration. The manager checks at startup that the one it
+ * is given can do what its options need (`coordination/capabilities.ts`).
+ *
+ * Keys are session keys (`storage/session-key.ts`), one per session of an app.
  */
 
 /** What the coordinator knows of one session. */
@@ -53,7 +59,7 @@ export interface LeaveUpdate {
   principal?: string;
 }
 
-/** A listener of kills (see `Coordinator.onKill`). */
+/** A listener of kills (see {@link KillSignals.onKill}). */
 export interface KillSubscription {
   /** Resolves once kills in any process reach the listener. */
   readonly ready: Promise<void>;
@@ -61,8 +67,8 @@ export interface KillSubscription {
   close(): Promise<void>;
 }
 
-/** The seam between the session manager and shared state (DESIGN §7). */
-export interface Coordinator {
+/** Who uses a session and since when: the base of every coordinator. */
+export interface AccessTracking {
   /**
    * A request starts using a session: returns the entry as it was before (so
    * `lastAccessedTime` is the previous request's start), and records this
@@ -72,9 +78,9 @@ export interface Coordinator {
    *
    * With `strictExpiry`, a session that is idle (no active request) and past
    * its deadline is expired: nothing is recorded either (nor for a claimed
-   * one), and the caller is to `claim()` it with `entered: false`. Requests that find it expired at the
-   * same time thus never count as its users, so exactly one claim wins and
-   * none of them is served the session.
+   * one), and the caller is to `claim()` it with `entered: false`. Requests
+   * that find it expired at the same time thus never count as its users, so
+   * exactly one claim wins and none of them is served the session.
    */
   enter(key: string, now: number, strictExpiry: boolean): Promise<AccessEntry | undefined>;
 
@@ -91,11 +97,13 @@ export interface Coordinator {
 
   /**
    * Forgets a session. Resolves `true` for exactly one caller across every
-   * process: the one whose call removed the entry. That caller announces the
-   * session's destruction.
+   * process: the one whose call removed the entry.
    */
   remove(key: string): Promise<boolean>;
+}
 
+/** Claims for destruction: what makes every destruction happen exactly once. */
+export interface SessionClaims {
   /**
    * Atomically claims an expired session for destruction: succeeds only when
    * its deadline is `<= now`, it is not claimed yet, and no request uses it
@@ -106,11 +114,35 @@ export interface Coordinator {
    * a destroyed parent).
    */
   claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined>;
+}
 
+
+/** The expiry index the reaper sweeps; without it the reaper scans the store (`all()`). */
+export interface ExpiryIndex {
+  /** Up to `limit` keys whose deadline is `<= now`. */
+  due(now: number, limit: number): Promise<string[]>;
+}
+
+/**
+ * Locks for serial access across processes; without them serial access
+ * holds within each process only (and a remote coordinator without them is
+ * refused with `serialAccess`).
+ */
+export interface SessionLocking {
+  /** Takes the lock of `key` for `token`; resolves `false` when another owner holds it. */
+  acquireLock(key: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Extends a held lock; resolves `false` when `token` no longer owns it. */
+  renewLock(key: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Deletes the lock only if `token` still owns it. */
+  releaseLock(key: string, token: string): Promise<void>;
+}
+
+/** Killing sessions in use (`manager.sessions.kill*`, the admin router). */
+export interface KillSignals {
   /**
-   * Marks a session killed (DESIGN §6): claimed, so no request may use it any
-   * more; out of the expiry index; its cross-process lock dropped, so requests
-   * queued behind it go on (to a new session); and every process is told
+   * Marks a session killed: claimed, so no request may use it any more; out
+   * of the expiry index; its cross-process lock dropped, so requests queued
+   * behind it go on (to a new session); and every process is told
    * (`onKill`), so the requests using it now see their `signal` abort.
    * Resolves the entry as it was, or `undefined` when there is none. When
    * it was unclaimed and idle (`active` 0) the caller destroys the session;
@@ -126,7 +158,10 @@ export interface Coordinator {
    * connect), and `close()` stops it, ready or not.
    */
   onKill(listener: (key: string) => void): KillSubscription;
+}
 
+/** Indexes for administration (`manager.sessions`) and the `principal` option. */
+export interface SessionIndex {
   /**
    * Keys of top-level sessions (no subsessions) in key order, the first
    * `limit` after `after` (from the start when `null`): the admin listing,
@@ -140,23 +175,23 @@ export interface Coordinator {
 
   /** Keys of the sessions bound to `principal` (see `LeaveUpdate.principal`), in key order. */
   keysOf(principal: string): Promise<string[]>;
-
-  /**
-   * Up to `limit` keys whose deadline is `<= now`: the expiry index the
-   * reaper sweeps. Optional: without it the reaper scans the store.
-   */
-  due?(now: number, limit: number): Promise<string[]>;
-
-  /**
-   * Locks a session across processes for serial access (optional; without
-   * it serial access holds within each process only). Resolves `false` when
-   * another owner holds it. `renewLock` extends a held lock; `releaseLock`
-   * deletes it only if `token` still owns it.
-   */
-  acquireLock?(key: string, token: string, ttlMs: number): Promise<boolean>;
-  renewLock?(key: string, token: string, ttlMs: number): Promise<boolean>;
-  releaseLock?(key: string, token: string): Promise<void>;
-
-  /** Releases connections or timers the coordinator holds. */
-  close?(): Promise<void>;
 }
+
+/**
+ * A remote coordinator that bounds its own calls: the manager tells it its
+ * `storeTimeout`. Any other remote coordinator has its calls bounded by the
+ * manager (docs/architecture.md, "Faults").
+ */
+export interface BoundedCalls {
+  setCallTimeout(ms: number): void;
+}
+
+/**
+ * A coordinator, as the `coordinator` option takes it: it must track access
+ * and claim sessions (else a `ConfigurationError` at startup names what is
+ * missing); it may have any of the other abilities, and the manager checks
+ * that it has those its options need.
+ */
+export type Coordinator = AccessTracking &
+  SessionClaims &
+  Partial<ExpiryIndex & SessionLocking & KillSignals & SessionIndex & BoundedCalls>;

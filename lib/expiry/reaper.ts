@@ -1,10 +1,8 @@
 import createDebug from 'debug';
 import type { Clock } from '../clock';
-import type { Coordinator } from '../coordination/coordinator';
-import { destroyClaimed } from './destruction';
-import type { EventSink } from '../manager/events';
-import type { SessionCounters } from '../manager/runtime';
-import { parseSessionKey } from '../storage/session-key';
+import type { AccessTracking, ExpiryIndex } from '../coordination/coordinator';
+import type { SessionDestroyer } from '../session/destruction';
+import { isSubsessionKey, parentKeyOf, parseSessionKey } from '../storage/session-key';
 import { readRecord } from '../storage/session-record';
 import type { StoreAdapter } from '../storage/store-adapter';
 import { TimeSlices } from './time-slices';
@@ -21,10 +19,11 @@ const LISTENER_BOUND_MS = 10_000;
 /** What the reaper needs from the manager. */
 export interface ReaperDeps {
   store: StoreAdapter;
-  coordinator: Coordinator;
-  events: EventSink;
+  coordinator: AccessTracking;
+  /** The coordinator's expiry index; without one the reaper scans the store. */
+  index: ExpiryIndex | undefined;
+  destroyer: SessionDestroyer;
   clock: Clock;
-  counters: SessionCounters;
   /** The idle timeout in seconds (`-1` never) of an app's sessions, for a store scan. */
   appTimeout(app: string): number;
 }
@@ -61,7 +60,7 @@ export class Reaper {
   private stopped = false;
 
   constructor(private readonly deps: ReaperDeps, readonly interval: number) {
-    if (typeof deps.coordinator.due === 'function') this.mode = 'index';
+    if (deps.index) this.mode = 'index';
     else if (deps.store.canList) this.mode = 'scan';
     else {
       this.mode = 'inactive';
@@ -125,7 +124,7 @@ export class Reaper {
   private async sweepIndex(now: number): Promise<number> {
     let expired = 0;
     for (;;) {
-      const keys = await this.deps.coordinator.due!(now, BATCH);
+      const keys = await this.deps.index!.due(now, BATCH);
       const destroyed = await this.destroyAll(keys, now);
       expired += destroyed;
       if (keys.length < BATCH || destroyed === 0) return expired;
@@ -153,7 +152,7 @@ export class Reaper {
    * never let I/O in).
    */
   private async destroyAll(due: string[], now: number): Promise<number> {
-    const keys = [...due.filter((key) => !key.includes('#')), ...due.filter((key) => key.includes('#'))];
+    const keys = [...due.filter((key) => !isSubsessionKey(key)), ...due.filter(isSubsessionKey)];
     const slices = new TimeSlices();
     let destroyed = 0;
     for (let i = 0; i < keys.length; i += CONCURRENCY) {
@@ -165,28 +164,28 @@ export class Reaper {
   }
 
   /**
-   * One session: 0. leave a subsession of a due parent to the parent; 1. claim it (skipped when in use, touched since, or claimed
-   * elsewhere); 2. destroy it (subsessions, record, tombstone); 3. announce it, waiting a bounded time for async listeners.
+   * One session: 1. leave a subsession of a due parent to the parent; 2.
+   * destroy it, if this process wins its claim (not when in use, touched
+   * since, or claimed elsewhere); 3. wait a bounded time for async listeners.
+   * A failure is logged and counts as not destroyed (the next sweep retries).
    */
   private async destroy(key: string, now: number): Promise<boolean> {
-    const { coordinator } = this.deps;
-    // 0. A subsession whose parent is due goes with the parent (parent-destroyed), not alone.
-    const hash = key.indexOf('#');
-    if (hash >= 0) {
-      const parent = await coordinator.inspect(key.slice(0, hash)).catch(() => undefined);
-      if (parent && (parent.claimed || (parent.deadline !== null && parent.deadline <= now))) return false;
+    try {
+      // 1. A subsession whose parent is due goes with the parent (parent-destroyed), not alone.
+      const parentKey = parentKeyOf(key);
+      if (parentKey !== undefined) {
+        const parent = await this.deps.coordinator.inspect(parentKey);
+        if (parent && (parent.claimed || (parent.deadline !== null && parent.deadline <= now))) return false;
+      }
+      // 2.
+      const { destroyed, announced } = await this.deps.destroyer.destroy(key, 'expired', { at: now }, { now });
+      // 3.
+      if (announced) await bounded(announced, LISTENER_BOUND_MS);
+      return destroyed;
+    } catch (error) {
+      debug('could not destroy %s: %O', key, error);
+      return false;
     }
-    // 1.
-    const entry = await coordinator.claim(key, now, false).catch((error: unknown) => {
-      debug('could not claim %s: %O', key, error);
-      return undefined;
-    });
-    if (!entry) return false;
-    // 2. From here on the session is dead: the tombstone keeps requests off it.
-    const { announced } = await destroyClaimed(this.deps, key, 'expired', now, entry.lastAccessedTime);
-    // 3.
-    if (announced) await bounded(announced, LISTENER_BOUND_MS);
-    return true;
   }
 }
 

@@ -5,8 +5,8 @@ export interface KillTarget {
 
 /**
  * The requests using each session in this process, so that a kill — issued
- * here or, through the coordinator, in any process — reaches them (DESIGN
- * §6). With serial access there is one per session at a time.
+ * here or, through the coordinator, in any process — reaches them
+ * (docs/architecture.md, "Killing"). With serial access there is one per session at a time.
  */
 export class RunningRequests {
   private readonly byKey = new Map<string, KillTarget[]>();

@@ -5,8 +5,9 @@ import type { EventSink } from './events';
 import type { SessionIdCodec } from '../tracking/session-id-codec';
 import type { StoreAdapter } from '../storage/store-adapter';
 import type { SessionTracking } from '../tracking/tracking';
-import type { SessionLocks } from '../locking/session-locks';
+import type { SerialAccessSetting, SerialLocks } from '../locking/serial-slot';
 import type { RunningRequests } from '../killing/running-requests';
+import type { SessionDestroyer } from '../session/destruction';
 
 /** Counters of `manager.stats().sessions`. */
 export interface SessionCounters {
@@ -31,12 +32,14 @@ export interface SessionRuntime {
   /** The global idle timeout in seconds (`-1` never). */
   readonly invalidationTimeout: number;
   readonly counters: SessionCounters;
-  /** Serial access within this process; `undefined` when `serialAccess: false`. */
-  readonly locks: Pick<SessionLocks, 'acquire' | 'drain'> | undefined;
+  /** The one path by which sessions no request holds are destroyed. */
+  readonly destroyer: SessionDestroyer;
+  /** Serial access; `undefined` when `serialAccess: false`. */
+  readonly locks: SerialLocks | undefined;
   /** The requests using each session in this process (kills reach them). */
   readonly running: RunningRequests;
   /** How long a request may wait for its session, and whether it then runs anyway. */
-  readonly serialAccess: false | { maxWaitMs: number; accessOnTimeout: boolean };
+  readonly serialAccess: SerialAccessSetting | false;
   /** How long the store keeps a record past its idle deadline (ms), for a timeout. */
   graceMs(timeoutMs: number): number;
   /** The `principal` option: the authenticated user of a request. */

@@ -1,34 +1,30 @@
-import { EventEmitter } from 'node:events';
 import type { RequestHandler } from 'express';
-import { MemoryStore as ExpressMemoryStore, type Store } from 'express-session';
-import createDebug from 'debug';
-import { systemClock, type Clock } from '../clock';
-import type { Coordinator, KillSubscription } from '../coordination/coordinator';
-import type { EventSink, SessionEventBase, SessionManagerEvents } from './events';
-import { LocalCoordinator } from '../coordination/local/local-coordinator';
-import { boundCalls } from '../storage/call-bound';
-import { MemoryStore } from '../storage/memory-store';
-import { createDisconnect, createMiddleware, createStatelessMiddleware } from '../request/middleware';
-import {
-  resolveAppOptions,
-  resolveManagerOptions,
-  type AppOptions,
-  type ResolvedManagerOptions,
-  type SessionManagerOptions,
-} from './options';
-import type { AppContext, SessionCounters, SessionRuntime } from './runtime';
-import { SessionIdCodec } from '../tracking/session-id-codec';
-import { StoreAdapter } from '../storage/store-adapter';
-import { createTracking } from '../tracking/tracking';
-import { sessionKey, subsessionKey } from '../storage/session-key';
-import { readRecord } from '../storage/session-record';
-import { Reaper, type SweepResult } from '../expiry/reaper';
-import { ClusterLocks, SessionLocks, type LockingCoordinator } from '../locking/session-locks';
-import { RunningRequests } from '../killing/running-requests';
-import { SessionAdmin } from '../admin/session-admin';
+import type { Store } from 'express-session';
 import { createAdminRouter, type AdminRouterOptions } from '../admin/admin-router';
+import { SessionAdmin } from '../admin/session-admin';
+import { SessionListing } from '../admin/session-listing';
+import { systemClock, type Clock } from '../clock';
+import { boundedCoordinator } from '../coordination/bounded-coordinator';
+import { can, missingCapabilities, type Capability } from '../coordination/capabilities';
+import type { Coordinator, KillSignals, KillSubscription, SessionIndex } from '../coordination/coordinator';
+import { LocalCoordinator } from '../coordination/local/local-coordinator';
+import { ConfigurationError } from '../errors';
+import { Reaper, type SweepResult } from '../expiry/reaper';
+import { RunningRequests } from '../killing/running-requests';
+import { SessionKilling } from '../killing/session-killing';
+import { createSerialLocks } from '../locking/serial-locks';
+import { createDisconnect, createMiddleware, createStatelessMiddleware } from '../request/middleware';
+import { SessionDestroyer } from '../session/destruction';
+import { MemoryStore } from '../storage/memory-store';
+import { StoreAdapter } from '../storage/store-adapter';
+import { SessionIdCodec } from '../tracking/session-id-codec';
+import { createTracking } from '../tracking/tracking';
+import { ManagerEvents } from './manager-events';
+import { resolveAppOptions, resolveManagerOptions } from './option-resolution';
+import type { AppOptions, ResolvedManagerOptions, SessionManagerOptions } from './options';
+import type { AppContext, SessionCounters, SessionRuntime } from './runtime';
+import { defaultReaperInterval, warnAtStartup } from './startup-warnings';
 
-const debug = createDebug('express-session-management');
 const NO_APPS: readonly string[] = [];
 
 /** `manager.stats()`. */
@@ -49,31 +45,25 @@ export interface SessionManagerStats {
 }
 
 /**
- * A listener may return anything (`(e) => release(e.id)`): a returned promise is
- * awaited (by the reaper, within a bound) and its rejection reported; any other
- * value is ignored. `void | Promise<void>` would reject such arrow functions.
+ * The session manager: options, wiring, lifecycle; one per process
+ * (docs/architecture.md, "Layers"). Mount `manager.middleware()` once per
+ * application.
  */
-type Listener<E extends keyof SessionManagerEvents> = (payload: SessionManagerEvents[E]) => unknown;
-
-export interface SessionManager {
-  on<E extends keyof SessionManagerEvents>(event: E, listener: Listener<E>): this;
-  once<E extends keyof SessionManagerEvents>(event: E, listener: Listener<E>): this;
-  off<E extends keyof SessionManagerEvents>(event: E, listener: Listener<E>): this;
-}
-
-/**
- * The session manager: options, wiring and events; one per process (DESIGN
- * §2). Mount `manager.middleware()` once per application.
- */
-export class SessionManager extends EventEmitter implements EventSink {
+export class SessionManager extends ManagerEvents {
   /** The express-session store holding session data. */
   readonly store: Store;
-  /** Where access times and the expiry index live. */
+  /** Where access times, the expiry index, locks, kill signals and the indexes live. */
   readonly coordinator: Coordinator;
   /** Effective reaper interval in seconds (WebSphere's ReaperInterval). */
   readonly reaperInterval: number;
-  /** Look at and kill sessions (DESIGN §6). */
+  /** Look at and kill sessions. */
   readonly sessions: SessionAdmin;
+  /**
+   * Resolves once the manager is fully started: with a remote coordinator,
+   * once kills issued in other processes reach this one (Redis may be down
+   * at startup; it keeps trying). Requests do not wait for it.
+   */
+  readonly ready: Promise<void>;
   private readonly options: ResolvedManagerOptions;
   private readonly runtime: SessionRuntime;
   private readonly counters: SessionCounters = { created: 0, invalidated: 0, expired: 0, killed: 0 };
@@ -82,7 +72,7 @@ export class SessionManager extends EventEmitter implements EventSink {
   /** Default idle timeout (seconds, -1 never) of each app mounted so far. */
   private readonly appTimeouts = new Map<string, number>();
   /** Listening for kills (in any process) to reach this process's requests. */
-  private readonly kills: KillSubscription;
+  private readonly kills: KillSubscription | undefined;
 
   constructor(options?: SessionManagerOptions) {
     super();
@@ -92,55 +82,55 @@ export class SessionManager extends EventEmitter implements EventSink {
     this.coordinator = this.options.coordinator ?? new LocalCoordinator();
     const coordinator = boundedCoordinator(this.coordinator, this.options.storeTimeoutMs);
     this.reaperInterval = this.options.reaperInterval ?? defaultReaperInterval(this.options.invalidationTimeoutMs);
+    const store = new StoreAdapter(this.store, this.options.storeTimeoutMs);
+    const destroyer = new SessionDestroyer({ store, coordinator, events: this, counters: this.counters });
+    const invalidationTimeout = this.options.invalidationTimeoutMs === null ? -1 : this.options.invalidationTimeoutMs / 1000;
+    const appTimeout = (app: string): number => this.appTimeouts.get(app) ?? invalidationTimeout;
+    const track = (work: Promise<unknown>): void => this.track(work);
     const reaperMs = this.reaperInterval * 1000;
     this.runtime = {
-      store: new StoreAdapter(this.store, this.options.storeTimeoutMs),
+      store,
       coordinator,
+      destroyer,
       codec: new SessionIdCodec(this.options.secrets),
       tracking: createTracking(this.options),
       events: this,
       clock,
       strictExpiry: this.options.strictExpiry,
-      invalidationTimeout: this.options.invalidationTimeoutMs === null ? -1 : this.options.invalidationTimeoutMs / 1000,
+      invalidationTimeout,
       counters: this.counters,
-      locks: this.options.serialAccess ? serialAccessLocks(coordinator) : undefined,
+      locks: this.options.serialAccess ? createSerialLocks(coordinator) : undefined,
       running: new RunningRequests(),
       principal: this.options.principal as SessionRuntime['principal'],
       serialAccess: this.options.serialAccess,
       graceMs: (timeoutMs) => Math.max(timeoutMs, 2 * reaperMs),
-      track: (work) => this.track(work),
+      track,
       otherApps: (app) => (this.appTimeouts.size < 2 ? NO_APPS : [...this.appTimeouts.keys()].filter((a) => a !== app)),
     };
-    this.reaper = new Reaper(
-      {
-        store: this.runtime.store,
-        coordinator,
-        events: this,
-        clock,
-        counters: this.counters,
-        appTimeout: (app) => this.appTimeouts.get(app) ?? this.runtime.invalidationTimeout,
-      },
-      this.reaperInterval,
-    );
-    this.sessions = new SessionAdmin({
-      store: this.runtime.store,
+    const index = can(coordinator, 'an expiry index') ? coordinator : undefined;
+    this.reaper = new Reaper({ store, coordinator, index, destroyer, clock, appTimeout }, this.reaperInterval);
+    const listing = new SessionListing({
+      store,
       coordinator,
-      events: this,
-      counters: this.counters,
+      index: () => needs(coordinator, 'a session index', 'manager.sessions') as SessionIndex,
       clock,
       strictExpiry: this.options.strictExpiry,
       apps: () => [...this.appTimeouts.keys()],
-      appTimeout: (app) => this.appTimeouts.get(app) ?? this.runtime.invalidationTimeout,
-      track: (work) => this.track(work),
+      appTimeout,
+      track,
     });
-    this.kills = this.listenForKills();
-    this.warnAboutSharedStore();
-    if (this.reaperInterval < 10) {
-      process.emitWarning(
-        `express-session-management: reaperInterval ${this.reaperInterval} s is under 10 s; every sweep costs store and coordinator calls`,
-        { code: 'ESM_REAPER_INTERVAL' },
-      );
-    }
+    const killing = new SessionKilling({
+      store,
+      kills: () => needs(coordinator, 'kill signals', 'killing sessions') as KillSignals,
+      destroyer,
+      listing,
+      clock,
+      track,
+    });
+    this.sessions = new SessionAdmin(listing, killing);
+    this.kills = this.listenForKills(coordinator);
+    this.ready = this.kills ? this.kills.ready : Promise.resolve();
+    warnAtStartup(this.options, this.store, this.coordinator, this.reaperInterval);
     this.reaper.start();
   }
 
@@ -160,10 +150,13 @@ export class SessionManager extends EventEmitter implements EventSink {
   }
 
   /**
-   * The admin page and its JSON API (DESIGN §6); mount it anywhere:
+   * The admin page and its JSON API; mount it anywhere:
    * `app.use('/admin', manager.adminRouter({ authorize: (req) => isAdmin(req) }))`.
+   * Needs a coordinator with a session index and kill signals.
    */
   adminRouter(options: AdminRouterOptions): RequestHandler {
+    needs(this.runtime.coordinator, 'a session index', 'adminRouter()');
+    needs(this.runtime.coordinator, 'kill signals', 'adminRouter()');
     return createAdminRouter({ sessions: this.sessions, stats: () => this.stats(), reap: () => this.reap() }, options);
   }
 
@@ -193,75 +186,19 @@ export class SessionManager extends EventEmitter implements EventSink {
     };
   }
 
-  /**
-   * The live subsessions of a session, with their idle deadlines (ms; `null`
-   * never). Internal until the admin API's `SessionInfo` shows them; tests
-   * use it.
-   * @internal
-   */
-  async subsessionsOf(id: string, options: { app?: string } = {}): Promise<{ name: string; deadline: number | null }[]> {
-    const key = sessionKey(options.app ?? 'default', id);
-    const record = await this.runtime.store.get(key);
-    if (!record) return [];
-    const names = readRecord(record, options.app ?? 'default', this.runtime.clock.now()).meta.subsessions ?? [];
-    const found = await Promise.all(names.map((name) => this.runtime.coordinator.inspect(subsessionKey(key, name))));
-    return names
-      .map((name, i) => ({ name, entry: found[i] }))
-      .filter(({ entry }) => entry !== undefined && !entry.claimed)
-      .map(({ name, entry }) => ({ name, deadline: entry!.deadline }));
-  }
-
   /** Runs a reaper sweep now: idle sessions are destroyed with reason `expired`. */
   reap(): Promise<SweepResult> {
     return this.reaper.sweep();
   }
 
   /**
-   * Stops the reaper and waits for in-flight commits. The store and
-   * coordinator stay open: they are the caller's.
+   * Stops the reaper and the kill channel and waits for in-flight commits.
+   * The store and coordinator stay open: they are the caller's.
    */
   async close(): Promise<void> {
     await this.reaper.stop();
-    await this.kills.close();
+    await this.kills?.close();
     while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
-  }
-
-  fire<E extends keyof SessionManagerEvents>(event: E, payload: SessionManagerEvents[E]): Promise<void> | undefined {
-    if (this.listenerCount(event) === 0) return undefined;
-    let pending: Promise<void>[] | undefined;
-    for (const listener of this.rawListeners(event)) {
-      try {
-        const result: unknown = (listener as (p: unknown) => unknown).call(this, payload);
-        if (result instanceof Promise) {
-          (pending ??= []).push(result.then(
-            () => undefined,
-            (error: unknown) => this.failed(event, payload, error),
-          ));
-        }
-      } catch (error) {
-        this.failed(event, payload, error);
-      }
-    }
-    return pending && Promise.all(pending).then(() => undefined);
-  }
-
-  failed(event: string, base: SessionEventBase, error: unknown): void {
-    debug('listener of %s failed: %O', event, error);
-    if (event === 'listenerError') return; // never loop
-    if (this.listenerCount('listenerError') === 0) {
-      process.emitWarning(`a "${event}" listener failed: ${error instanceof Error ? error.message : String(error)}`, {
-        code: 'ESM_LISTENER_ERROR',
-      });
-      return;
-    }
-    const payload: SessionManagerEvents['listenerError'] = { id: base.id, app: base.app, event, error };
-    if (base.subsession !== undefined) payload.subsession = base.subsession;
-    this.fire('listenerError', payload);
-  }
-
-  /** Resolves once this process hears of kills. @internal (tests) */
-  async listening(): Promise<void> {
-    await this.kills.ready;
   }
 
   /**
@@ -269,16 +206,19 @@ export class SessionManager extends EventEmitter implements EventSink {
    * abort, and those queued here behind them go on (to a new session). A
    * coordinator that cannot listen yet (Redis down at startup) keeps trying;
    * until it can, a session killed in another process stays usable by the
-   * requests already running here until they end.
+   * requests already running here until they end. Without kill signals no
+   * session can be killed, so there is nothing to hear.
    */
-  private listenForKills(): KillSubscription {
+  private listenForKills(coordinator: Coordinator): KillSubscription | undefined {
+    if (!can(coordinator, 'kill signals')) return undefined;
     const { running, locks } = this.runtime;
-    return this.runtime.coordinator.onKill((key) => {
+    return coordinator.onKill((key) => {
       running.kill(key);
       locks?.drain(key);
     });
   }
 
+  /** Registers work `close()` must wait for. */
   private track(work: Promise<unknown>): void {
     const settled = work.then(
       () => undefined,
@@ -287,51 +227,11 @@ export class SessionManager extends EventEmitter implements EventSink {
     this.inflight.add(settled);
     void settled.then(() => this.inflight.delete(settled));
   }
-
-  /** An external store with the in-process coordinator is right for one process only. */
-  private warnAboutSharedStore(): void {
-    if (this.options.coordinator) return;
-    if (this.store instanceof MemoryStore || this.store instanceof ExpressMemoryStore) return;
-    // The application's own copy of express-session (another version, another install) fails instanceof.
-    if (this.store.constructor?.name === 'MemoryStore') return;
-    process.emitWarning(
-      'express-session-management: an external store with the in-process coordinator is right for one process only; ' +
-        'when several processes share the store, pass coordinator: redisCoordinator({ client }) so expiry stays exact',
-      { code: 'ESM_LOCAL_COORDINATOR' },
-    );
-  }
 }
 
-/**
- * WebSphere's formula: under 15 minutes of timeout a sweep every 60–90 s,
- * else every 300–360 s, drawn per process so nodes do not sweep in step.
- */
-export function defaultReaperInterval(invalidationTimeoutMs: number | null): number {
-  const short = invalidationTimeoutMs !== null && invalidationTimeoutMs < 15 * 60 * 1000;
-  const [low, high] = short ? [60, 90] : [300, 360];
-  return low + Math.floor(Math.random() * (high - low + 1));
-}
-
-/**
- * The coordinator as the manager calls it: every call bounded by
- * `storeTimeout`. The in-process one answers at once and needs no bound; one
- * that bounds its own calls (`setCallTimeout`, as `redisCoordinator` does:
- * it also drops a command the client could not send in time) is told the
- * bound; any other is wrapped.
- */
-function boundedCoordinator(coordinator: Coordinator, timeoutMs: number): Coordinator {
-  if (coordinator instanceof LocalCoordinator) return coordinator;
-  const own = (coordinator as { setCallTimeout?: unknown }).setCallTimeout;
-  if (typeof own === 'function') {
-    (own as (ms: number) => void).call(coordinator, timeoutMs);
-    return coordinator;
-  }
-  return boundCalls(coordinator, timeoutMs);
-}
-
-/** In-process serial access, plus the coordinator's lock when it has one (several processes). */
-function serialAccessLocks(coordinator: Coordinator): SessionLocks | ClusterLocks {
-  const local = new SessionLocks();
-  if (!coordinator.acquireLock || !coordinator.renewLock || !coordinator.releaseLock) return local;
-  return new ClusterLocks(local, coordinator as Coordinator & LockingCoordinator);
+/** `coordinator`, if it has `capability`; else a `ConfigurationError` saying what needs it. */
+function needs(coordinator: Coordinator, capability: Capability, what: string): Coordinator {
+  const missing = missingCapabilities(coordinator, [[[capability], `${what} needs`]]);
+  if (missing.length > 0) throw new ConfigurationError(missing);
+  return coordinator;
 }

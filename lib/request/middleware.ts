@@ -1,16 +1,10 @@
-import { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { ConfigurationError, IllegalStateError } from '../errors';
-import type { ServletSession } from '../session/http-session';
-import { RequestContext } from './request-context';
+import { ConfigurationError } from '../errors';
 import type { AppContext, SessionRuntime } from '../manager/runtime';
+import { RequestContext } from './request-context';
+import { installRequestMethods, kContext, type ManagedRequest } from './request-methods';
 
-const kContext = Symbol('express-session-management.context');
-
-/** A request as the middleware leaves it, with its context. */
-type ManagedRequest = Request & { [kContext]?: RequestContext };
-
-/** Builds the per-app middleware (DESIGN §3). */
+/** Builds the per-app middleware (docs/architecture.md, "The request path"). */
 export function createMiddleware(runtime: SessionRuntime, app: AppContext): RequestHandler {
   return function sessionManagement(req: Request, res: Response, next: NextFunction): void {
     const managed = req as ManagedRequest;
@@ -69,44 +63,3 @@ export function createDisconnect(runtime: SessionRuntime, redirect?: string): Re
   };
 }
 
-/** Request prototypes that already carry the Servlet request methods. */
-const equipped = new WeakSet<object>();
-
-/**
- * Puts the Servlet request methods, once, where Express defines `req.get`:
- * on its `request` prototype, below every app's (a mounted sub-app swaps
- * `app.request` in and out, and sees them too). No per-request cost. They
- * find the request's context through `this`; a request without one (a
- * stateless route, or no middleware) has no session.
- */
-function installRequestMethods(req: ManagedRequest): void {
-  let proto = Object.getPrototypeOf(req) as object;
-  if (equipped.has(proto)) return;
-  while (proto !== IncomingMessage.prototype) {
-    const parent = Object.getPrototypeOf(proto) as object | null;
-    if (parent === null || parent === IncomingMessage.prototype) break;
-    proto = parent;
-  }
-  const methods = { getSession, getRequestedSessionId, isRequestedSessionIdValid, changeSessionId };
-  if (proto === IncomingMessage.prototype) {
-    Object.assign(req, methods); // not Express: own methods, per request
-    return;
-  }
-  Object.assign(proto, methods);
-  equipped.add(Object.getPrototypeOf(req) as object);
-}
-
-function getSession(this: ManagedRequest, create = true): ServletSession | null {
-  return this[kContext]?.getSession(create) ?? null;
-}
-function getRequestedSessionId(this: ManagedRequest): string | null {
-  return this[kContext]?.requestedId ?? null;
-}
-function isRequestedSessionIdValid(this: ManagedRequest): boolean {
-  return this[kContext]?.isRequestedSessionIdValid() ?? false;
-}
-function changeSessionId(this: ManagedRequest): string {
-  const context = this[kContext];
-  if (!context) throw new IllegalStateError('changeSessionId: the request has no session (stateless route?)');
-  return context.changeSessionId();
-}

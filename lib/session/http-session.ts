@@ -1,4 +1,7 @@
 import { IllegalStateError } from '../errors';
+import { SUBSESSION_NAME } from '../storage/session-key';
+import { assertAttributeName, assertStorable } from './attribute-values';
+import { SessionState } from './session-state';
 import type { BindingEvent, EventSink, SessionBindingListener } from '../manager/events';
 
 /**
@@ -47,9 +50,6 @@ export interface HttpSession {
   readonly name: string | undefined;
 }
 
-/** pending: not stored yet; live: stored or to be stored; invalid: invalidated. */
-export type SessionStatus = 'pending' | 'live' | 'invalid';
-
 /** What a session needs from the request that holds it. */
 export interface SessionHost {
   readonly events: EventSink;
@@ -71,69 +71,31 @@ export interface SessionHost {
   signalOf(session: ServletSession): AbortSignal;
 }
 
-/** Initial state of a session object. */
-export interface SessionInit {
-  app: string;
-  status: SessionStatus;
-  id?: string;
-  creationTime: number;
-  lastAccessedTime: number;
-  timeout?: number;
-  attributes?: Record<string, unknown>;
-  /** For a subsession: its parent and name. */
-  parent?: ServletSession;
-  name?: string;
-}
-
-const RESERVED_NAMES = new Set(['__proto__', 'constructor', 'prototype']);
-const SUBSESSION_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
-
 /**
  * The implementation behind {@link HttpSession}: a facade over one session's
- * state within one request, with dirty tracking so an unchanged session is
- * never written back.
+ * {@link SessionState} within one request. The request owns the state (it
+ * loads and commits it); the facade reads and changes it as the Servlet API
+ * says, marking it dirty so an unchanged session is never written back.
  */
 export class ServletSession implements HttpSession {
-  readonly app: string;
-  status: SessionStatus;
-  /** Created in this request. */
-  fresh = false;
-  /** Key under which the store holds this session now; `null` when not stored. */
-  storedKey: string | null = null;
-  /** This request called `coordinator.enter()` for `storedKey`. */
-  entered = false;
-  /** When the store's copy expires by its own TTL (ms); `null` when unknown. */
-  storeExpires: number | null = null;
-  /** Something changed that must be written. */
-  dirty = false;
-  /** Timeout set on the session itself, seconds (`-1` never); `undefined`: the app's. */
-  timeout: number | undefined;
-  readonly creationTime: number;
-  readonly lastAccessedTime: number;
-  readonly name: string | undefined;
   /** The parent of a subsession. */
   readonly parent: ServletSession | undefined;
+  /** A subsession's name. */
+  readonly name: string | undefined;
   /** A parent's subsessions known in this request (live or invalidated here). */
   readonly subsessions = new Map<string, ServletSession>();
-  /** A subsession used (got) in this request: its idle clock restarts. */
-  used = false;
-  /** The user a top-level session is bound to (the `principal` option). */
-  principal: string | undefined;
-  private idValue: string | undefined;
-  private readonly attributes: Map<string, unknown>;
-  /** JSON of object attributes handed out by getAttribute, to notice in-place changes. */
-  private snapshots: Map<string, string> | undefined;
 
-  constructor(private readonly host: SessionHost, init: SessionInit) {
-    this.app = init.app;
-    this.status = init.status;
-    this.idValue = init.id;
-    this.creationTime = init.creationTime;
-    this.lastAccessedTime = init.lastAccessedTime;
-    this.timeout = init.timeout;
-    this.parent = init.parent;
-    this.name = init.name;
-    this.attributes = new Map(init.attributes ? Object.entries(init.attributes) : undefined);
+  constructor(
+    private readonly host: SessionHost,
+    readonly state: SessionState,
+    parent?: { session: ServletSession; name: string },
+  ) {
+    this.parent = parent?.session;
+    this.name = parent?.name;
+  }
+
+  get app(): string {
+    return this.state.app;
   }
 
   get signal(): AbortSignal {
@@ -142,23 +104,17 @@ export class ServletSession implements HttpSession {
 
   getId(): string {
     if (this.parent) return this.parent.getId();
-    if (this.idValue === undefined) this.idValue = this.host.newId();
-    return this.idValue;
-  }
-
-  /** Gives the session a new id (changeSessionId). */
-  setId(id: string): void {
-    this.idValue = id;
+    return (this.state.id ??= this.host.newId());
   }
 
   getCreationTime(): number {
     this.assertValid('getCreationTime');
-    return this.creationTime;
+    return this.state.creationTime;
   }
 
   getLastAccessedTime(): number {
     this.assertValid('getLastAccessedTime');
-    return this.lastAccessedTime;
+    return this.state.lastAccessedTime;
   }
 
   getMaxInactiveInterval(): number {
@@ -168,7 +124,7 @@ export class ServletSession implements HttpSession {
 
   /** Effective idle timeout in seconds, `-1` never: its own, else the parent's, else the app's. */
   effectiveTimeout(): number {
-    const seconds = this.timeout ?? (this.parent ? this.parent.effectiveTimeout() : this.host.appTimeout);
+    const seconds = this.state.timeout ?? (this.parent ? this.parent.effectiveTimeout() : this.host.appTimeout);
     return seconds <= 0 ? -1 : seconds;
   }
 
@@ -176,39 +132,38 @@ export class ServletSession implements HttpSession {
     this.assertValid('setMaxInactiveInterval');
     if (!Number.isInteger(seconds)) throw new TypeError(`setMaxInactiveInterval: ${seconds} is not a whole number of seconds`);
     this.makeLive();
-    this.timeout = seconds <= 0 ? -1 : seconds;
-    this.dirty = true;
+    this.state.timeout = seconds <= 0 ? -1 : seconds;
+    this.state.dirty = true;
   }
 
   getAttribute<T = unknown>(name: string): T | undefined {
     this.assertValid('getAttribute');
-    if (this.parent && !this.attributes.has(name)) return this.parent.getAttribute<T>(name); // chained context
-    const value = this.attributes.get(name);
-    if (!this.dirty && typeof value === 'object' && value !== null) {
-      this.snapshots ??= new Map();
-      if (!this.snapshots.has(name)) this.snapshots.set(name, JSON.stringify(value));
-    }
+    const { attributes } = this.state;
+    if (this.parent && !attributes.has(name)) return this.parent.getAttribute<T>(name); // chained context
+    const value = attributes.get(name);
+    this.state.noteHandedOut(name, value);
     return value as T | undefined;
   }
 
   getAttributeNames(): string[] {
     this.assertValid('getAttributeNames');
-    return [...this.attributes.keys()];
+    return [...this.state.attributes.keys()];
   }
 
   setAttribute(name: string, value: unknown): void {
     this.assertValid('setAttribute');
-    assertName(name);
+    assertAttributeName(name);
     if (value === null || value === undefined) {
       this.removeAttribute(name);
       return;
     }
     assertStorable(name, value);
     this.makeLive();
-    const had = this.attributes.has(name);
-    const old = this.attributes.get(name);
-    this.attributes.set(name, value);
-    this.dirty = true;
+    const { attributes } = this.state;
+    const had = attributes.has(name);
+    const old = attributes.get(name);
+    attributes.set(name, value);
+    this.state.dirty = true;
     if (old !== value) {
       this.notifyBinding(value, 'valueBound', name);
       if (had) this.notifyBinding(old, 'valueUnbound', name);
@@ -222,10 +177,11 @@ export class ServletSession implements HttpSession {
 
   removeAttribute(name: string): void {
     this.assertValid('removeAttribute');
-    if (!this.attributes.has(name)) return;
-    const value = this.attributes.get(name);
-    this.attributes.delete(name);
-    this.dirty = true;
+    const { attributes } = this.state;
+    if (!attributes.has(name)) return;
+    const value = attributes.get(name);
+    attributes.delete(name);
+    this.state.dirty = true;
     this.notifyBinding(value, 'valueUnbound', name);
     this.host.events.fire('attributeRemoved', { ...this.base(), session: this, name, value });
   }
@@ -233,36 +189,37 @@ export class ServletSession implements HttpSession {
   invalidate(): void {
     this.assertValid('invalidate');
     this.destroy('invalidated');
-    if (this.parent) this.parent.dirty = true; // its list of subsessions changed
+    if (this.parent) this.parent.state.dirty = true; // its list of subsessions changed
   }
 
   /** Ends the session in this request: subsessions first (`parent-destroyed`), then itself. */
   private destroy(reason: 'invalidated' | 'parent-destroyed'): void {
-    for (const sub of this.subsessions.values()) if (sub.status === 'live') sub.destroy('parent-destroyed');
-    const wasLive = this.status === 'live';
-    this.status = 'invalid';
+    for (const sub of this.subsessions.values()) if (sub.state.status === 'live') sub.destroy('parent-destroyed');
+    const { state } = this;
+    const wasLive = state.status === 'live';
+    state.status = 'invalid';
     if (wasLive) {
       // Servlet 2.4+ order: sessionDestroyed while the attributes are readable, then each removal.
-      const attributes = this.snapshot();
+      const attributes = state.snapshot();
       this.host.events.fire('sessionDestroyed', {
         ...this.base(),
         reason,
         attributes,
-        creationTime: this.creationTime,
-        lastAccessedTime: this.lastAccessedTime,
+        creationTime: state.creationTime,
+        lastAccessedTime: state.lastAccessedTime,
       });
       for (const [name, value] of Object.entries(attributes)) {
         this.notifyBinding(value, 'valueUnbound', name);
         this.host.events.fire('attributeRemoved', { ...this.base(), session: this, name, value });
       }
     }
-    this.attributes.clear();
+    state.attributes.clear();
     this.host.invalidated(this);
   }
 
   isNew(): boolean {
     this.assertValid('isNew');
-    return this.fresh;
+    return this.state.fresh;
   }
 
   getSubsession(name: string, options: { create?: boolean; maxInactiveInterval?: number } = {}): ServletSession | null {
@@ -276,34 +233,33 @@ export class ServletSession implements HttpSession {
       throw new TypeError(`getSubsession: maxInactiveInterval ${timeout} is not a whole number of seconds`);
     }
     const existing = this.subsessions.get(name);
-    if (existing && existing.status === 'live') {
-      existing.used = true;
+    if (existing && existing.state.status === 'live') {
+      existing.state.used = true;
       return existing;
     }
     if (options.create === false) return null;
     this.makeLive();
-    const sub = new ServletSession(this.host, {
+    const state = new SessionState({
       app: this.app,
       status: 'live',
       creationTime: this.host.start,
       lastAccessedTime: this.host.start,
       timeout: timeout === undefined ? undefined : timeout <= 0 ? -1 : timeout,
-      parent: this,
-      name,
     });
-    sub.fresh = true;
-    sub.dirty = true;
-    sub.used = true;
+    state.fresh = true;
+    state.dirty = true;
+    state.used = true;
+    const sub = new ServletSession(this.host, state, { session: this, name });
     if (existing) this.host.retire(existing);
     this.subsessions.set(name, sub);
-    this.dirty = true;
+    this.state.dirty = true;
     this.host.subsessionCreated(sub);
     return sub;
   }
 
   getSubsessionNames(): string[] {
     this.assertValid('getSubsessionNames');
-    return [...this.subsessions.values()].filter((s) => s.status === 'live').map((s) => s.name!);
+    return [...this.subsessions.values()].filter((s) => s.state.status === 'live').map((s) => s.name!);
   }
 
   getParent(): ServletSession | null {
@@ -311,24 +267,9 @@ export class ServletSession implements HttpSession {
     return this.parent ?? null;
   }
 
-  /** Whether the stored copy is out of date: written to, or an object attribute changed in place. */
-  hasChanges(): boolean {
-    if (this.dirty) return true;
-    if (!this.snapshots) return false;
-    for (const [name, json] of this.snapshots) {
-      if (JSON.stringify(this.attributes.get(name)) !== json) return true;
-    }
-    return false;
-  }
-
-  /** The attributes as a plain object (what is stored, and what events carry). */
-  snapshot(): Record<string, unknown> {
-    return Object.fromEntries(this.attributes);
-  }
-
   /** The pending session becomes a real one (first write or `getSession()`). */
   makeLive(): void {
-    if (this.status === 'pending') this.host.activate(this);
+    if (this.state.status === 'pending') this.host.activate(this);
   }
 
   private base(): { id: string; app: string; subsession?: string } {
@@ -336,7 +277,7 @@ export class ServletSession implements HttpSession {
   }
 
   private assertValid(method: string): void {
-    if (this.status === 'invalid') throw new IllegalStateError(`${method}: the session has been invalidated`);
+    if (this.state.status === 'invalid') throw new IllegalStateError(`${method}: the session has been invalidated`);
   }
 
   /** Calls `valueBound` / `valueUnbound` on a value that has it; a throw is reported, not raised. */
@@ -351,41 +292,5 @@ export class ServletSession implements HttpSession {
     } catch (error) {
       this.host.events.failed(method, this.base(), error);
     }
-  }
-}
-
-/** Attribute names must be strings and must not be prototype keys. */
-function assertName(name: unknown): asserts name is string {
-  if (typeof name !== 'string') throw new TypeError('attribute names must be strings');
-  if (RESERVED_NAMES.has(name)) throw new TypeError(`"${name}" cannot be an attribute name`);
-}
-
-/**
- * A value is storable when JSON keeps it whole: no functions, symbols or
- * BigInt anywhere, no cycles, no Map/Set (JSON turns them into `{}`).
- * `valueBound` / `valueUnbound` methods on the value itself are allowed (they
- * are not stored).
- */
-function assertStorable(name: string, value: unknown): void {
-  const type = typeof value;
-  if (type === 'function' || type === 'symbol' || type === 'bigint') {
-    throw new TypeError(`setAttribute("${name}"): a ${type} cannot be stored as JSON`);
-  }
-  if (type !== 'object') return;
-  try {
-    JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
-      const t = typeof v;
-      if (t === 'function' || t === 'symbol') {
-        if (this === value && (key === 'valueBound' || key === 'valueUnbound')) return undefined;
-        throw new TypeError(`"${key}" is a ${t}`);
-      }
-      if (v instanceof Map || v instanceof Set || v instanceof WeakMap || v instanceof WeakSet) {
-        throw new TypeError(`"${key}" is a ${v.constructor.name}, which JSON turns into {}`);
-      }
-      return v;
-    });
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new TypeError(`setAttribute("${name}"): the value cannot be stored as JSON (${reason})`);
   }
 }

@@ -31,7 +31,7 @@ export interface LoadedRecord {
  *
  * ```
  * { cookie: { originalMaxAge, expires, httpOnly, path },   // expires = idle deadline + grace
- *   esm: { v: 1, app, created, accessed, timeout?, subsessions? },
+ *   esm: { v: 1, app, created, accessed, timeout?, subsessions?, principal? },
  *   attributes: { ... } }
  * ```
  *

@@ -1,8 +1,5 @@
 import { randomBytes } from 'node:crypto';
-
-/** Longest id accepted from a client; anything longer is "no session". */
-const MAX_ID_LENGTH = 128;
-const ID_PATTERN = /^[A-Za-z0-9_-]+$/;
+import { SESSION_ID } from '../storage/session-key';
 
 /**
  * A new session id: 256 random bits from node:crypto, base64url (43
@@ -17,5 +14,5 @@ export function generateSessionId(): string {
  * at most 128 of them. Ids written by express-session (uid-safe) qualify.
  */
 export function isWellFormedId(id: string): boolean {
-  return id.length > 0 && id.length <= MAX_ID_LENGTH && ID_PATTERN.test(id);
+  return SESSION_ID.test(id);
 }

@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     const base = e.subsession === undefined ? { id: e.id } : { id: e.id, subsession: e.subsession };
     send({ type: 'destroyed', worker, ...base, reason: e.reason, attributes: e.attributes, at: Date.now() });
   });
-  await manager.listening();
+  await manager.ready;
 
   /** Opens every `/hold` waiting now. */
   let releaseHolds: () => void = () => undefined;

@@ -1,6 +1,7 @@
 import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
 import { DeadlineHeap, type HeapItem } from './deadline-heap';
 import { SortedKeys } from './sorted-keys';
+import { isSubsessionKey } from '../../storage/session-key';
 
 /** An entry as the local coordinator keeps it: `deadline` is `Infinity` for never. */
 interface LocalEntry extends HeapItem {
@@ -41,7 +42,8 @@ export class LocalCoordinator implements Coordinator {
   }
 
   async inspect(key: string): Promise<AccessEntry | undefined> {
-    return this.peek(key);
+    const entry = this.entries.get(key);
+    return entry && toAccessEntry(entry);
   }
 
   async leave(key: string, update: LeaveUpdate): Promise<boolean> {
@@ -60,7 +62,7 @@ export class LocalCoordinator implements Coordinator {
         principal: undefined,
       };
       this.entries.set(key, entry);
-      if (!key.includes('#')) this.ordered.add(key);
+      if (!isSubsessionKey(key)) this.ordered.add(key);
     }
     if (entry.claimed) {
       if (!entry.killed || !update.entered || entry.active === 0) return false;
@@ -86,7 +88,7 @@ export class LocalCoordinator implements Coordinator {
     this.entries.delete(key);
     this.index.delete(entry);
     this.unbind(entry);
-    if (!key.includes('#')) this.ordered.delete(key);
+    if (!isSubsessionKey(key)) this.ordered.delete(key);
     return true;
   }
 
@@ -153,17 +155,6 @@ export class LocalCoordinator implements Coordinator {
 
   async due(now: number, limit: number): Promise<string[]> {
     return this.index.due(now, limit).map((entry) => entry.key);
-  }
-
-  /** The entry of a session, for tests and the admin API. */
-  peek(key: string): AccessEntry | undefined {
-    const entry = this.entries.get(key);
-    return entry && toAccessEntry(entry);
-  }
-
-  /** The number of sessions known. */
-  get size(): number {
-    return this.entries.size;
   }
 }
 

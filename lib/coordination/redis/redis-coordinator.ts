@@ -52,10 +52,11 @@
  * A request costs two scripts: `enter` (sent in the same tick as the store's
  * GET, so node-redis pipelines them into one round trip) and `leave`.
  */
-import { createHash } from 'node:crypto';
 import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
 import createDebug from 'debug';
 import { withinBound } from '../../storage/call-bound';
+import { isSubsessionKey } from '../../storage/session-key';
+import { script, type Script, type ScriptName } from './redis-scripts';
 
 const debug = createDebug('express-session-management:redis');
 
@@ -93,163 +94,6 @@ export interface RedisCoordinatorOptions {
   /** Prefix of every key the coordinator writes. @default 'esm:' */
   prefix?: string;
 }
-
-/**
- * How much longer than the record a claimed or killed entry lives: more than
- * a store call may take (`storeTimeout`, default 5 s) plus the store's
- * rounding of its TTL to whole seconds.
- */
-const MARK_MARGIN_MS = 10_000;
-
-const FIELDS = `'accessed', 'deadline', 'store', 'active', 'claimed', 'killed'`;
-
-const ENTER = `
-local before = redis.call('HMGET', KEYS[1], ${FIELDS})
-if not before[1] then return false end
-if before[5] == '1' then return before end
-local active = tonumber(before[4] or '0')
-if ARGV[2] == '1' and active == 0 then
-  local deadline = tonumber(before[2] or '-1')
-  if deadline >= 0 and deadline <= tonumber(ARGV[1]) then return before end
-end
-redis.call('HSET', KEYS[1], 'accessed', ARGV[1], 'active', active + 1)
-return before`;
-
-const LEAVE = `
-local now, timeout, store, entered, accessed, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local principal, principals = ARGV[7], ARGV[8]
-local e = redis.call('HMGET', KEYS[1], 'accessed', 'claimed', 'active', 'store', 'killed', 'principal')
-if not e[1] then
-  if entered == '1' then return 0 end
-  e = { accessed, false, '1', false, false, false }
-  redis.call('HSET', KEYS[1], 'accessed', accessed, 'deadline', -1)
-  if not string.find(member, '#', 1, true) then redis.call('ZADD', KEYS[3], 0, member) end
-elseif e[2] == '1' then
-  -- Claimed: only the requests of a killed session still count down; the last one destroys it.
-  local active = tonumber(e[3] or '0')
-  if e[5] ~= '1' or entered ~= '1' or active == 0 then return 0 end
-  redis.call('HSET', KEYS[1], 'active', active - 1)
-  if active == 1 then return 2 end
-  return 0
-elseif entered == '0' then
-  redis.call('HSET', KEYS[1], 'accessed', accessed)
-end
-local active = math.max(0, tonumber(e[3] or '0') - 1)
-local fields = { 'active', active }
-if store == '' then
-  if e[4] then redis.call('HDEL', KEYS[1], 'store') end
-elseif store ~= e[4] then
-  table.insert(fields, 'store'); table.insert(fields, store)
-end
-if active == 0 and timeout ~= '' then
-  if timeout == '-1' then
-    table.insert(fields, 'deadline'); table.insert(fields, -1)
-    redis.call('ZREM', KEYS[2], member)
-  else
-    local deadline = tonumber(now) + tonumber(timeout)
-    table.insert(fields, 'deadline'); table.insert(fields, deadline)
-    redis.call('ZADD', KEYS[2], deadline, member)
-  end
-end
-if principal ~= '' and principal ~= e[6] then
-  table.insert(fields, 'principal'); table.insert(fields, principal)
-  if e[6] then redis.call('SREM', principals .. e[6], member) end
-  redis.call('SADD', KEYS[4], member)
-end
-redis.call('HSET', KEYS[1], unpack(fields))
-if store ~= '' and store ~= e[4] then redis.call('PEXPIREAT', KEYS[1], store) end
-if principal ~= '' and store ~= '' and (store ~= e[4] or principal ~= e[6]) then
-  -- The user's set lives as long as the longest-lived of its sessions.
-  local ttl = redis.call('PTTL', KEYS[4])
-  if ttl < 0 or tonumber(now) + ttl < tonumber(store) then redis.call('PEXPIREAT', KEYS[4], store) end
-end
-return 1`;
-
-const CLAIM = `
-local e = redis.call('HMGET', KEYS[1], ${FIELDS})
-if not e[1] then
-  -- The hash expired by itself (no reaper ran within the grace): drop its stale index member.
-  redis.call('ZREM', KEYS[2], ARGV[3])
-  return false
-end
-if e[5] == '1' then return false end
-if ARGV[1] ~= 'Infinity' then
-  local deadline = tonumber(e[2])
-  if deadline == nil or deadline < 0 or deadline > tonumber(ARGV[1]) then return false end
-end
-local allowed = 0
-if ARGV[2] == '1' then allowed = 1 end
-if tonumber(e[4] or '0') > allowed then return false end
-redis.call('HSET', KEYS[1], 'claimed', 1)
-redis.call('ZREM', KEYS[2], ARGV[3])
-if e[3] then redis.call('PEXPIREAT', KEYS[1], tonumber(e[3]) + ${MARK_MARGIN_MS}) end
-return e`;
-
-const INSPECT = `
-local e = redis.call('HMGET', KEYS[1], ${FIELDS})
-if not e[1] then return false end
-return e`;
-
-const KILL = `
-local e = redis.call('HMGET', KEYS[1], ${FIELDS})
-if not e[1] then return false end
-if e[5] == '1' then return e end
-redis.call('HSET', KEYS[1], 'claimed', 1, 'killed', 1)
-redis.call('ZREM', KEYS[2], ARGV[1])
-if e[3] then redis.call('PEXPIREAT', KEYS[1], tonumber(e[3]) + ${MARK_MARGIN_MS}) end
-redis.call('DEL', KEYS[3])
-redis.call('PUBLISH', ARGV[2], ARGV[1])
-return e`;
-
-const LOCK = `return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])`;
-
-const RENEW = `
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('PEXPIRE', KEYS[1], ARGV[2])`;
-
-const UNLOCK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
-
-const DUE = `return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])`;
-
-const REMOVE = `
-local principal = redis.call('HGET', KEYS[1], 'principal')
-local removed = redis.call('DEL', KEYS[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-redis.call('ZREM', KEYS[3], ARGV[1])
-if principal then redis.call('SREM', ARGV[2] .. principal, ARGV[1]) end
-return removed`;
-
-const MEMBERS = `return redis.call('SMEMBERS', KEYS[1])`;
-
-const COUNT = `return redis.call('ZCARD', KEYS[1])`;
-
-const KEYS_AFTER = `return redis.call('ZRANGEBYLEX', KEYS[1], ARGV[1], '+', 'LIMIT', 0, ARGV[2])`;
-
-/** A Lua script with its SHA1, loaded into Redis on first use. */
-class Script {
-  readonly sha: string;
-  constructor(readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-}
-
-const SCRIPTS = {
-  enter: new Script(ENTER),
-  leave: new Script(LEAVE),
-  claim: new Script(CLAIM),
-  inspect: new Script(INSPECT),
-  kill: new Script(KILL),
-  lock: new Script(LOCK),
-  renew: new Script(RENEW),
-  unlock: new Script(UNLOCK),
-  due: new Script(DUE),
-  remove: new Script(REMOVE),
-  keys: new Script(KEYS_AFTER),
-  members: new Script(MEMBERS),
-  count: new Script(COUNT),
-};
 
 /** How long a call may take until a manager sets its `storeTimeout` (the option's default). */
 const DEFAULT_CALL_TIMEOUT_MS = 5000;
@@ -297,19 +141,19 @@ export class RedisCoordinator implements Coordinator {
 
   async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
     const args = [String(now), strictExpiry ? '1' : '0'];
-    return toAccessEntry(await this.run('enter', SCRIPTS.enter, [this.entryKey(key)], args));
+    return toAccessEntry(await this.run('enter', [this.entryKey(key)], args));
   }
 
   async acquireLock(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.run('lock', SCRIPTS.lock, [this.lockKey(key)], [token, String(ttlMs)])) === 'OK';
+    return (await this.run('lock', [this.lockKey(key)], [token, String(ttlMs)])) === 'OK';
   }
 
   async renewLock(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return Number(await this.run('renew', SCRIPTS.renew, [this.lockKey(key)], [token, String(ttlMs)])) === 1;
+    return Number(await this.run('renew', [this.lockKey(key)], [token, String(ttlMs)])) === 1;
   }
 
   async releaseLock(key: string, token: string): Promise<void> {
-    await this.run('unlock', SCRIPTS.unlock, [this.lockKey(key)], [token]);
+    await this.run('unlock', [this.lockKey(key)], [token]);
   }
 
   private lockKey(key: string): string {
@@ -317,17 +161,17 @@ export class RedisCoordinator implements Coordinator {
   }
 
   async inspect(key: string): Promise<AccessEntry | undefined> {
-    return toAccessEntry(await this.run('inspect', SCRIPTS.inspect, [this.entryKey(key)], []));
+    return toAccessEntry(await this.run('inspect', [this.entryKey(key)], []));
   }
 
   async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {
     const keys = [this.entryKey(key), this.indexKey];
-    return toAccessEntry(await this.run('claim', SCRIPTS.claim, keys, [String(now), entered ? '1' : '0', key]));
+    return toAccessEntry(await this.run('claim', keys, [String(now), entered ? '1' : '0', key]));
   }
 
   async kill(key: string): Promise<AccessEntry | undefined> {
     const keys = [this.entryKey(key), this.indexKey, this.lockKey(key)];
-    return toAccessEntry(await this.run('kill', SCRIPTS.kill, keys, [key, this.killChannel]));
+    return toAccessEntry(await this.run('kill', keys, [key, this.killChannel]));
   }
 
   onKill(listener: (key: string) => void): KillSubscription {
@@ -369,14 +213,14 @@ export class RedisCoordinator implements Coordinator {
   }
 
   async due(now: number, limit: number): Promise<string[]> {
-    return (await this.run('due', SCRIPTS.due, [this.indexKey], [String(now), String(limit)])) as string[];
+    return (await this.run('due', [this.indexKey], [String(now), String(limit)])) as string[];
   }
 
   async leave(key: string, update: LeaveUpdate): Promise<boolean> {
     const timeout = update.timeoutMs === undefined ? '' : update.timeoutMs === null ? '-1' : String(update.timeoutMs);
     const principal = update.principal ?? '';
     const keys = [this.entryKey(key), this.indexKey, this.sessionsKey, this.principalPrefix + principal];
-    const reply = await this.run('leave', SCRIPTS.leave, keys, [
+    const reply = await this.run('leave', keys, [
       String(update.now),
       timeout,
       update.storeExpires === null ? '' : String(update.storeExpires),
@@ -385,35 +229,36 @@ export class RedisCoordinator implements Coordinator {
       key,
       principal,
       this.principalPrefix,
+      isSubsessionKey(key) ? '0' : '1',
     ]);
     return Number(reply) === 2;
   }
 
   async remove(key: string): Promise<boolean> {
     const keys = [this.entryKey(key), this.indexKey, this.sessionsKey];
-    return Number(await this.run('remove', SCRIPTS.remove, keys, [key, this.principalPrefix])) === 1;
+    return Number(await this.run('remove', keys, [key, this.principalPrefix])) === 1;
   }
 
   async keys(after: string | null, limit: number): Promise<string[]> {
     const from = after === null ? '-' : `(${after}`;
-    return (await this.run('keys', SCRIPTS.keys, [this.sessionsKey], [from, String(limit)])) as string[];
+    return (await this.run('keys', [this.sessionsKey], [from, String(limit)])) as string[];
   }
 
   async count(): Promise<number> {
-    return Number(await this.run('count', SCRIPTS.count, [this.sessionsKey], []));
+    return Number(await this.run('count', [this.sessionsKey], []));
   }
 
   async keysOf(principal: string): Promise<string[]> {
-    return ((await this.run('keysOf', SCRIPTS.members, [this.principalPrefix + principal], [])) as string[]).sort();
+    return ((await this.run('members', [this.principalPrefix + principal], [])) as string[]).sort();
   }
 
   private entryKey(key: string): string {
     return `${this.prefix}s:${key}`;
   }
 
-  /** One call: EVALSHA (loading the script when Redis does not know it yet), within the call bound. */
-  private run(operation: string, script: Script, keys: string[], args: string[]): Promise<unknown> {
-    return withinBound(this.evalScript(script, keys, args), this.callTimeoutMs, `coordinator ${operation}`);
+  /** One call: EVALSHA of a script (loaded when Redis does not know it yet), within the call bound. */
+  private run(name: ScriptName, keys: string[], args: string[]): Promise<unknown> {
+    return withinBound(this.evalScript(script(name), keys, args), this.callTimeoutMs, `coordinator ${name}`);
   }
 
   private async evalScript(script: Script, keys: string[], args: string[]): Promise<unknown> {
