@@ -1,6 +1,6 @@
 /**
  * `npm run bench:admin` (`npx tsx benchmarks/admin.ts`): what the admin API
- * (`manager.sessions`, DESIGN §6) costs against the number of live sessions,
+ * (`manager.sessions`, docs/architecture.md, "Administration") costs against the number of live sessions,
  * to back two claims of the README: a listing loads only the sessions of its
  * page, and `list({ principal })` / `killByPrincipal` cost what that user
  * has, not what everyone has.

@@ -1,5 +1,5 @@
 /**
- * The admin page (issue 6; DESIGN §6) in a real browser: Debian's Chromium
+ * The admin page (issue 6; docs/architecture.md, "Administration") in a real browser: Debian's Chromium
  * driven by playwright-core, against an Express app with two apps of one
  * manager and sessions of two users and an anonymous one.
  *

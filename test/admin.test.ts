@@ -1,5 +1,5 @@
 /**
- * Administration (issue 6; DESIGN §6): `manager.sessions` list/get/count/
+ * Administration (issue 6; docs/architecture.md, "Administration"): `manager.sessions` list/get/count/
  * kill/killAll/killByPrincipal, the principal binding (security
  * integration), `manager.adminRouter()` and `manager.disconnect()` — on the
  * in-process coordinator and on Redis.
@@ -236,7 +236,7 @@ function adminSuite(options: () => SessionManagerOptions, cleanup: () => Promise
   });
 
   describe('adminRouter', () => {
-    it('answers the JSON routes of DESIGN §6', async () => {
+    it('answers the JSON routes the README documents', async () => {
       const id = await startSession(t, 'ann', '/start', 3);
       const list = await t.http().get('/admin/api/sessions?limit=10').expect(200);
       expect(list.body).toEqual({ sessions: [expect.objectContaining({ id, principal: 'ann', attributeNames: ['n'] })] });

@@ -1,5 +1,5 @@
 /**
- * The end of a request (DESIGN §3, §5): its session work is in the store
+ * The end of a request (docs/architecture.md, "The request path"): its session work is in the store
  * before the client has the response, nothing is written when nothing
  * changed, the work is finished however the request ends, and a failed
  * write is a 503, not a false success.

@@ -1,5 +1,5 @@
 /**
- * Killing sessions across processes (issue 5, items 5–6; DESIGN §6): three
+ * Killing sessions across processes (issue 5, items 5–6; docs/architecture.md, "Killing"): three
  * Node processes (kill-worker.ts) and this one share the run's redis-server
  * (connect-redis + redisCoordinator, one key prefix). A kill issued in one
  * process reaches the request running in another (its `signal` aborts over

@@ -1,5 +1,5 @@
 /**
- * Killing sessions (issue 5, items 5–6; DESIGN §6): `manager.sessions.kill()`
+ * Killing sessions (issue 5, items 5–6; docs/architecture.md, "Killing"): `manager.sessions.kill()`
  * on an idle session, on one servicing a request (deferred: its signal
  * aborts, its changes are dropped, it goes when the request ends), with
  * requests queued behind it, with subsessions, and `sessions.get()`.

@@ -1,5 +1,5 @@
 /**
- * Options (lib/options.ts, DESIGN §2): validated with class-validator when
+ * Options (lib/manager/options.ts; the README's option tables): validated with class-validator when
  * the manager is built (app options when `middleware()` is called); a
  * `ConfigurationError` names every offending option at once; defaults.
  */

@@ -1,5 +1,5 @@
 /**
- * The request side of DESIGN §3: `req.httpSession`, `req.getSession()`,
+ * The request side of the request path (docs/architecture.md): `req.httpSession`, `req.getSession()`,
  * `req.getRequestedSessionId()`, `req.isRequestedSessionIdValid()`,
  * `req.changeSessionId()`, and the HttpSession lifecycle seen over HTTP.
  */

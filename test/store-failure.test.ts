@@ -1,5 +1,5 @@
 /**
- * Store failures (DESIGN §8, lib/store-adapter.ts): a store that errors, and
+ * Store failures (docs/architecture.md, "Faults"): a store that errors, and
  * one that never answers (bounded by `storeTimeout`), give a
  * `StoreUnavailableError` with status 503 through `next(err)`; the process
  * neither crashes nor leaves an unhandled rejection; requests without a

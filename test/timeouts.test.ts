@@ -1,5 +1,5 @@
 /**
- * Idle timeouts (DESIGN §2 options, §3, §5): the manager's
+ * Idle timeouts (docs/architecture.md, "Expiry and the reaper"): the manager's
  * `invalidationTimeout`, the app's `maxInactiveInterval`, a session's own
  * `setMaxInactiveInterval`, `strictExpiry`, and the rule that a session in
  * use never expires. All on a fake clock.

@@ -12,9 +12,9 @@
  *   (`1` once claimed for destruction), `killed` (`1` once killed by an
  *   administrator; also claimed), `principal` (the user it is bound to).
  *   Expires by itself at `store` (PEXPIREAT), so nothing outlives the
- *   session's record; once claimed or killed, `MARK_MARGIN_MS` later, so the
- *   mark keeps requests off a record the store expires a little late (its
- *   TTL counts from its own write, rounded up to seconds).
+ *   session's record; once claimed or killed, 10 s later (`MARK_MARGIN_MS` in
+ *   scripts.lua), so the mark keeps requests off a record the store expires
+ *   a little late (its TTL counts from its own write, rounded up to seconds).
  * - `PlockK` string (e.g. `esm:lock:<id>`) — serial access across processes:
  *   the holder's token, with a TTL renewed while held.
  * - `Pexpiry` sorted set — the expiry index: member `K`, score = deadline. Never
@@ -28,8 +28,9 @@
  *   process listens on one connection of its own (`client.duplicate()`),
  *   opened by the first manager and closed by the last `close()`.
  *
- * Commands: every operation is one EVALSHA of a script below (loaded with
- * SCRIPT LOAD on first use, re-loaded on NOSCRIPT), so each is atomic:
+ * Commands: every operation is one EVALSHA of a script of `scripts.lua`
+ * (loaded with SCRIPT LOAD on first use, re-loaded on NOSCRIPT), so each is
+ * atomic, and bounded by the manager's `storeTimeout` (`setCallTimeout`):
  * - enter: HMGET, HSET accessed + active (nothing when claimed, nor, with
  *   strict expiry, when idle past its deadline)
  * - leave: HMGET, HSET active (+ store, + deadline when idle again), ZADD (or
