@@ -29,7 +29,6 @@ export class LocalCoordinator implements Coordinator {
   private readonly principals = new Map<string, Set<string>>();
   /** Top-level keys in order, for `keys()`. */
   private readonly ordered = new SortedKeys();
-  private topLevel = 0;
 
   async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
     const entry = this.entries.get(key);
@@ -63,10 +62,7 @@ export class LocalCoordinator implements Coordinator {
         principal: undefined,
       };
       this.entries.set(key, entry);
-      if (!isSubsessionKey(key)) {
-        this.ordered.add(key);
-        this.topLevel++;
-      }
+      if (!isSubsessionKey(key)) this.ordered.add(key);
     }
     if (entry.claimed) {
       if (!entry.killed || !update.entered || entry.active === 0) return false;
@@ -92,19 +88,16 @@ export class LocalCoordinator implements Coordinator {
     this.entries.delete(key);
     this.index.delete(entry);
     this.unbind(entry);
-    if (!isSubsessionKey(key)) {
-      this.ordered.noteRemoved();
-      this.topLevel--;
-    }
+    if (!isSubsessionKey(key)) this.ordered.delete(key);
     return true;
   }
 
   async keys(after: string | null, limit: number): Promise<string[]> {
-    return this.ordered.page(after, limit, (key) => this.entries.has(key));
+    return this.ordered.page(after, limit);
   }
 
   async count(): Promise<number> {
-    return this.topLevel;
+    return this.ordered.size;
   }
 
   async keysOf(principal: string): Promise<string[]> {
