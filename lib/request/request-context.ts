@@ -83,9 +83,9 @@ export class RequestContext implements SessionHost, KillTarget {
     this.requestedId = decoded.id;
     this.staleSignature = decoded.stale;
     const key = sessionKey(this.appContext.name, decoded.id);
-    const gone = this.hooks.watchClient(() => this.slot.give());
+    this.hooks.watchClient(() => this.slot.give());
     // 0. Serial access: wait for the requests of this session ahead of this one.
-    await this.slot.take(key, gone);
+    if (this.appContext.serialAccess) await this.slot.take(key, this.hooks.goneSignal);
     // Reachable by a kill from before it enters the coordinator: no kill falls between the two.
     this.runningKey = key;
     this.runtime.running.add(key, this);
@@ -93,7 +93,7 @@ export class RequestContext implements SessionHost, KillTarget {
       await loadSession(this, key, decoded);
     } finally {
       if (!this.hooks.endHooked) this.finishUse(); // no session to protect: nothing will commit
-      else if (gone.aborted) this.hooks.commitAfterAbort(); // it left while the session loaded: finish at once
+      else if (this.hooks.clientGone) this.hooks.commitAfterAbort(); // it left while the session loaded: finish at once
     }
   }
 

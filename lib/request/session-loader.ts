@@ -74,6 +74,7 @@ export async function loadSession(context: RequestContext, key: string, decoded:
     principal: data.meta.principal,
   });
   state.storedKey = key;
+  state.sharedValues = store.sharesRecords;
   state.entered = entry !== undefined;
   state.storeExpires = entry?.storeExpires ?? data.storeExpires;
   const session = context.sessionOf(state);
@@ -118,6 +119,7 @@ async function loadSubsessions(context: RequestContext, parent: ServletSession, 
       attributes: data.attributes,
     });
     state.storedKey = key;
+    state.sharedValues = store.sharesRecords;
     state.storeExpires = entry?.storeExpires ?? data.storeExpires;
     parent.subsessions.set(names[i], context.sessionOf(state, { session: parent, name: names[i] }));
   }

@@ -141,9 +141,7 @@ export class ServletSession implements HttpSession {
     this.assertValid('getAttribute');
     const { attributes } = this.state;
     if (this.parent && !attributes.has(name)) return this.parent.getAttribute<T>(name); // chained context
-    const value = attributes.get(name);
-    this.state.noteHandedOut(name, value);
-    return value as T | undefined;
+    return this.state.handOut(name, attributes.get(name)) as T | undefined;
   }
 
   getAttributeNames(): string[] {

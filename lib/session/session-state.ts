@@ -63,6 +63,11 @@ export class SessionState {
   readonly subsessionsRemoved = new Set<string>();
   /** The session was bound to its user in this request. */
   principalBound = false;
+  /**
+   * The attribute values are the store's own objects (an in-process store
+   * shares its records): an object is copied before the application gets it.
+   */
+  sharedValues = false;
   /** JSON of object attributes handed out, to notice changes made in place. */
   private snapshots: Map<string, string> | undefined;
 
@@ -78,14 +83,21 @@ export class SessionState {
   }
 
   /**
-   * An object attribute was handed to the application, which may change it
-   * in place: remember it as it is, unless the session is to be written
-   * anyway.
+   * An attribute's value as the application may hold it. The application may
+   * change an object in place, so the first time one it did not set itself
+   * is handed out, it is remembered as JSON (to notice such a change at
+   * commit) and, when the store shares it, copied first: copy on read, so
+   * the store's record never changes under it.
    */
-  noteHandedOut(name: string, value: unknown): void {
-    if (this.dirty || typeof value !== 'object' || value === null) return;
-    this.snapshots ??= new Map();
-    if (!this.snapshots.has(name)) this.snapshots.set(name, JSON.stringify(value));
+  handOut(name: string, value: unknown): unknown {
+    if (typeof value !== 'object' || value === null) return value;
+    if (this.snapshots?.has(name) || this.changed.has(name)) return value;
+    const json = JSON.stringify(value);
+    (this.snapshots ??= new Map()).set(name, json);
+    if (!this.sharedValues) return value;
+    const copy: unknown = JSON.parse(json);
+    this.attributes.set(name, copy);
+    return copy;
   }
 
   /** Whether the stored copy is out of date: written to, or an object attribute changed in place. */
