@@ -4,6 +4,9 @@ export type SessionStatus = 'pending' | 'live' | 'invalid';
 /** In {@link SessionState.changed}: the attribute was removed. */
 export const REMOVED: unique symbol = Symbol('removed');
 
+/** What a state that changed nothing answers (never written to). */
+const NONE: ReadonlyMap<string, never> = new Map<string, never>();
+
 /** Initial state of a session. */
 export interface SessionStateInit {
   app: string;
@@ -54,13 +57,11 @@ export class SessionState {
    * as it is in the store then (docs/architecture.md, "Commit"): attributes
    * set (their value) or removed ({@link REMOVED}), by name.
    */
-  readonly changed = new Map<string, unknown>();
+  private changes: Map<string, unknown> | undefined;
   /** `setMaxInactiveInterval` was called. */
   timeoutChanged = false;
-  /** Subsessions created in this request (a parent's). */
-  readonly subsessionsAdded = new Set<string>();
-  /** Subsessions invalidated in this request, or found gone (a parent's). */
-  readonly subsessionsRemoved = new Set<string>();
+  /** Subsessions created (`true`) or invalidated or found gone (`false`) in this request (a parent's). */
+  private subsessionChanges: Map<string, boolean> | undefined;
   /** The session was bound to its user in this request. */
   principalBound = false;
   /**
@@ -91,7 +92,7 @@ export class SessionState {
    */
   handOut(name: string, value: unknown): unknown {
     if (typeof value !== 'object' || value === null) return value;
-    if (this.snapshots?.has(name) || this.changed.has(name)) return value;
+    if (this.snapshots?.has(name) || this.changes?.has(name)) return value;
     const json = JSON.stringify(value);
     (this.snapshots ??= new Map()).set(name, json);
     if (!this.sharedValues) return value;
@@ -105,21 +106,36 @@ export class SessionState {
     return this.dirty || this.changedInPlace().length > 0;
   }
 
+  /** Notes an attribute set (its value) or removed ({@link REMOVED}) by this request. */
+  noteChange(name: string, value: unknown): void {
+    (this.changes ??= new Map()).set(name, value);
+    this.dirty = true;
+  }
+
+  /** The attributes this request set (their value) or removed ({@link REMOVED}). */
+  changed(): ReadonlyMap<string, unknown> {
+    return this.changes ?? NONE;
+  }
+
   /** Attributes handed out as objects and changed in place since (not set again). */
   changedInPlace(): string[] {
     if (!this.snapshots) return [];
     const names: string[] = [];
     for (const [name, json] of this.snapshots) {
-      if (!this.changed.has(name) && JSON.stringify(this.attributes.get(name)) !== json) names.push(name);
+      if (!this.changes?.has(name) && JSON.stringify(this.attributes.get(name)) !== json) names.push(name);
     }
     return names;
   }
 
   /** Notes a subsession created (`added`) or gone in this request, on its parent's state. */
   noteSubsession(name: string, added: boolean): void {
-    (added ? this.subsessionsAdded : this.subsessionsRemoved).add(name);
-    (added ? this.subsessionsRemoved : this.subsessionsAdded).delete(name);
+    (this.subsessionChanges ??= new Map()).set(name, added);
     this.dirty = true;
+  }
+
+  /** The subsessions created (`true`) or gone (`false`) in this request. */
+  subsessionsChanged(): ReadonlyMap<string, boolean> {
+    return this.subsessionChanges ?? NONE;
   }
 
   /** The attributes as a plain object (what is stored, and what events carry). */

@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
+import { serialize as serializeCookie } from 'cookie';
 import type { ResolvedManagerOptions } from '../manager/options';
 
 /** How a session id travels between client and server. */
@@ -35,11 +35,7 @@ export class CookieTracking implements SessionTracking {
   read(req: IncomingMessage): string | undefined {
     const header = req.headers.cookie;
     if (!header || !header.includes(this.cookie.name)) return undefined;
-    try {
-      return parseCookie(header)[this.cookie.name];
-    } catch {
-      return undefined; // a malformed cookie header is "no session"
-    }
+    return cookieValue(header, this.cookie.name);
   }
 
   write(res: ServerResponse, value: string): void {
@@ -71,6 +67,25 @@ export class HeaderTracking implements SessionTracking {
   clear(res: ServerResponse): void {
     res.setHeader(this.header, '');
   }
+}
+
+/**
+ * The value of the first cookie called `name` in a Cookie header, as the
+ * cookie package's `parse` finds it (trimmed, %-decoded when it can be),
+ * without parsing every other cookie of the header.
+ */
+export function cookieValue(header: string, name: string): string | undefined {
+  for (let at = 0; at < header.length; ) {
+    let end = header.indexOf(';', at);
+    if (end < 0) end = header.length;
+    const eq = header.indexOf('=', at);
+    if (eq >= 0 && eq < end && header.slice(at, eq).trim() === name) {
+      const value = header.slice(eq + 1, end).trim();
+      return value.includes('%') ? (safeDecode(value) ?? value) : value;
+    }
+    at = end + 1;
+  }
+  return undefined;
 }
 
 /** Adds a Set-Cookie line without dropping ones already set. */
