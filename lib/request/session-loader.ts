@@ -3,7 +3,7 @@ import { UnauthorizedSessionRequestError } from '../errors';
 import type { ServletSession } from '../session/http-session';
 import { SessionState } from '../session/session-state';
 import { sessionKey, subsessionKey } from '../storage/session-key';
-import { readRecord, type LoadedRecord } from '../storage/session-record';
+import { readRecord, recordExpiry, type LoadedRecord } from '../storage/session-record';
 import type { StoredRecord } from '../storage/store-adapter';
 import type { DecodedId } from '../tracking/session-id-codec';
 import { requestUser } from './principal-binding';
@@ -81,7 +81,7 @@ export async function loadSession(context: RequestContext, key: string, decoded:
   state.storedKey = key;
   state.sharedValues = store.sharesRecords;
   state.entered = entry !== undefined;
-  state.storeExpires = entry?.storeExpires ?? data.storeExpires;
+  state.storeExpires = entry?.storeExpires ?? recordExpiry(record);
   const session = context.sessionOf(state);
   context.session = session;
   context.loaded = session;
@@ -125,7 +125,7 @@ async function loadSubsessions(context: RequestContext, parent: ServletSession, 
     });
     state.storedKey = key;
     state.sharedValues = store.sharesRecords;
-    state.storeExpires = entry?.storeExpires ?? data.storeExpires;
+    state.storeExpires = entry?.storeExpires ?? recordExpiry(record);
     parent.hold(names[i], context.sessionOf(state, { session: parent, name: names[i] }));
   }
 }

@@ -1,3 +1,5 @@
+import { copyValue, sameValue } from './attribute-values';
+
 /** pending: not stored yet; live: stored or to be stored; invalid: invalidated. */
 export type SessionStatus = 'pending' | 'live' | 'invalid';
 
@@ -69,8 +71,11 @@ export class SessionState {
    * shares its records): an object is copied before the application gets it.
    */
   sharedValues = false;
-  /** JSON of object attributes handed out, to notice changes made in place. */
-  private snapshots: Map<string, string> | undefined;
+  /**
+   * Object attributes handed out, each with a copy of what was loaded, to
+   * notice changes made in place.
+   */
+  private snapshots: Map<string, unknown> | undefined;
 
   constructor(init: SessionStateInit) {
     this.app = init.app;
@@ -86,17 +91,21 @@ export class SessionState {
   /**
    * An attribute's value as the application may hold it. The application may
    * change an object in place, so the first time one it did not set itself
-   * is handed out, it is remembered as JSON (to notice such a change at
-   * commit) and, when the store shares it, copied first: copy on read, so
-   * the store's record never changes under it.
+   * is handed out, a copy is made: the application gets the copy when the
+   * store shares the original (copy on read: the store's record never
+   * changes under it), else the copy is kept as the original; either way the
+   * two are compared at commit.
    */
   handOut(name: string, value: unknown): unknown {
     if (typeof value !== 'object' || value === null) return value;
     if (this.snapshots?.has(name) || this.changes?.has(name)) return value;
-    const json = JSON.stringify(value);
-    (this.snapshots ??= new Map()).set(name, json);
-    if (!this.sharedValues) return value;
-    const copy: unknown = JSON.parse(json);
+    const copy = copyValue(value);
+    const snapshots = (this.snapshots ??= new Map());
+    if (!this.sharedValues) {
+      snapshots.set(name, copy);
+      return value;
+    }
+    snapshots.set(name, value);
     this.attributes.set(name, copy);
     return copy;
   }
@@ -121,8 +130,8 @@ export class SessionState {
   changedInPlace(): string[] {
     if (!this.snapshots) return [];
     const names: string[] = [];
-    for (const [name, json] of this.snapshots) {
-      if (!this.changes?.has(name) && JSON.stringify(this.attributes.get(name)) !== json) names.push(name);
+    for (const [name, original] of this.snapshots) {
+      if (!this.changes?.has(name) && !sameValue(this.attributes.get(name), original)) names.push(name);
     }
     return names;
   }

@@ -32,16 +32,21 @@ export class SessionIdCodec {
     return this.secrets ? `s:${sign(id, this.secrets[0])}` : id;
   }
 
-  /** The id inside a client's value; `null` when malformed or badly signed. */
-  decode(value: string | undefined): DecodedId | null {
-    if (!value || value.length > 512) return null;
-    if (!this.secrets) return isWellFormedId(value) ? { id: value, stale: false } : null;
-    const known = this.verified.get(value);
+  /**
+   * The id inside a client's raw value (%-encoded as cookies and headers
+   * carry it); `null` when malformed or badly signed.
+   */
+  decode(raw: string | undefined): DecodedId | null {
+    if (!raw || raw.length > 512) return null;
+    const known = this.verified.get(raw);
     if (known) return known;
+    const value = raw.includes('%') ? percentDecoded(raw) : raw;
+    if (value === undefined) return null;
+    if (!this.secrets) return isWellFormedId(value) ? { id: value, stale: false } : null;
     const decoded = this.verify(value, this.secrets);
     if (decoded) {
       if (this.verified.size >= VERIFIED_CACHE_SIZE) this.verified.delete(this.verified.keys().next().value!);
-      this.verified.set(value, decoded);
+      this.verified.set(raw, decoded);
     }
     return decoded;
   }
@@ -55,5 +60,14 @@ export class SessionIdCodec {
       if (id !== false) return isWellFormedId(id) ? { id, stale: i > 0 } : null;
     }
     return null;
+  }
+}
+
+/** `decodeURIComponent`, or `undefined` for a malformed escape (no session, never a 500). */
+function percentDecoded(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
   }
 }
