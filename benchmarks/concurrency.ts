@@ -1,18 +1,18 @@
 /**
  * `npm run bench:concurrency` (`npx tsx benchmarks/concurrency.ts`): many
- * concurrent requests of one session (issue 12; DESIGN §3b). req/s of 50
- * connections all on **one** session (every connection sends the same
- * cookie) against the same 50 connections on **distinct** sessions (one
- * each), for this library with serial access off (the default: commits
- * merge) and on, on the in-process MemoryStore (`esm+memory`), on
- * connect-redis with the in-process coordinator (`esm+redis`) and on
- * connect-redis + redisCoordinator (`esm+redis+coordinator`), with
- * express-session 1.19 on its MemoryStore and on connect-redis as the
- * baselines. Routes: `GET /read`, `GET /slow-read` (a 1 ms timer before the
- * read: the request holds its session across async work) and
- * `POST /write-own` (sets another attribute for each request, so concurrent
- * requests of one session change different attributes and every commit of
- * this library merges).
+ * concurrent requests of one session (issue 12; docs/architecture.md,
+ * "Commit"). req/s of 50 connections all on **one** session (every
+ * connection sends the same cookie) against the same 50 connections on
+ * **distinct** sessions (one each), for this library with serial access off
+ * (the default: commits merge) and on, on the in-process MemoryStore
+ * (`esm+memory`), on connect-redis with the in-process coordinator
+ * (`esm+redis`) and on connect-redis + redisCoordinator
+ * (`esm+redis+coordinator`), with express-session 1.19 on its MemoryStore
+ * and on connect-redis as the baselines. Routes: `GET /read`,
+ * `GET /slow-read` (a 1 ms timer before the read: the request holds its
+ * session across async work) and `POST /write-own` (sets another attribute
+ * for each request, so concurrent requests of one session change different
+ * attributes and every commit of this library merges).
  *
  * One compiled server process per configuration × serial access, all up for
  * the whole run, a private redis-server on a free port (never the machine's
