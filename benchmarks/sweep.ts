@@ -33,6 +33,7 @@
  *          population projected to take longer is abandoned and reported)
  *          --out=<file> (also write the raw results as JSON)
  */
+import { redisLayout } from '../test/support/redis-layout';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Agent, createServer, request as httpRequest } from 'node:http';
@@ -484,9 +485,11 @@ async function redisPopulation(clock: FakeClock, job: Job): Promise<Population> 
   await admin.flushAll();
   const storePrefix = 'sess:';
   const coordinatorPrefix = 'esm:';
-  const indexKey = `${coordinatorPrefix}expiry`;
+  // One shard: the bench writes sessions straight into the coordinator's keys, and one expiry index is simplest.
+  const layout = redisLayout(coordinatorPrefix, 1);
+  const indexKey = layout.allExpiry()[0];
   const store = new RedisStore({ client, prefix: storePrefix });
-  const coordinator = lib().redisCoordinator({ client, prefix: coordinatorPrefix });
+  const coordinator = lib().redisCoordinator({ client, prefix: coordinatorPrefix, shards: 1 });
   const manager = lib().createSessionManager({
     clock,
     store,
@@ -501,7 +504,7 @@ async function redisPopulation(clock: FakeClock, job: Job): Promise<Population> 
     const now = accessed + 2;
     const deadline = now + TIMEOUT_MS;
     const { record, storeExpires } = recordOf(accessed, serial++);
-    const entryKey = `${coordinatorPrefix}s:${key}`;
+    const entryKey = layout.entry(key);
     ops.push(client.hSet(entryKey, { accessed: String(accessed), deadline: String(deadline), store: String(storeExpires) }));
     ops.push(client.pExpireAt(entryKey, storeExpires));
     members.push({ score: deadline, value: key });
@@ -520,8 +523,8 @@ async function redisPopulation(clock: FakeClock, job: Job): Promise<Population> 
     writeDirect('probe-direct', accessed, members, ops);
     ops.push(client.zAdd(indexKey, members));
     await Promise.all(ops);
-    const [a, b] = await Promise.all([client.hGetAll('esm:s:probe-leave'), client.hGetAll('esm:s:probe-direct')]);
-    const [ta, tb] = await Promise.all([client.pExpireTime('esm:s:probe-leave'), client.pExpireTime('esm:s:probe-direct')]);
+    const [a, b] = await Promise.all([client.hGetAll(layout.entry('probe-leave')), client.hGetAll(layout.entry('probe-direct'))]);
+    const [ta, tb] = await Promise.all([client.pExpireTime(layout.entry('probe-leave')), client.pExpireTime(layout.entry('probe-direct'))]);
     const [sa, sb] = await Promise.all([client.zScore(indexKey, 'probe-leave'), client.zScore(indexKey, 'probe-direct')]);
     if (JSON.stringify(Object.entries(a).sort()) !== JSON.stringify(Object.entries(b).sort()) || ta !== tb || sa !== sb) {
       throw new Error(`direct writes differ from leave(): ${JSON.stringify({ a, b, ta, tb, sa, sb })}`);
@@ -547,7 +550,7 @@ async function redisPopulation(clock: FakeClock, job: Job): Promise<Population> 
         for await (const keys of admin.scanIterator({ MATCH: match, COUNT: 10_000 })) found += keys.length;
         return found;
       };
-      const [stored, entries, index] = await Promise.all([count(`${storePrefix}*`), count(`${coordinatorPrefix}s:*`), admin.zCard(indexKey)]);
+      const [stored, entries, index] = await Promise.all([count(`${storePrefix}*`), count(`${coordinatorPrefix}*s:*`), admin.zCard(indexKey)]);
       return { store: stored, coordinator: entries, index };
     },
     async close() {

@@ -7,6 +7,7 @@
  * (in-process queue and Redis lock), and `sessionDestroyed` fires once in
  * total. A holder that crashes leaves the mark and the store's TTL to clean up.
  */
+import { redisLayout } from './support/redis-layout';
 import { resolve } from 'node:path';
 import { RedisStore } from 'connect-redis';
 import { createSessionManager, type SessionManager } from '../lib';
@@ -97,8 +98,8 @@ describeRedis('manager.sessions.kill across processes sharing redisCoordinator',
   async function keysOf(id: string): Promise<{ record: number; entry: number; lock: number }> {
     const [record, entry, lock] = await Promise.all([
       client!.exists(`${prefix}sess:${id}`),
-      client!.exists(`${prefix}esm:s:${id}`),
-      client!.exists(`${prefix}esm:lock:${id}`),
+      client!.exists(redisLayout(`${prefix}esm:`).entry(id)),
+      client!.exists(redisLayout(`${prefix}esm:`).lock(id)),
     ]);
     return { record, entry, lock };
   }
@@ -217,7 +218,7 @@ describeRedis('manager.sessions.kill across processes sharing redisCoordinator',
     // Nobody will end the request, so nobody deletes it: the mark keeps requests off the
     // session, and both it and the record expire by their TTLs.
     const record = `${prefix}sess:${id}`;
-    const entry = `${prefix}esm:s:${id}`;
+    const entry = redisLayout(`${prefix}esm:`).entry(id);
     expect(await client!.pTTL(record)).toBeGreaterThan(0);
     expect(await client!.get(record)).not.toContain('changed');
     expect(await client!.hmGet(entry, ['claimed', 'killed'])).toEqual(['1', '1']);

@@ -9,6 +9,7 @@
  * Every session's sessionDestroyed must fire exactly once in total, none may
  * be lost, and none may fire for a session while it is being kept alive.
  */
+import { redisLayout, zCardAll } from './support/redis-layout';
 import { Cluster, eachLimited, waitFor, type Worker } from './support/reaper-cluster';
 import type { WorkerView } from './support/reaper-cluster-worker';
 import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix, type TestRedisClient } from './support/services';
@@ -159,7 +160,7 @@ describeRedis('the reaper across processes', () => {
     expect(expiredTotal).toBe(SESSIONS);
 
     // Nothing is left in Redis: no record, no entry, no index member.
-    expect(await client.zCard(`${prefix}esm:expiry`)).toBe(0);
+    expect(await zCardAll(client, redisLayout(`${prefix}esm:`).allExpiry())).toBe(0);
     const left: string[] = [];
     for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) left.push(...keys);
     expect(left).toEqual([]);

@@ -32,6 +32,7 @@ import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
 import { probeApp, type ProbeState } from './support/probe-app';
 import { eventually } from './support/test-app';
+import { redisLayout, zCardAll, type RedisLayout } from './support/redis-layout';
 import {
   createRedisClient,
   deleteRedisKeys,
@@ -64,6 +65,7 @@ describeRedis('redisCoordinator', () => {
   /** The coordinator's key prefix (`P`) and connect-redis's. */
   const coordinatorPrefix = (): string => `${prefix}esm:`;
   const storePrefix = (): string => `${prefix}sess:`;
+  const layout = (): RedisLayout => redisLayout(coordinatorPrefix());
 
   beforeAll(async () => {
     clients = [await createRedisClient(), await createRedisClient()];
@@ -123,7 +125,7 @@ describeRedis('redisCoordinator', () => {
         const { id } = await login(a.app);
         const record = JSON.parse((await clients[0].get(`${storePrefix()}${id}`))!) as Record<string, unknown>;
         expect(record).toMatchObject({ attributes: { user: 'ann' }, esm: { v: 2, c: created } });
-        const entry = await clients[0].hGetAll(`${coordinatorPrefix()}s:${id}`);
+        const entry = await clients[0].hGetAll(layout().entry(id));
         expect(entry).toMatchObject({ accessed: String(created), deadline: String(created + TIMEOUT * 1000) });
         expect(Object.keys(entry).filter((field) => field.startsWith('r:'))).toEqual([]); // no request uses it
       });
@@ -164,8 +166,8 @@ describeRedis('redisCoordinator', () => {
         const b = node(createExpress, 1);
         const { id, cookie } = await login(a.app);
         await request(b.app).post('/invalidate').set('Cookie', cookie).expect(204);
-        expect(await clients[0].exists([`${storePrefix()}${id}`, `${coordinatorPrefix()}s:${id}`])).toBe(0);
-        expect(await clients[0].zScore(`${coordinatorPrefix()}expiry`, id)).toBeNull();
+        expect(await clients[0].exists([`${storePrefix()}${id}`, layout().entry(id)])).toBe(0);
+        expect(await clients[0].zScore(layout().expiry(id), id)).toBeNull();
         expect((await state(a.app, cookie)).hasSession).toBe(false);
         expect(b.destroyed.map((e) => e.reason)).toEqual(['invalidated']);
         expect(a.destroyed).toEqual([]);
@@ -216,8 +218,8 @@ describeRedis('redisCoordinator', () => {
         expect((await state(a.app, cookie)).hasSession).toBe(false);
         expect(a.destroyed).toEqual([]);
         expect(b.destroyed).toHaveLength(1);
-        expect(await clients[0].exists([`${storePrefix()}${id}`, `${coordinatorPrefix()}s:${id}`])).toBe(0);
-        expect(await clients[0].zScore(`${coordinatorPrefix()}expiry`, id)).toBeNull();
+        expect(await clients[0].exists([`${storePrefix()}${id}`, layout().entry(id)])).toBe(0);
+        expect(await clients[0].zScore(layout().expiry(id), id)).toBeNull();
       });
 
       it('fires sessionDestroyed exactly once when both nodes find the same expired sessions at once', async () => {
@@ -243,7 +245,7 @@ describeRedis('redisCoordinator', () => {
         expect(fromA.expired + fromB.expired).toBe(10);
         const events = [...a.destroyed, ...b.destroyed];
         expect(events.map((e) => e.id).sort()).toEqual(sessions.map((s) => s.id).sort());
-        expect(await clients[0].zCard(`${coordinatorPrefix()}expiry`)).toBe(0);
+        expect(await zCardAll(clients[0], layout().allExpiry())).toBe(0);
         for (const { cookie } of sessions) expect((await state(b.app, cookie)).hasSession).toBe(false);
         expect([...a.destroyed, ...b.destroyed]).toHaveLength(10);
       });
@@ -266,7 +268,7 @@ describeRedis('redisCoordinator', () => {
 
     /** How many requests the entry of `key` counts as using it (its `r:<token>` fields). */
     async function activeOf(key: string): Promise<number> {
-      const fields = await clients[0].hKeys(`${coordinatorPrefix()}s:${key}`);
+      const fields = await clients[0].hKeys(layout().entry(key));
       return fields.filter((field) => field.startsWith('r:')).length;
     }
 
@@ -286,7 +288,7 @@ describeRedis('redisCoordinator', () => {
         const results = await Promise.all([a.remove(key), b.remove(key)]);
         expect(results.filter(Boolean)).toHaveLength(1);
       }
-      expect(await clients[0].zCard(`${coordinatorPrefix()}expiry`)).toBe(0);
+      expect(await zCardAll(clients[0], layout().allExpiry())).toBe(0);
       expect(await a.remove('remove-0')).toBe(false);
     });
 
@@ -297,7 +299,7 @@ describeRedis('redisCoordinator', () => {
       clock.advanceSeconds(TIMEOUT);
       const results = await Promise.all([a.claim('claimed', clock.now(), false), b.claim('claimed', clock.now(), false)]);
       expect(results.filter((r) => r !== undefined)).toHaveLength(1);
-      expect(await clients[0].hGet(`${coordinatorPrefix()}s:claimed`, 'claimed')).toBe('1');
+      expect(await clients[0].hGet(layout().entry('claimed'), 'claimed')).toBe('1');
       expect((await a.enter('claimed', clock.now(), false, 'r1'))?.claimed).toBe(true);
     });
 
@@ -318,7 +320,7 @@ describeRedis('redisCoordinator', () => {
       });
       expect(await activeOf('entered')).toBe(1);
       expect(await a.enter('unknown', clock.now(), false, 'r2')).toBeUndefined();
-      expect(await clients[0].exists(`${coordinatorPrefix()}s:unknown`)).toBe(0);
+      expect(await clients[0].exists(layout().entry('unknown'))).toBe(0);
     });
 
     it('does not count a strict enter() that finds the session idle past its deadline, so its claim can win', async () => {
@@ -328,7 +330,7 @@ describeRedis('redisCoordinator', () => {
       clock.advanceSeconds(TIMEOUT);
       const seen = await Promise.all([a.enter('due', clock.now(), true, 'r1'), b.enter('due', clock.now(), true, 'r2')]);
       expect(seen.map((entry) => entry?.active)).toEqual([0, 0]);
-      const entry = await clients[0].hGetAll(`${coordinatorPrefix()}s:due`);
+      const entry = await clients[0].hGetAll(layout().entry('due'));
       expect(entry).toMatchObject({ accessed: String(t0) });
       expect(await activeOf('due')).toBe(0);
       const claims = await Promise.all([a.claim('due', clock.now(), true), b.claim('due', clock.now(), true)]);
@@ -352,7 +354,7 @@ describeRedis('redisCoordinator', () => {
       const a = node(createExpress, 0);
       const t0 = clock.now();
       const { id } = await login(a.app);
-      const key = `${coordinatorPrefix()}s:${id}`;
+      const key = layout().entry(id);
       expect(await clients[0].type(key)).toBe('hash');
       const entry = await clients[0].hGetAll(key);
       // Colocated with connect-redis on the same client: `ver` counts the writes of its record.
@@ -370,31 +372,33 @@ describeRedis('redisCoordinator', () => {
       const a = node(createExpress, 0);
       const t0 = clock.now();
       const { id } = await login(a.app);
-      const index = `${coordinatorPrefix()}expiry`;
+      const index = layout().expiry(id);
+      expect(index).toMatch(/^.*\{[^}]+\}expiry$/); // the shard's index shares the session's hash tag
+      expect(layout().entry(id).startsWith(index.slice(0, -'expiry'.length))).toBe(true);
       expect(await clients[0].type(index)).toBe('zset');
       expect(await clients[0].zScore(index, id)).toBe(t0 + TIMEOUT * 1000);
       clock.advanceSeconds(20);
       await state(a.app, `JSESSIONID=${id}`);
       // A read leaves the coordinator just after its response.
       await eventually(async () => expect(await clients[0].zScore(index, id)).toBe(t0 + 20_000 + TIMEOUT * 1000));
-      expect(await clients[0].hGet(`${coordinatorPrefix()}s:${id}`, 'accessed')).toBe(String(t0 + 20_000));
+      expect(await clients[0].hGet(layout().entry(id), 'accessed')).toBe(String(t0 + 20_000));
     });
 
     it('uses <id>:<app> as the session key of an app other than the default', async () => {
       const shop = node(createExpress, 0, { app: 'shop' });
       const t0 = clock.now();
       const { id } = await login(shop.app);
-      expect(await clients[0].exists(`${coordinatorPrefix()}s:${id}:shop`)).toBe(1);
-      expect(await clients[0].exists(`${coordinatorPrefix()}s:${id}`)).toBe(0);
-      expect(await clients[0].zScore(`${coordinatorPrefix()}expiry`, `${id}:shop`)).toBe(t0 + TIMEOUT * 1000);
+      expect(await clients[0].exists(layout().entry(`${id}:shop`))).toBe(1);
+      expect(await clients[0].exists(layout().entry(id))).toBe(0);
+      expect(await clients[0].zScore(layout().expiry(`${id}:shop`), `${id}:shop`)).toBe(t0 + TIMEOUT * 1000);
       expect(await clients[0].exists(`${storePrefix()}${id}:shop`)).toBe(1);
     });
 
     it('keeps never-expiring sessions out of the index, with deadline -1', async () => {
       const forever = node(createExpress, 0, { maxInactiveInterval: -1 });
       const { id } = await login(forever.app);
-      expect(await clients[0].hGet(`${coordinatorPrefix()}s:${id}`, 'deadline')).toBe('-1');
-      expect(await clients[0].zScore(`${coordinatorPrefix()}expiry`, id)).toBeNull();
+      expect(await clients[0].hGet(layout().entry(id), 'deadline')).toBe('-1');
+      expect(await clients[0].zScore(layout().expiry(id), id)).toBeNull();
     });
 
     it('writes nothing outside the coordinator and store prefixes', async () => {
@@ -402,14 +406,7 @@ describeRedis('redisCoordinator', () => {
       const { id } = await login(a.app);
       const keys: string[] = [];
       for await (const batch of clients[0].scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) keys.push(...batch);
-      expect(keys.sort()).toEqual(
-        [
-          `${coordinatorPrefix()}expiry`,
-          `${coordinatorPrefix()}sessions`,
-          `${coordinatorPrefix()}s:${id}`,
-          `${storePrefix()}${id}`,
-        ].sort(),
-      );
+      expect(keys.sort()).toEqual([layout().expiry(id), layout().sessions(id), layout().entry(id), `${storePrefix()}${id}`].sort());
     });
   });
 
@@ -433,10 +430,10 @@ describeRedis('redisCoordinator', () => {
         await a.acquireLock('k', 'token', 10_000);
         await expect(a.kill('k')).resolves.toMatchObject({ active: 2, claimed: false, killed: false });
         await expect(a.inspect('k')).resolves.toMatchObject({ claimed: true, killed: true, active: 2 });
-        expect(await clients[0].exists(`${coordinatorPrefix()}lock:k`)).toBe(0);
-        expect(await clients[0].zScore(`${coordinatorPrefix()}expiry`, 'k')).toBeNull();
+        expect(await clients[0].exists(layout().lock('k'))).toBe(0);
+        expect(await clients[0].zScore(layout().expiry('k'), 'k')).toBeNull();
         // The mark outlives the store's copy by 10 s.
-        expect(await clients[0].pExpireTime(`${coordinatorPrefix()}s:k`)).toBe(storeExpires + 10_000);
+        expect(await clients[0].pExpireTime(layout().entry('k'))).toBe(storeExpires + 10_000);
         for (let i = 0; i < 50 && heard.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
         expect(heard).toEqual(['k']);
         await expect(b.kill('k')).resolves.toMatchObject({ claimed: true, killed: true });
@@ -447,6 +444,26 @@ describeRedis('redisCoordinator', () => {
       } finally {
         await subscription.close();
       }
+    });
+
+    it('pages through keys of every shard in key order, each once, and counts them all', async () => {
+      const c = redisCoordinator({ client: clients[0], prefix: coordinatorPrefix() });
+      const all = Array.from({ length: 120 }, (_, i) => `k${String(i).padStart(3, '0')}`);
+      for (const key of all) await create(c, key);
+      const seen: string[] = [];
+      for (let page = await c.keys(null, 7); page.length > 0; page = await c.keys(page[page.length - 1], 7)) seen.push(...page);
+      expect(seen).toEqual(all);
+      await expect(c.count()).resolves.toBe(120);
+    });
+
+    it('hands the reaper due keys of every shard in one batch', async () => {
+      const c = redisCoordinator({ client: clients[0], prefix: coordinatorPrefix() });
+      const all = Array.from({ length: 64 }, (_, i) => `d${i}`);
+      for (const key of all) await create(c, key);
+      const batch = await c.due(Number.MAX_SAFE_INTEGER, 16);
+      expect(batch).toHaveLength(16);
+      expect(new Set(batch.map((key) => redisLayout(coordinatorPrefix()).expiry(key))).size).toBeGreaterThan(8);
+      expect((await c.due(Number.MAX_SAFE_INTEGER, 1000)).sort()).toEqual([...all].sort());
     });
 
     it('pages through top-level keys in order and indexes users, forgetting removed sessions', async () => {
@@ -461,7 +478,7 @@ describeRedis('redisCoordinator', () => {
       await create(c, 'a', 'ann');
       await create(c, 'd:shop', 'ann');
       await expect(c.keysOf('ann')).resolves.toEqual(['a', 'd:shop']);
-      expect(await clients[0].pExpireTime(`${coordinatorPrefix()}principal:ann`)).toBe(storeExpires);
+      expect(await clients[0].pExpireTime(layout().principal('a', 'ann'))).toBe(storeExpires);
       await create(c, 'a', 'bob'); // bound again: moves
       await expect(c.keysOf('ann')).resolves.toEqual(['d:shop']);
       await c.remove('d:shop');

@@ -14,6 +14,7 @@ import type { SessionManagerOptions } from '../lib/manager/options';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
 import { eventually } from './support/test-app';
+import { redisLayout } from './support/redis-layout';
 import {
   destroyedIds,
   nextTurn,
@@ -51,17 +52,21 @@ interface Keys {
   entry(id: string): string;
 }
 
+/** This suite's coordinators keep their indexes in one shard (`SHARDS`), so the expiry index is one sorted set. */
+const SHARDS = 1;
+
 function keysFor(name: string): Keys {
   const base = uniquePrefix(name);
   const storePrefix = `${base}sess:`;
   const coordinatorPrefix = `${base}esm:`;
+  const layout = redisLayout(coordinatorPrefix, SHARDS);
   return {
     base,
     storePrefix,
     coordinatorPrefix,
-    index: `${coordinatorPrefix}expiry`,
+    index: layout.allExpiry()[0],
     record: (id) => `${storePrefix}${id}`,
-    entry: (id) => `${coordinatorPrefix}s:${id}`,
+    entry: (id) => layout.entry(id),
   };
 }
 
@@ -75,7 +80,7 @@ async function node(keys: Keys, options: SessionManagerOptions = {}): Promise<No
   const store = new RedisStore({ client, prefix: keys.storePrefix });
   const manager = createSessionManager({
     store,
-    coordinator: redisCoordinator({ client, prefix: keys.coordinatorPrefix }),
+    coordinator: redisCoordinator({ client, prefix: keys.coordinatorPrefix, shards: SHARDS }),
     invalidationTimeout: 60,
     reaperInterval: 60,
     ...options,

@@ -1,106 +1,117 @@
 /**
- * The coordinator for several processes that share one Redis (a primary, or
- * a standalone server; not Redis Cluster, whose hash slots would split the
- * index from the entries).
+ * The coordinator for several processes that share Redis: one server, a
+ * primary watched by Sentinel, or a Redis Cluster.
  *
  * Storage details (`P` = `prefix`, default `esm:`; `K` = session key, which
- * is `<id>` for the default app and `<id>:<app>` for others):
+ * is `<id>` for the default app and `<id>:<app>` for others; `{T}` = the hash
+ * tag of the session's shard — `shards` of them, default 16, the shard from
+ * the session's id, the tags chosen to spread evenly over a cluster's slots;
+ * see `redis-keys.ts`). Every key of one session and the indexes of its
+ * shard share `{T}`, so each script touches one hash slot.
  *
- * - `PsK` hash (e.g. `esm:s:<id>`) — `accessed` (start of the last request, ms), `deadline`
+ * - `P{T}s:K` hash — `accessed` (start of the last request, ms), `deadline`
  *   (idle deadline, ms; `-1` never), `store` (when the store's copy expires,
- *   ms; absent when unknown), `active` (requests using it now), `claimed`
- *   (`1` once claimed for destruction), `killed` (`1` once killed by an
- *   administrator; also claimed), `principal` (the user it is bound to).
- *   Expires by itself at `store` (PEXPIREAT), so nothing outlives the
- *   session's record; once claimed or killed, 10 s later (`MARK_MARGIN_MS` in
- *   scripts.lua), so the mark keeps requests off a record the store expires
- *   a little late (its TTL counts from its own write, rounded up to seconds).
- * - `PlockK` string (e.g. `esm:lock:<id>`) — serial access across processes:
- *   the holder's token, with a TTL renewed while held.
- * - `PcommitK` string (e.g. `esm:commit:<id>`) — held while one process
- *   merges a request's changes onto the session's record (read, merge,
- *   write), so merges never interleave; the holder's token, with a TTL of
- *   twice `storeTimeout`.
- * - `Pexpiry` sorted set — the expiry index: member `K`, score = deadline. Never
- *   -expiring sessions are not in it.
- * - `Psessions` sorted set — every top-level session key, score 0, so the
- *   admin listing pages through it in key order (ZRANGEBYLEX after a cursor).
- * - `Pprincipal:<user>` set — the keys of the sessions bound to a user;
- *   expires with the longest-lived of them.
+ *   ms; absent when unknown), `claimed` (`1` once claimed for destruction),
+ *   `killed` (`1` once killed by an administrator; also claimed), `principal`
+ *   (the user it is bound to), `ver` (how many times its record was written
+ *   through the colocated scripts), and `r:<token>` (a request's start) for
+ *   each request using it now. Expires by itself at `store` (PEXPIREAT), so
+ *   nothing outlives the session's record; once claimed or killed, 10 s
+ *   later (`MARK_MARGIN_MS` in scripts.lua), so the mark keeps requests off a
+ *   record the store expires a little late (its TTL counts from its own
+ *   write, rounded up to seconds).
+ * - `P{T}lock:K` string — serial access across processes: the holder's
+ *   token, with a TTL renewed while held.
+ * - `P{T}commit:K` string — held while one process merges a request's changes
+ *   onto the session's record (read, merge, write) when the records are not
+ *   colocated; the holder's token, with a TTL of twice `storeTimeout`.
+ * - `P{T}expiry` sorted set — a shard's expiry index: member `K`, score =
+ *   deadline. Never-expiring sessions are not in it.
+ * - `P{T}sessions` sorted set — a shard's top-level session keys, score 0, so
+ *   the admin listing pages through the shards in key order (ZRANGEBYLEX
+ *   after a cursor, merged).
+ * - `P{T}principal:<user>` set — the keys of a shard's sessions bound to a
+ *   user; expires with the longest-lived of them.
  * - `Pkill` pub/sub channel — the key of every session killed, so that the
- *   process running a request of it aborts the request's `signal`. Each
- *   process listens on one connection of its own (`client.duplicate()`),
- *   opened by the first manager and closed by the last `close()`.
+ *   process running a request of it aborts the request's `signal`. A
+ *   single-server client listens on a connection of its own
+ *   (`client.duplicate()`); a cluster or sentinel client on its own pub/sub
+ *   connection (a cluster spreads PUBLISH to every node).
+ * - Colocated records (`colocate`): connect-redis's `<its prefix>K` string,
+ *   read and written by the same scripts (one server or Sentinel, the store
+ *   on this very client: JSON, `EX` from `cookie.expires`).
  *
  * Commands: every operation is one EVALSHA of a script of `scripts.lua`
- * (loaded with SCRIPT LOAD on first use, re-loaded on NOSCRIPT), so each is
- * atomic, and bounded by the manager's `storeTimeout` (`setCallTimeout`):
- * - enter: HMGET, HSET accessed + active (nothing when claimed, nor, with
- *   strict expiry, when idle past its deadline)
- * - leave: HMGET, HSET active (+ store, + deadline when idle again), ZADD (or
- *   ZREM), PEXPIREAT when the store's expiry moved; for a new entry ZADD
- *   Psessions; for a newly bound user SADD (+ SREM from the previous user's)
- * - claim: HMGET, then only if due, unclaimed and idle: HSET claimed 1, ZREM
- *   (the claimed hash is a tombstone: requests no longer use the session);
- *   ZREM alone when the hash is gone (it expired by itself: a stale member)
- * - lock: SET PlockK token NX PX ttl; renew: GET + PEXPIRE; unlock: GET + DEL
+ * (EVAL when the node does not know it yet), so each is atomic, and bounded
+ * by the manager's `storeTimeout` (`setCallTimeout`):
+ * - enter: HMGET, HKEYS, HSET accessed + r:<token> (nothing when claimed,
+ *   nor, with strict expiry, when idle past its deadline); load: the same
+ *   and GET of the record
+ * - leave: HMGET, HDEL r:<token>, HKEYS, HSET (store, deadline when idle
+ *   again), ZADD (or ZREM), PEXPIREAT when the store's expiry moved; for a
+ *   new entry ZADD P{T}sessions; for a newly bound user SADD (+ SREM from the
+ *   previous user's); write and touch: SET record EX / EXPIRE record, then
+ *   leave, and HINCRBY ver
+ * - claim: HMGET, HKEYS, then only if due, unclaimed and idle: HSET claimed
+ *   1, ZREM (the claimed hash is a tombstone: requests no longer use the
+ *   session); ZREM alone when the hash is gone (a stale member)
+ * - lock: SET lock token NX PX ttl; renew: GET + PEXPIRE; unlock: GET + DEL
  *   (compare-and-delete: only the owner's token deletes); the commit lock
- *   the same on PcommitK
- * - kill: HMGET, then only if unclaimed: HSET claimed 1 killed 1, ZREM, DEL
- *   PlockK (requests queued behind it go on), PUBLISH Pkill K
- * - inspect: HMGET
- * - due: ZRANGEBYSCORE Pexpiry -inf now LIMIT 0 n
- * - remove: HGET principal, DEL (its reply decides the one caller that
- *   announces), ZREM from both sorted sets, SREM from the user's set
- * - keys: ZRANGEBYLEX Psessions (after + LIMIT 0 n; count: ZCARD Psessions;
- *   keysOf: SMEMBERS
+ *   the same on P{T}commit:K
+ * - kill: HMGET, HKEYS, then only if unclaimed: HSET claimed 1 killed 1,
+ *   ZREM, DEL the lock (requests queued behind it go on), PUBLISH Pkill K
+ * - inspect: HMGET, HKEYS; read: HMGET, GET, EXISTS
+ * - due: ZRANGEBYSCORE P{T}expiry -inf now LIMIT 0 n, on every shard
+ * - remove: HGET principal, (DEL record,) DEL (its reply decides the one
+ *   caller that announces), ZREM from both sorted sets, SREM from the user's
+ * - keys: ZRANGEBYLEX P{T}sessions, on every shard; count: ZCARD, every
+ *   shard; keysOf: SMEMBERS, every shard
+ * - with `replicas: n`, a claim or kill that changed the entry is followed by
+ *   WAIT n on that node, before the destruction is announced.
  *
- * A request costs two scripts: `enter` (sent in the same tick as the store's
- * GET, so node-redis pipelines them into one round trip) and `leave`.
+ * A read costs one script before its response (`load`, or `enter` sent in the
+ * same tick as the store's GET) and one after it (`leave`); a write one
+ * before it (`write`, with the leave) when the records are colocated.
  */
-import type { AccessEntry, ColocatedRecords, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
-import { RedisRecords } from './redis-records';
-import { toAccessEntry } from './redis-entry';
 import createDebug from 'debug';
 import { withinBound } from '../../storage/call-bound';
 import { isSubsessionKey } from '../../storage/session-key';
-import { script, type Script, type ScriptName } from './redis-scripts';
+import { ConfigurationError } from '../../errors';
+import type { AccessEntry, ColocatedRecords, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
+import { RedisConnection, type RedisScriptClient } from './redis-connection';
+import { toAccessEntry } from './redis-entry';
+import { RedisKeys } from './redis-keys';
+import { RedisRecords } from './redis-records';
+import { script, type ScriptName } from './redis-scripts';
 
 const debug = createDebug('express-session-management:redis');
 
-/** The part of a node-redis v5 client the coordinator uses. */
-export interface RedisScriptClient {
-  evalSha(sha1: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>;
-  scriptLoad(script: string): Promise<unknown>;
-  /** A new connection with the same options, for the kill channel (pub/sub needs its own). */
-  duplicate(): RedisSubscriber;
-  /**
-   * The same client with default options for every command (node-redis 5.x):
-   * the coordinator sets a `timeout`, so a command still waiting to be sent
-   * when its bound passes (the client is reconnecting) leaves the client's
-   * queue instead of being sent late.
-   */
-  withCommandOptions?(options: { timeout?: number }): RedisScriptClient;
-  /** The client's options; their `commandOptions` are kept when the coordinator adds its timeout. */
-  readonly options?: { commandOptions?: object };
-}
-
-/** The part of a node-redis v5 client that listens to the kill channel. */
-export interface RedisSubscriber {
-  connect(): Promise<unknown>;
-  subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
-  close(): Promise<unknown>;
-  destroy(): void;
-  unref(): void;
-  on(event: 'error', listener: (error: unknown) => void): unknown;
-}
+export type { RedisClusterClient, RedisScriptClient, RedisSentinelClient, RedisSingleClient, RedisSubscriber } from './redis-connection';
 
 /** Options of {@link redisCoordinator}. */
 export interface RedisCoordinatorOptions {
-  /** A connected node-redis v5 client (yours: the coordinator never quits it). */
+  /**
+   * A connected node-redis client (5 or 6): `createClient`, `createCluster`
+   * or `createSentinel`. Yours: the coordinator never closes it.
+   */
   client: RedisScriptClient;
   /** Prefix of every key the coordinator writes. @default 'esm:' */
   prefix?: string;
+  /**
+   * How many shards the indexes are split into (each a hash tag, so a
+   * cluster spreads them over its nodes). Fixed for a deployment: every
+   * process must use the same, and changing it orphans the indexes. 1–1024.
+   * @default 16
+   */
+  shards?: number;
+  /**
+   * Replicas that must have a claim or a kill (`WAIT`, bounded by
+   * `storeTimeout`) before its `sessionDestroyed` is announced. Without it a
+   * primary that fails right after a claim can hand the same session to a
+   * second reaper through a promoted replica that never saw the claim.
+   * @default 0
+   */
+  replicas?: number;
 }
 
 /** How long a call may take until a manager sets its `storeTimeout` (the option's default). */
@@ -108,28 +119,19 @@ const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
 /** Coordinator state in Redis; see the storage details above. */
 export class RedisCoordinator implements Coordinator {
-  private readonly client: RedisScriptClient;
-  /** `client`, with a per-command timeout where node-redis supports one. */
-  private commands: RedisScriptClient;
+  private readonly connection: RedisConnection;
+  private readonly layout: RedisKeys;
+  private readonly replicas: number;
   private callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
-  private readonly prefix: string;
-  private readonly indexKey: string;
-  private readonly killChannel: string;
-  private readonly sessionsKey: string;
-  private readonly principalPrefix: string;
   private readonly killListeners = new Set<(key: string) => void>();
-  /** The kill channel's connection while anyone listens. */
-  private channel: { connection: RedisSubscriber; ready: Promise<void> } | undefined;
+  /** The kill channel while anyone listens. */
+  private channel: KillSubscription | undefined;
 
   constructor(options: RedisCoordinatorOptions) {
-    this.client = options.client;
-    this.commands = options.client;
-    this.setCallTimeout(DEFAULT_CALL_TIMEOUT_MS);
-    this.prefix = options.prefix ?? 'esm:';
-    this.indexKey = `${this.prefix}expiry`;
-    this.killChannel = `${this.prefix}kill`;
-    this.sessionsKey = `${this.prefix}sessions`;
-    this.principalPrefix = `${this.prefix}principal:`;
+    this.connection = new RedisConnection(options.client);
+    this.connection.setTimeout(DEFAULT_CALL_TIMEOUT_MS);
+    this.layout = new RedisKeys(options.prefix ?? 'esm:', options.shards ?? 16);
+    this.replicas = options.replicas ?? 0;
   }
 
   /**
@@ -140,85 +142,75 @@ export class RedisCoordinator implements Coordinator {
    */
   setCallTimeout(ms: number): void {
     this.callTimeoutMs = ms;
-    const { client } = this;
-    this.commands =
-      typeof client.withCommandOptions === 'function'
-        ? client.withCommandOptions({ ...client.options?.commandOptions, timeout: ms })
-        : client;
+    this.connection.setTimeout(ms);
   }
 
   async enter(key: string, now: number, strictExpiry: boolean, request: string): Promise<AccessEntry | undefined> {
-    return toAccessEntry(await this.run('enter', [this.entryKey(key)], [String(now), strictExpiry ? '1' : '0', request]));
-  }
-
-  /**
-   * The records of `store` reached in the same scripts as the entries, when
-   * it is connect-redis on this coordinator's own client, keeping JSON records
-   * with the TTL of their `cookie.expires` (its defaults): reads then cost
-   * one round trip and two commands, writes one round trip.
-   */
-  colocate(store: object): ColocatedRecords | undefined {
-    const candidate = store as { client?: unknown; prefix?: unknown; serializer?: unknown; ttl?: unknown; disableTTL?: unknown; disableTouch?: unknown };
-    if (candidate.client !== this.client || typeof candidate.prefix !== 'string' || candidate.serializer !== JSON) return undefined;
-    if (typeof candidate.ttl === 'function' || candidate.disableTTL || candidate.disableTouch) return undefined;
-    const prefix = candidate.prefix;
-    return new RedisRecords({
-      run: (name, keys, args) => this.run(name, keys, args),
-      entryKey: (key) => this.entryKey(key),
-      recordKey: (key) => prefix + key,
-      leaveKeys: (key, update) => this.leaveKeys(key, update),
-      leaveArgs: (key, update) => this.leaveArgs(key, update),
-      removeKeys: (key) => [this.entryKey(key), this.indexKey, this.sessionsKey],
-      removeArgs: (key) => [key, this.principalPrefix],
-    });
-  }
-
-  async acquireLock(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.run('lock', [this.lockKey(key)], [token, String(ttlMs)])) === 'OK';
-  }
-
-  async renewLock(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return Number(await this.run('renew', [this.lockKey(key)], [token, String(ttlMs)])) === 1;
-  }
-
-  async releaseLock(key: string, token: string): Promise<void> {
-    await this.run('unlock', [this.lockKey(key)], [token]);
-  }
-
-  async lockForCommit(key: string, token: string, ttlMs: number): Promise<boolean> {
-    return (await this.run('lock', [this.commitLockKey(key)], [token, String(ttlMs)])) === 'OK';
-  }
-
-  async unlockAfterCommit(key: string, token: string): Promise<void> {
-    await this.run('unlock', [this.commitLockKey(key)], [token]);
-  }
-
-  private lockKey(key: string): string {
-    return `${this.prefix}lock:${key}`;
-  }
-
-  private commitLockKey(key: string): string {
-    return `${this.prefix}commit:${key}`;
+    return toAccessEntry(await this.run('enter', [this.layout.entry(key)], [String(now), strictExpiry ? '1' : '0', request]));
   }
 
   async inspect(key: string): Promise<AccessEntry | undefined> {
-    return toAccessEntry(await this.run('inspect', [this.entryKey(key)], []));
+    return toAccessEntry(await this.run('inspect', [this.layout.entry(key)], []));
+  }
+
+  async leave(key: string, update: LeaveUpdate): Promise<boolean> {
+    return Number(await this.run('leave', this.leaveKeys(key, update), this.leaveArgs(key, update))) === 2;
+  }
+
+  async remove(key: string): Promise<boolean> {
+    return Number(await this.run('remove', this.removeKeys(key), this.removeArgs(key))) === 1;
   }
 
   async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {
-    const keys = [this.entryKey(key), this.indexKey];
-    return toAccessEntry(await this.run('claim', keys, [String(now), entered ? '1' : '0', key]));
+    const layout = this.layout;
+    const keys = [layout.entry(key), layout.expiry(layout.shardOf(key))];
+    const claimed = toAccessEntry(await this.run('claim', keys, [String(now), entered ? '1' : '0', key]));
+    if (claimed) await this.replicate(key);
+    return claimed;
+  }
+
+  async due(now: number, limit: number): Promise<string[]> {
+    const layout = this.layout;
+    const found = (await Promise.all(
+      layout.allShards().map((shard) => this.run('due', [layout.expiry(shard)], [String(now), String(limit)])),
+    )) as string[][];
+    return roundRobin(found, limit);
+  }
+
+  async acquireLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.run('lock', [this.layout.lock(key)], [token, String(ttlMs)])) === 'OK';
+  }
+
+  async renewLock(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return Number(await this.run('renew', [this.layout.lock(key)], [token, String(ttlMs)])) === 1;
+  }
+
+  async releaseLock(key: string, token: string): Promise<void> {
+    await this.run('unlock', [this.layout.lock(key)], [token]);
+  }
+
+  async lockForCommit(key: string, token: string, ttlMs: number): Promise<boolean> {
+    return (await this.run('lock', [this.layout.commit(key)], [token, String(ttlMs)])) === 'OK';
+  }
+
+  async unlockAfterCommit(key: string, token: string): Promise<void> {
+    await this.run('unlock', [this.layout.commit(key)], [token]);
   }
 
   async kill(key: string): Promise<AccessEntry | undefined> {
-    const keys = [this.entryKey(key), this.indexKey, this.lockKey(key)];
-    return toAccessEntry(await this.run('kill', keys, [key, this.killChannel]));
+    const layout = this.layout;
+    const keys = [layout.entry(key), layout.expiry(layout.shardOf(key)), layout.lock(key)];
+    const before = toAccessEntry(await this.run('kill', keys, [key, layout.killChannel]));
+    if (before && !before.claimed) await this.replicate(key);
+    return before;
   }
 
   onKill(listener: (key: string) => void): KillSubscription {
     const own = (key: string) => listener(key);
     this.killListeners.add(own);
-    const channel = (this.channel ??= this.openKillChannel());
+    const channel = (this.channel ??= this.connection.subscribe(this.layout.killChannel, (key) => {
+      for (const heard of this.killListeners) heard(key);
+    }));
     let closed = false;
     return {
       ready: channel.ready,
@@ -228,42 +220,64 @@ export class RedisCoordinator implements Coordinator {
         this.killListeners.delete(own);
         if (this.killListeners.size > 0 || this.channel !== channel) return;
         this.channel = undefined;
-        await channel.connection.close().catch(() => channel.connection.destroy());
+        await channel.close();
       },
     };
   }
 
+  /** Top-level keys after `after`: the first `limit` of every shard's, merged in key order. */
+  async keys(after: string | null, limit: number): Promise<string[]> {
+    const layout = this.layout;
+    const from = after === null ? '-' : `(${after}`;
+    const pages = (await Promise.all(
+      layout.allShards().map((shard) => this.run('keys', [layout.sessions(shard)], [from, String(limit)])),
+    )) as string[][];
+    return pages.flat().sort().slice(0, limit);
+  }
+
+  async count(): Promise<number> {
+    const layout = this.layout;
+    const counts = await Promise.all(layout.allShards().map((shard) => this.run('count', [layout.sessions(shard)], [])));
+    return counts.reduce<number>((sum, n) => sum + Number(n), 0);
+  }
+
+  async keysOf(principal: string): Promise<string[]> {
+    const layout = this.layout;
+    const sets = (await Promise.all(
+      layout.allShards().map((shard) => this.run('members', [layout.principalPrefix(shard) + principal], [])),
+    )) as string[][];
+    return sets.flat().sort();
+  }
+
   /**
-   * Opens the kill channel's own connection (pub/sub needs one) and
-   * subscribes. It never keeps the process alive by itself, and if Redis is
-   * down it keeps trying in the background (node-redis reconnects and
-   * subscribes again by itself) until the last listener closes it.
+   * The records of `store` reached in the same scripts as the entries, when
+   * it is connect-redis on this coordinator's own client (one server or
+   * Sentinel; a cluster keeps them in another slot), keeping JSON records
+   * with the TTL of their `cookie.expires` (its defaults): reads then cost
+   * one round trip and two commands, writes one round trip.
    */
-  private openKillChannel(): { connection: RedisSubscriber; ready: Promise<void> } {
-    const connection = this.client.duplicate();
-    connection.on('error', (error) => debug('kill channel: %O', error));
-    connection.unref();
-    const ready = (async () => {
-      await connection.connect();
-      await connection.subscribe(this.killChannel, (key) => {
-        for (const listener of this.killListeners) listener(key);
-      });
-    })();
-    ready.catch((error: unknown) => debug('kill channel: cannot subscribe: %O', error));
-    return { connection, ready };
-  }
-
-  async due(now: number, limit: number): Promise<string[]> {
-    return (await this.run('due', [this.indexKey], [String(now), String(limit)])) as string[];
-  }
-
-  async leave(key: string, update: LeaveUpdate): Promise<boolean> {
-    return Number(await this.run('leave', this.leaveKeys(key, update), this.leaveArgs(key, update))) === 2;
+  colocate(store: object): ColocatedRecords | undefined {
+    const candidate = store as { client?: unknown; prefix?: unknown; serializer?: unknown; ttl?: unknown; disableTTL?: unknown; disableTouch?: unknown };
+    if (this.connection.clustered || candidate.client !== this.connection.client) return undefined;
+    if (typeof candidate.prefix !== 'string' || candidate.serializer !== JSON) return undefined;
+    if (typeof candidate.ttl === 'function' || candidate.disableTTL || candidate.disableTouch) return undefined;
+    const prefix = candidate.prefix;
+    return new RedisRecords({
+      run: (name, keys, args) => this.run(name, keys, args),
+      entryKey: (key) => this.layout.entry(key),
+      recordKey: (key) => prefix + key,
+      leaveKeys: (key, update) => this.leaveKeys(key, update),
+      leaveArgs: (key, update) => this.leaveArgs(key, update),
+      removeKeys: (key) => this.removeKeys(key),
+      removeArgs: (key) => this.removeArgs(key),
+    });
   }
 
   /** KEYS of `leave` (and of the scripts that leave too): entry, expiry index, session index, the user's set. */
   private leaveKeys(key: string, update: LeaveUpdate): string[] {
-    return [this.entryKey(key), this.indexKey, this.sessionsKey, this.principalPrefix + (update.principal ?? '')];
+    const layout = this.layout;
+    const shard = layout.shardOf(key);
+    return [layout.entry(key), layout.expiry(shard), layout.sessions(shard), layout.principalPrefix(shard) + (update.principal ?? '')];
   }
 
   /** ARGV of `leave`, as scripts.lua lists them. */
@@ -277,56 +291,75 @@ export class RedisCoordinator implements Coordinator {
       String(update.lastAccessedTime),
       key,
       update.principal ?? '',
-      this.principalPrefix,
+      this.layout.principalPrefix(this.layout.shardOf(key)),
       isSubsessionKey(key) ? '0' : '1',
       update.request,
     ];
   }
 
-  async remove(key: string): Promise<boolean> {
-    const keys = [this.entryKey(key), this.indexKey, this.sessionsKey];
-    return Number(await this.run('remove', keys, [key, this.principalPrefix])) === 1;
+  /** KEYS of `remove`: entry, expiry index, session index. */
+  private removeKeys(key: string): string[] {
+    const layout = this.layout;
+    const shard = layout.shardOf(key);
+    return [layout.entry(key), layout.expiry(shard), layout.sessions(shard)];
   }
 
-  async keys(after: string | null, limit: number): Promise<string[]> {
-    const from = after === null ? '-' : `(${after}`;
-    return (await this.run('keys', [this.sessionsKey], [from, String(limit)])) as string[];
+  /** ARGV of `remove`: the member, the shard's principal prefix. */
+  private removeArgs(key: string): string[] {
+    return [key, this.layout.principalPrefix(this.layout.shardOf(key))];
   }
 
-  async count(): Promise<number> {
-    return Number(await this.run('count', [this.sessionsKey], []));
+  /**
+   * With `replicas`: waits (bounded by `storeTimeout`) until that many replicas
+   * have what this connection just wrote for `key`. Fewer in time is not an
+   * error — the destruction goes on, and the window it leaves is the one
+   * documented for `replicas: 0`.
+   */
+  private async replicate(key: string): Promise<void> {
+    if (this.replicas === 0) return;
+    const acknowledged = await withinBound(
+      this.connection.waitForReplicas(this.layout.entry(key), this.replicas, this.callTimeoutMs),
+      this.callTimeoutMs + 1000,
+      'coordinator wait',
+    ).catch((error: unknown) => {
+      debug('WAIT for %s failed: %O', key, error);
+      return 0;
+    });
+    if (acknowledged < this.replicas) debug('%d of %d replicas had the claim of %s in time', acknowledged, this.replicas, key);
   }
 
-  async keysOf(principal: string): Promise<string[]> {
-    return ((await this.run('members', [this.principalPrefix + principal], [])) as string[]).sort();
-  }
-
-  private entryKey(key: string): string {
-    return `${this.prefix}s:${key}`;
-  }
-
-  /** One call: EVALSHA of a script (loaded when Redis does not know it yet), within the call bound. */
+  /** One call: a script of `scripts.lua`, within the call bound. */
   private run(name: ScriptName, keys: string[], args: string[]): Promise<unknown> {
-    return withinBound(this.evalScript(script(name), keys, args), this.callTimeoutMs, `coordinator ${name}`);
-  }
-
-  private async evalScript(script: Script, keys: string[], args: string[]): Promise<unknown> {
-    const { commands } = this;
-    try {
-      return await commands.evalSha(script.sha, { keys, arguments: args });
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
-      await commands.scriptLoad(script.source);
-      return await commands.evalSha(script.sha, { keys, arguments: args });
-    }
+    return withinBound(this.connection.run(script(name), keys, args), this.callTimeoutMs, `coordinator ${name}`);
   }
 }
 
-
-/** The coordinator for a cluster of processes sharing one Redis. */
-export function redisCoordinator(options: RedisCoordinatorOptions): RedisCoordinator {
-  if (!options || typeof options.client?.evalSha !== 'function' || typeof options.client.duplicate !== 'function') {
-    throw new TypeError('redisCoordinator({ client }): client must be a connected node-redis v5 client');
+/** Up to `limit` of the lists' members, taken from each in turn: every shard gets its share of a sweep's batch. */
+function roundRobin(lists: string[][], limit: number): string[] {
+  const taken: string[] = [];
+  for (let i = 0; taken.length < limit; i++) {
+    let any = false;
+    for (const list of lists) {
+      if (i >= list.length) continue;
+      any = true;
+      taken.push(list[i]);
+      if (taken.length === limit) break;
+    }
+    if (!any) break;
   }
+  return taken;
+}
+
+/** The coordinator for processes sharing Redis (one server, Sentinel, or a cluster). */
+export function redisCoordinator(options: RedisCoordinatorOptions): RedisCoordinator {
+  const client = options?.client as unknown as Record<string, unknown> | undefined;
+  if (!client || typeof client.evalSha !== 'function' || typeof client.eval !== 'function') {
+    throw new TypeError('redisCoordinator({ client }): client must be a connected node-redis client (createClient, createCluster or createSentinel)');
+  }
+  const violations: string[] = [];
+  const { shards, replicas } = options;
+  if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > 1024)) violations.push('redisCoordinator: shards must be a whole number from 1 to 1024');
+  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) violations.push('redisCoordinator: replicas must be a whole number, 0 or more');
+  if (violations.length > 0) throw new ConfigurationError(violations);
   return new RedisCoordinator(options);
 }
