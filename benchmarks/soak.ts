@@ -123,8 +123,8 @@ interface Tracked {
   attempted: Set<number>;
   /** An invalidation was attempted (acknowledged or not). */
   invalidated: boolean;
-  /** The session was created (its creation answered 200). */
-  live: boolean;
+  /** When a request of it last succeeded: it may expire an idle timeout later. */
+  lastUsedAt: number;
 }
 
 /** The running soak: the rig, the workers, and what was seen. */
@@ -132,10 +132,11 @@ class Soak {
   readonly cluster = new Cluster();
   readonly sessions: Tracked[] = [];
   readonly windows: Window[] = [];
-  /** Requests outside fault windows that got a 5xx or no answer, by status. */
+  /** Requests outside fault windows that got a 5xx or no answer, by status, and the first few. */
   readonly outside: Record<string, number> = {};
+  readonly outsideSamples: { at: number; status: number; ms: number; path: string; worker: string }[] = [];
   /** Every answer: [time sent, status, ms]. */
-  readonly answers: { at: number; status: number; ms: number }[] = [];
+  readonly answers: { at: number; status: number; ms: number; path: string; worker: string }[] = [];
   /** Reads that showed a write older than the last acknowledged one (a lost write seen early). */
   readonly staleReads: { id: string; acked: number; seen: number | null; at: number }[] = [];
   readonly agent = keepAliveAgent(256);
@@ -162,13 +163,14 @@ class Soak {
     this.killed = undefined;
   }
 
-  /** A request to a random live worker, recorded. */
-  async request(method: string, path: string, id?: string): Promise<Answer> {
+  /** A request to a random live worker, recorded (and, when it succeeded, when its session was last used). */
+  async request(method: string, path: string, id?: string, session?: Tracked): Promise<Answer> {
     const workers = this.alive();
     const worker = workers[Math.floor(Math.random() * workers.length)];
     const at = Date.now();
     const answer = await call(worker.port, method, path, { id, agent: this.agent, timeoutMs: GIVE_UP_MS });
-    this.answers.push({ at, status: answer.status, ms: answer.ms });
+    if (session && answer.status >= 200 && answer.status < 300) session.lastUsedAt = Date.now();
+    this.answers.push({ at, status: answer.status, ms: answer.ms, path: `${method} ${path.split('?')[0]}`, worker: worker.name });
     return answer;
   }
 
@@ -176,9 +178,15 @@ class Soak {
   async user(): Promise<void> {
     let session: Tracked | undefined;
     while (this.running) {
-      if (!session || Math.random() < 0.03) session = await this.create();
-      else await this.act(session);
-      await delay(10 + Math.random() * 40);
+      let ok: boolean;
+      if (!session || Math.random() < 0.03) {
+        session = await this.create();
+        ok = session !== undefined;
+      } else {
+        ok = await this.act(session);
+      }
+      // A user thinks 10–50 ms between requests, and waits longer after an error, as a browser would.
+      await delay(ok ? 10 + Math.random() * 40 : 200 + Math.random() * 300);
     }
   }
 
@@ -186,18 +194,19 @@ class Soak {
     const short = Math.random() < 0.3;
     const answer = await this.request('POST', short ? `/session?n=0&ttl=${SHORT_TTL_S}` : '/session?n=0');
     if (answer.status !== 200) return undefined;
-    const tracked: Tracked = { id: (answer.body as { id: string }).id, short, acked: null, ackedAt: 0, attempted: new Set(), invalidated: false, live: true };
+    const tracked: Tracked = { id: (answer.body as { id: string }).id, short, acked: null, ackedAt: 0, attempted: new Set(), invalidated: false, lastUsedAt: Date.now() };
     this.sessions.push(tracked);
     return tracked;
   }
 
-  private async act(session: Tracked): Promise<void> {
+  /** One request of the session; whether it succeeded. */
+  private async act(session: Tracked): Promise<boolean> {
     const roll = Math.random();
-    if (session.invalidated) return;
+    if (session.invalidated) return true;
     if (roll < 0.5) {
       const v = this.nextV++;
       const sentAt = Date.now();
-      const answer = await this.request('POST', `/write?v=${v}`, session.id);
+      const answer = await this.request('POST', `/write?v=${v}`, session.id, session);
       if (answer.status === 200) {
         session.acked = v;
         session.ackedAt = sentAt;
@@ -205,13 +214,16 @@ class Soak {
       } else {
         session.attempted.add(v);
       }
-    } else if (roll < 0.98) {
-      const answer = await this.request('GET', '/session', session.id);
-      if (answer.status === 200) this.checkRead(session, answer.body as { live: boolean; v: number | null });
-    } else {
-      session.invalidated = true;
-      await this.request('POST', '/invalidate', session.id);
+      return answer.status < 500 && answer.status > 0;
     }
+    if (roll < 0.98) {
+      const answer = await this.request('GET', '/session', session.id, session);
+      if (answer.status === 200) this.checkRead(session, answer.body as { live: boolean; v: number | null });
+      return answer.status < 500 && answer.status > 0;
+    }
+    session.invalidated = true;
+    const answer = await this.request('POST', '/invalidate', session.id);
+    return answer.status < 500 && answer.status > 0;
   }
 
   /** A read must show the last acknowledged write or a later attempt (while the session lives). */
@@ -226,6 +238,26 @@ class Soak {
       this.alive().map((w) => call(w.port, 'GET', reset ? '/probe?reset=1' : '/probe', { timeoutMs: GIVE_UP_MS })),
     );
     return probes.filter((p) => p.status === 200).map((p) => p.body as FaultProbe);
+  }
+}
+
+/**
+ * Coordinator entries that still count a request as running although no
+ * request runs any more (traffic has stopped): such a session is never
+ * reaped and never announced.
+ */
+async function leakedInUse(url: string): Promise<number> {
+  const client = createClient({ url });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    let leaked = 0;
+    for await (const keys of client.scanIterator({ MATCH: 'soak:esm:s:*', COUNT: 500 })) {
+      for (const key of keys) if (Number((await client.hGet(key, 'active')) ?? 0) > 0) leaked++;
+    }
+    return leaked;
+  } finally {
+    client.destroy();
   }
 }
 
@@ -265,12 +297,14 @@ async function injectFaults(soak: Soak, until: number): Promise<void> {
 /** Puts every answer in its fault window, or counts it outside when it is a 5xx or unanswered. */
 function classify(soak: Soak): void {
   for (const a of soak.answers) {
-    const window = soak.windows.find((w) => a.at >= w.from && a.at < w.to);
+    // A request belongs to a window when it was in flight during it (sent before the fault, answered in it, included).
+    const window = soak.windows.find((w) => a.at < w.to && a.at + a.ms > w.from);
     if (window) {
       window.statuses[a.status] = (window.statuses[a.status] ?? 0) + 1;
       window.longestMs = Math.max(window.longestMs, a.ms);
     } else if (a.status >= 500 || a.status <= 0) {
       soak.outside[a.status] = (soak.outside[a.status] ?? 0) + 1;
+      if (soak.outsideSamples.length < 20) soak.outsideSamples.push(a);
     }
   }
 }
@@ -283,29 +317,37 @@ interface Lost {
   seen: unknown;
 }
 
-/** Reads every session once more: acknowledged writes must be there unless the session was destroyed. */
-async function verify(soak: Soak, destroyedIds: Set<string>): Promise<{ lost: Lost[]; goneSilently: number; unreadable: number }> {
-  const lost: Lost[] = [];
-  let goneSilently = 0;
-  let unreadable = 0;
+/** What the final reads found. */
+interface Verified {
+  /** Acknowledged writes not shown by a live session. */
+  lost: Lost[];
+  /** Sessions gone (not invalidated by their user), with when they could have expired at the earliest. */
+  gone: { session: Tracked; expirable: boolean }[];
+  unreadable: number;
+}
+
+/** Reads every session once more: acknowledged writes must be there while the session lives. */
+async function verify(soak: Soak): Promise<Verified> {
+  const verified: Verified = { lost: [], gone: [], unreadable: 0 };
   await eachLimited(soak.sessions, 16, async (session) => {
     const answer = await soak.request('GET', '/session', session.id);
     if (answer.status !== 200) {
-      unreadable++;
+      verified.unreadable++;
       return;
     }
     const view = answer.body as { live: boolean; v: number | null };
-    const legitimatelyGone = destroyedIds.has(session.id) || session.invalidated;
     if (!view.live) {
-      if (!legitimatelyGone) goneSilently++;
-      if (session.acked !== null && !legitimatelyGone) lost.push({ id: session.id, acked: session.acked, ackedAt: session.ackedAt, seen: 'gone' });
+      // Gone: fine when invalidated by its user, or announced destroyed (the caller checks, once every event is in).
+      if (session.invalidated) return;
+      const ttlMs = (session.short ? SHORT_TTL_S : LONG_TTL_S) * 1000;
+      verified.gone.push({ session, expirable: Date.now() >= session.lastUsedAt + ttlMs });
       return;
     }
     if (session.acked === null) return;
     if (view.v === session.acked || (view.v !== null && session.attempted.has(view.v))) return;
-    lost.push({ id: session.id, acked: session.acked, ackedAt: session.ackedAt, seen: view.v });
+    verified.lost.push({ id: session.id, acked: session.acked, ackedAt: session.ackedAt, seen: view.v });
   });
-  return { lost, goneSilently, unreadable };
+  return verified;
 }
 
 async function main(): Promise<void> {
@@ -342,15 +384,25 @@ async function main(): Promise<void> {
     await delay(options.settle * 1000);
     const heapEnd = (await soak.probeAll(false)).map((p) => p.heapUsed);
     const redisEnd = await redisMemory(rig.redis.url);
-    const perId = new Map<string, number>();
-    for (const d of soak.cluster.destroyed) {
-      const key = d.subsession === undefined ? d.id : `${d.id}#${d.subsession}`;
-      perId.set(key, (perId.get(key) ?? 0) + 1);
-    }
+    const inUse = await leakedInUse(rig.redis.url);
+    // Reading a session past its deadline destroys it (and announces it): count events after the reads.
+    const verified = await verify(soak);
+    await delay(1_000);
+    const perId = destroyedPerId(soak.cluster);
     const destroyedTwice = [...perId.values()].filter((n) => n > 1).length;
-    const verified = await verify(soak, new Set(perId.keys()));
+    // Gone without a sessionDestroyed: expired silently if it had been idle its timeout (an event
+    // lost: destroyed zero times), else lost with whatever was acknowledged.
+    const silent = verified.gone.filter((g) => !perId.has(g.session.id));
+    const expiredSilently = silent.filter((g) => g.expirable).length;
+    const lost = [
+      ...verified.lost,
+      ...silent
+        .filter((g) => !g.expirable && g.session.acked !== null)
+        .map(({ session }) => ({ id: session.id, acked: session.acked!, ackedAt: session.ackedAt, seen: 'gone' })),
+    ];
+    const goneEarly = silent.filter((g) => !g.expirable).length;
     classify(soak);
-    for (const l of verified.lost) {
+    for (const l of lost) {
       const window = soak.windows.find((w) => l.ackedAt >= w.from && l.ackedAt < w.to);
       if (window) window.lost++;
     }
@@ -359,15 +411,18 @@ async function main(): Promise<void> {
       options,
       requests: soak.answers.length,
       sessions: soak.sessions.length,
-      acknowledgedWritesLost: verified.lost.length,
-      lost: verified.lost.slice(0, 20),
+      acknowledgedWritesLost: lost.length,
+      lost: lost.slice(0, 20).map((l) => ({ ...l, secondsIn: (l.ackedAt - startedAt) / 1000 })),
       staleReads: soak.staleReads.length,
       staleReadSamples: soak.staleReads.slice(0, 20),
       sessionsDestroyed: perId.size,
       sessionsDestroyedTwice: destroyedTwice,
-      goneWithoutSessionDestroyed: verified.goneSilently,
+      expiredWithoutSessionDestroyed: expiredSilently,
+      goneBeforeTheirTimeoutWithoutSessionDestroyed: goneEarly,
+      sessionsCountedInUseAfterTraffic: inUse,
       unreadableAtTheEnd: verified.unreadable,
       errorsOutsideFaultWindows: soak.outside,
+      errorsOutsideSamples: soak.outsideSamples.map((a) => ({ ...a, secondsIn: (a.at - startedAt) / 1000 })),
       heapUsedMB: { start: heapStart.map(mb), end: heapEnd.map(mb) },
       redisUsedMemoryMB: { start: mb(redisStart), end: mb(redisEnd) },
       windows: soak.windows,
@@ -381,6 +436,16 @@ async function main(): Promise<void> {
   }
 }
 
+/** How many `sessionDestroyed` each session (or subsession) got, across the workers. */
+function destroyedPerId(cluster: Cluster): Map<string, number> {
+  const perId = new Map<string, number>();
+  for (const d of cluster.destroyed) {
+    const key = d.subsession === undefined ? d.id : `${d.id}#${d.subsession}`;
+    perId.set(key, (perId.get(key) ?? 0) + 1);
+  }
+  return perId;
+}
+
 const mb = (bytes: number): number => Math.round((bytes / 1048576) * 10) / 10;
 
 /** Prints the summary and the per-fault table. */
@@ -389,7 +454,9 @@ function report(result: Record<string, unknown> & { windows: Window[] }, options
     '',
     `requests ${String(result.requests)}, sessions ${String(result.sessions)}`,
     `acknowledged writes lost: ${String(result.acknowledgedWritesLost)} (stale reads seen during the run: ${String(result.staleReads)})`,
-    `sessions destroyed twice: ${String(result.sessionsDestroyedTwice)} (destroyed: ${String(result.sessionsDestroyed)}; gone without a sessionDestroyed: ${String(result.goneWithoutSessionDestroyed)})`,
+    `sessions destroyed twice: ${String(result.sessionsDestroyedTwice)} (destroyed: ${String(result.sessionsDestroyed)})`,
+    `sessions gone without a sessionDestroyed: ${String(result.expiredWithoutSessionDestroyed)} after their idle timeout (destroyed zero times), ${String(result.goneBeforeTheirTimeoutWithoutSessionDestroyed)} before it`,
+    `sessions still counted in use once traffic had stopped (never reaped): ${String(result.sessionsCountedInUseAfterTraffic)}`,
     `5xx or unanswered outside fault windows (settling ${options.settle} s after each fault): ${JSON.stringify(result.errorsOutsideFaultWindows)}`,
     `heap used (MB) per worker, start → end: ${JSON.stringify(result.heapUsedMB)}`,
     `Redis used_memory (MB), start → end: ${JSON.stringify(result.redisUsedMemoryMB)}`,
