@@ -1,6 +1,6 @@
 /**
  * `npm run bench:admin` (`npx tsx benchmarks/admin.ts`): what the admin API
- * (`manager.sessions`, DESIGN §6) costs against the number of live sessions,
+ * (`manager.sessions`, docs/architecture.md, "Administration") costs against the number of live sessions,
  * to back two claims of the README: a listing loads only the sessions of its
  * page, and `list({ principal })` / `killByPrincipal` cost what that user
  * has, not what everyone has.
@@ -26,8 +26,8 @@
  *   before (untimed). The middle page's cursor comes from following cursors
  *   from the start (untimed). "Right after a new session" times the call
  *   right after one more session was created over HTTP (then killed,
- *   untimed): the in-process coordinator sorts its key list again whenever
- *   new keys came, which a live server always has.
+ *   untimed): a live server always has new keys in its index (the
+ *   in-process index once sorted its keys again after them; a B+ tree now).
  * - Counted for every call: the store's `get`s (the express-session store's
  *   own method, wrapped), the coordinator calls and the keys the coordinator's
  *   session index handed out (`keys()` results), so it shows what a call
@@ -150,7 +150,7 @@ function log(message: string): void {
 
 interface Compiled {
   createSessionManager: typeof import('../lib').createSessionManager;
-  redisCoordinator: typeof import('../lib/redis-coordinator').redisCoordinator;
+  redisCoordinator: typeof import('../lib/coordination/redis/redis-coordinator').redisCoordinator;
 }
 
 /** lib/ as compiled JavaScript; everything required at once (another bench may wipe benchmarks/.build later). */
@@ -158,7 +158,7 @@ function loadLib(): Compiled {
   const load = (name: string): unknown => require(join(BUILD_DIR, 'lib', `${name}.js`));
   return {
     createSessionManager: (load('index') as typeof import('../lib')).createSessionManager,
-    redisCoordinator: (load('redis-coordinator') as typeof import('../lib/redis-coordinator')).redisCoordinator,
+    redisCoordinator: (load('redis-coordinator') as typeof import('../lib/coordination/redis/redis-coordinator')).redisCoordinator,
   };
 }
 
@@ -379,12 +379,6 @@ async function measure(
     await pause(20);
     return id;
   };
-  /**
-   * After sessions were created for a measurement: the in-process coordinator
-   * sorts its keys again on the next `keys()`; done here, untimed, so that the
-   * next operation measured does not pay for it.
-   */
-  const resort = (): Promise<unknown> => manager.coordinator.keys(null, 1);
   /** The timed part of each operation and what it answered; `before`/`after` are untimed. */
   type Step = { before?: () => Promise<unknown>; call: (arg: unknown) => Promise<number>; after?: (arg: unknown) => Promise<unknown> };
   const plan: Partial<Record<Exclude<Operation, Once>, Step>> = {
@@ -408,7 +402,6 @@ async function measure(
       before: async () => {
         await createSessions(port, Array.from({ length: BOB }, () => 'carol'));
         await pause(20);
-        await resort();
       },
       call: () => sessions.killByPrincipal('carol'),
     },

@@ -5,9 +5,10 @@
  */
 import { execSync, fork, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { createClient } from 'redis';
 import { build } from 'tsup';
@@ -396,4 +397,91 @@ export async function measureRun(
   }
   if (commandsBefore && admin) run.redisCommands = perRequest(commandsBefore, await commandStats(admin), result.requests);
   return run;
+}
+
+/** The longest event-loop stall seen by {@link watchStalls}, the GC pauses and the CPU the OS gave others meanwhile. */
+export interface Stall {
+  /** `monitorEventLoopDelay({ resolution: 1 })`'s max: how late its 1 ms timer fired, ms. */
+  histogramMaxMs: number;
+  /** The longest gap between the ticks of a 1 ms `setInterval`, ms. */
+  intervalMaxGapMs: number;
+  /**
+   * The most the main thread ran between two ticks of that timer, ms (its
+   * on-CPU time, from /proc; NaN off Linux): the stall without the time the
+   * OS gave the CPU to other processes, which a shared machine adds.
+   */
+  onCpuMaxGapMs: number;
+  /** How long the main thread waited for a CPU in all, ms (NaN off Linux). */
+  runQueueMs: number;
+  /** The longest single GC pause, ms (PerformanceObserver `gc` entries): a stall of V8's, not the library's work. */
+  gcMaxMs: number;
+  /** All GC pauses together, ms. */
+  gcTotalMs: number;
+}
+
+/**
+ * The main thread's scheduler figures so far, ns: time on a CPU and time
+ * waiting for one (Linux `/proc/<pid>/task/<pid>/schedstat`; read through an
+ * open descriptor, ~5 µs); NaN when unavailable.
+ */
+function schedStat(fd: number | undefined, buffer: Buffer): { onCpuNs: number; waitNs: number } {
+  if (fd === undefined) return { onCpuNs: NaN, waitNs: NaN };
+  const length = readSync(fd, buffer, 0, buffer.length, 0);
+  const [onCpu, wait] = buffer.toString('latin1', 0, length).split(' ').map(Number);
+  return { onCpuNs: onCpu, waitNs: wait };
+}
+
+function openSchedStat(): number | undefined {
+  try {
+    return openSync(`/proc/${process.pid}/task/${process.pid}/schedstat`, 'r');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts watching the event loop for stalls (DESIGN §9: none over 20 ms).
+ * `stop()` lets the loop turn before reading, so a stall that lasted until
+ * the watched work ended (in-process work that never waits for I/O runs in
+ * microtasks, from start to end) is counted too, and GC entries, which
+ * arrive asynchronously, are in.
+ */
+export function watchStalls(): { stop(): Promise<Stall> } {
+  const histogram = monitorEventLoopDelay({ resolution: 1 });
+  histogram.enable();
+  const fd = openSchedStat();
+  const buffer = Buffer.alloc(128);
+  const first = schedStat(fd, buffer);
+  let last = performance.now();
+  let lastOnCpu = first.onCpuNs;
+  let longest = 0;
+  let longestOnCpu = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    const { onCpuNs } = schedStat(fd, buffer);
+    longest = Math.max(longest, now - last);
+    longestOnCpu = Math.max(longestOnCpu, (onCpuNs - lastOnCpu) / 1e6);
+    last = now;
+    lastOnCpu = onCpuNs;
+  }, 1);
+  let gcMaxMs = 0;
+  let gcTotalMs = 0;
+  const gc = new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      gcMaxMs = Math.max(gcMaxMs, entry.duration);
+      gcTotalMs += entry.duration;
+    }
+  });
+  gc.observe({ entryTypes: ['gc'] });
+  return {
+    async stop(): Promise<Stall> {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      clearInterval(timer);
+      histogram.disable();
+      gc.disconnect();
+      const runQueueMs = (schedStat(fd, buffer).waitNs - first.waitNs) / 1e6;
+      if (fd !== undefined) closeSync(fd);
+      return { histogramMaxMs: histogram.max / 1e6, intervalMaxGapMs: longest, onCpuMaxGapMs: longestOnCpu, runQueueMs, gcMaxMs, gcTotalMs };
+    },
+  };
 }

@@ -46,7 +46,7 @@ import { RedisStore } from 'connect-redis';
 import express from 'express';
 import { createClient } from 'redis';
 import type { LocalCoordinator, MemoryStore, SessionManager } from '../lib';
-import type { StoredRecord } from '../lib/store-adapter';
+import type { StoredRecord } from '../lib/storage/store-adapter';
 import { FakeClock } from '../test/support/fake-clock';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
 import { seededRandom } from '../test/support/seeded-random';
@@ -78,8 +78,8 @@ const BUILD_DIR = join(__dirname, '.build', 'sweep');
 /** lib/ as compiled JavaScript, loaded by the children. */
 interface Compiled {
   createSessionManager: typeof import('../lib').createSessionManager;
-  redisCoordinator: typeof import('../lib/redis-coordinator').redisCoordinator;
-  buildRecord: typeof import('../lib/session-record').buildRecord;
+  redisCoordinator: typeof import('../lib/coordination/redis/redis-coordinator').redisCoordinator;
+  buildRecord: typeof import('../lib/storage/session-record').buildRecord;
 }
 let compiledLib: Compiled | undefined;
 
@@ -88,8 +88,8 @@ function lib(): Compiled {
     const load = (name: string): unknown => require(join(BUILD_DIR, 'lib', `${name}.js`));
     compiledLib = {
       createSessionManager: (load('index') as typeof import('../lib')).createSessionManager,
-      redisCoordinator: (load('redis-coordinator') as typeof import('../lib/redis-coordinator')).redisCoordinator,
-      buildRecord: (load('session-record') as typeof import('../lib/session-record')).buildRecord,
+      redisCoordinator: (load('redis-coordinator') as typeof import('../lib/coordination/redis/redis-coordinator')).redisCoordinator,
+      buildRecord: (load('session-record') as typeof import('../lib/storage/session-record')).buildRecord,
     };
   }
   return compiledLib;
@@ -467,7 +467,7 @@ function localPopulation(clock: FakeClock): Population {
         store.length((err, length) => (err ? reject(err) : resolve(length ?? -1))),
       );
       const index = (await coordinator.due(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).length;
-      return { store: stored, coordinator: coordinator.size, index };
+      return { store: stored, coordinator: await coordinator.count(), index };
     },
     close: () => manager.close(),
   };
@@ -613,7 +613,7 @@ async function memoryJob(job: Job): Promise<MemoryResult> {
   const started = performance.now();
   await createMany(job.n);
   const createMs = performance.now() - started;
-  if ((await storeLength()) !== job.n || coordinator.size !== job.n) throw new Error('not every session was created');
+  if ((await storeLength()) !== job.n || (await coordinator.count()) !== job.n) throw new Error('not every session was created');
   await new Promise((resolve) => setTimeout(resolve, 100));
   collectGarbage();
   const fullMB = heapMB();
@@ -622,7 +622,7 @@ async function memoryJob(job: Job): Promise<MemoryResult> {
   pastDeadline();
   const { expired, durationMs } = await manager.reap();
   const storeAfter = await storeLength();
-  const coordinatorAfter = coordinator.size;
+  const coordinatorAfter = await coordinator.count();
   const indexAfter = (await coordinator.due(Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER)).length;
   collectGarbage();
   const afterMB = heapMB();

@@ -2,20 +2,21 @@
  * express-session-management: the Servlet HttpSession API for Express over
  * any express-session store. This file only re-exports.
  */
-import './express-request';
+import './request/express-request';
 import type { RequestHandler } from 'express';
-import { splitOptions, type SessionManagementOptions, type SessionManagerOptions } from './options';
-import { SessionManager } from './session-manager';
+import { splitOptions } from './manager/option-resolution';
+import type { SessionManagementOptions, SessionManagerOptions } from './manager/options';
+import { SessionManager } from './manager/session-manager';
 
-export { SessionManager, type SessionManagerStats } from './session-manager';
-export { MemoryStore, type MemoryStoreOptions } from './memory-store';
-export { LocalCoordinator } from './local-coordinator';
-export type { SweepResult } from './reaper';
-export type { SessionAdmin, SessionInfo, KillResult } from './session-admin';
-export type { ListOptions } from './admin-input';
-export type { AdminRouterOptions } from './admin-router';
-export type { Coordinator, AccessEntry, LeaveUpdate } from './coordinator';
-export type { HttpSession } from './http-session';
+export { SessionManager, type SessionManagerStats } from './manager/session-manager';
+export { MemoryStore, type MemoryStoreOptions } from './storage/memory-store';
+export { LocalCoordinator } from './coordination/local/local-coordinator';
+export type { SweepResult } from './expiry/reaper';
+export type { SessionAdmin, SessionInfo, KillResult } from './admin/session-admin';
+export type { ListOptions } from './admin/admin-input';
+export type { AdminRouterOptions } from './admin/admin-router';
+export type { Coordinator, AccessEntry, LeaveUpdate } from './coordination/coordinator';
+export type { HttpSession } from './session/http-session';
 export type { Clock } from './clock';
 export type {
   AppOptions,
@@ -23,7 +24,7 @@ export type {
   SerialAccessOptions,
   SessionManagerOptions,
   SessionManagementOptions,
-} from './options';
+} from './manager/options';
 export type {
   AttributeEvent,
   AttributeReplacedEvent,
@@ -36,7 +37,7 @@ export type {
   SessionEventBase,
   SessionIdChangedEvent,
   SessionManagerEvents,
-} from './events';
+} from './manager/events';
 export {
   BadRequestError,
   ConfigurationError,

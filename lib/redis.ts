@@ -1,2 +1,2 @@
 /** `express-session-management/redis`: the coordinator for several processes sharing Redis. */
-export { redisCoordinator, RedisCoordinator, type RedisCoordinatorOptions, type RedisScriptClient } from './redis-coordinator';
+export { redisCoordinator, RedisCoordinator, type RedisCoordinatorOptions, type RedisScriptClient } from './coordination/redis/redis-coordinator';

@@ -1,5 +1,5 @@
 /**
- * The admin page (issue 6; DESIGN §6) in a real browser: Debian's Chromium
+ * The admin page (issue 6; docs/architecture.md, "Administration") in a real browser: Debian's Chromium
  * driven by playwright-core, against an Express app with two apps of one
  * manager and sessions of two users and an anonymous one.
  *
@@ -14,7 +14,7 @@ import path from 'node:path';
 import express, { type Request } from 'express';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createSessionManager, type SessionDestroyedEvent, type SessionManager } from '../lib';
-import { ADMIN_PAGE, ADMIN_SCRIPT, ADMIN_STYLES } from '../lib/admin-page';
+import { ADMIN_PAGE, ADMIN_SCRIPT, ADMIN_STYLES } from '../lib/admin/page/assets.generated';
 import { cookieFor, eventually, gate } from './support/test-app';
 
 const CHROMIUM = process.env.CHROMIUM_PATH || '/usr/bin/chromium';

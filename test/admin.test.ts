@@ -1,5 +1,5 @@
 /**
- * Administration (issue 6; DESIGN §6): `manager.sessions` list/get/count/
+ * Administration (issue 6; docs/architecture.md, "Administration"): `manager.sessions` list/get/count/
  * kill/killAll/killByPrincipal, the principal binding (security
  * integration), `manager.adminRouter()` and `manager.disconnect()` — on the
  * in-process coordinator and on Redis.
@@ -7,7 +7,7 @@
 import type { Express, NextFunction, Request, Response } from 'express';
 import { RedisStore } from 'connect-redis';
 import type { TestRedisClient } from './support/services';
-import { BadRequestError, ConfigurationError, type SessionInfo, type SessionManagerOptions } from '../lib';
+import { BadRequestError, ConfigurationError, type LocalCoordinator, type SessionInfo, type SessionManagerOptions } from '../lib';
 import { redisCoordinator } from '../lib/redis';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { countCalls } from './support/instrumented-store';
@@ -208,7 +208,7 @@ function adminSuite(options: () => SessionManagerOptions, cleanup: () => Promise
     it('forgets the user’s index entry when the session goes', async () => {
       const id = await startSession(t, 'ann');
       await t.http().post('/logout').set('Cookie', cookieFor(id)).set('x-user', 'ann').expect(204);
-      await expect(t.manager.coordinator.keysOf('ann')).resolves.toEqual([]);
+      await expect((t.manager.coordinator as LocalCoordinator).keysOf('ann')).resolves.toEqual([]);
     });
   });
 
@@ -236,7 +236,7 @@ function adminSuite(options: () => SessionManagerOptions, cleanup: () => Promise
   });
 
   describe('adminRouter', () => {
-    it('answers the JSON routes of DESIGN §6', async () => {
+    it('answers the JSON routes the README documents', async () => {
       const id = await startSession(t, 'ann', '/start', 3);
       const list = await t.http().get('/admin/api/sessions?limit=10').expect(200);
       expect(list.body).toEqual({ sessions: [expect.objectContaining({ id, principal: 'ann', attributeNames: ['n'] })] });

@@ -1,5 +1,5 @@
 /**
- * The end of a request (DESIGN §3, §5): its session work is in the store
+ * The end of a request (docs/architecture.md, "The request path"): its session work is in the store
  * before the client has the response, nothing is written when nothing
  * changed, the work is finished however the request ends, and a failed
  * write is a 503, not a false success.
@@ -142,9 +142,9 @@ describe.each(EXPRESS_FLAVOURS)('request commit on %s', (flavourName, flavour) =
     it('leaves the coordinator with no active request once the response is in', async () => {
       await start();
       const id = await createSession();
-      expect(t.peek(id)).toMatchObject({ active: 0 });
+      expect(await t.peek(id)).toMatchObject({ active: 0 });
       await t.http().get('/read').set('Cookie', cookieFor(id)).expect(200);
-      expect(t.peek(id)).toMatchObject({ active: 0 });
+      expect(await t.peek(id)).toMatchObject({ active: 0 });
     });
   });
 
@@ -230,7 +230,7 @@ describe.each(EXPRESS_FLAVOURS)('request commit on %s', (flavourName, flavour) =
       expect(res.status).toBe(500);
       expect(res.body.error).toBe('handler failed');
       expect(await storedAttributes(t, id)).toEqual({ visits: '1', step: 'thrown' });
-      expect(t.peek(id)).toMatchObject({ active: 0 });
+      expect(await t.peek(id)).toMatchObject({ active: 0 });
     });
 
     it('stores the change and releases the session on next(err)', async () => {
@@ -241,7 +241,7 @@ describe.each(EXPRESS_FLAVOURS)('request commit on %s', (flavourName, flavour) =
       expect(res.status).toBe(500);
       expect(res.body.error).toBe('passed on');
       expect(await storedAttributes(t, id)).toEqual({ visits: '1', step: 'next-error' });
-      expect(t.peek(id)).toMatchObject({ active: 0 });
+      expect(await t.peek(id)).toMatchObject({ active: 0 });
     });
 
     it('stores the change and releases the session when the client aborts, while the handler still runs', async () => {
@@ -260,7 +260,7 @@ describe.each(EXPRESS_FLAVOURS)('request commit on %s', (flavourName, flavour) =
       // The handler still waits for `release`: the abort alone must finish the work.
       await eventually(async () => {
         expect(await storedAttributes(t, id)).toEqual({ visits: '1', step: 'before-abort' });
-        expect(t.peek(id)).toMatchObject({ active: 0 });
+        expect(await t.peek(id)).toMatchObject({ active: 0 });
       });
     });
   });
@@ -284,7 +284,7 @@ describe.each(EXPRESS_FLAVOURS)('request commit on %s', (flavourName, flavour) =
       const res = await t.http().post('/set?visits=2').set('Cookie', cookieFor(id));
       expect(res.status).toBe(503);
       expect(await storedAttributes(t, id)).toEqual({ visits: '1' });
-      expect(t.peek(id)).toMatchObject({ active: 0 });
+      expect(await t.peek(id)).toMatchObject({ active: 0 });
     });
 
     it('turns the response into a 503 when an invalidated session cannot be deleted', async () => {
@@ -322,7 +322,7 @@ describe.each(EXPRESS_FLAVOURS)('request commit on %s', (flavourName, flavour) =
         expect(res.status).toBe(500);
         expect(res.body.error).toBe('async failure');
         expect(await storedAttributes(t, id)).toEqual({ visits: '1', step: 'rejected' });
-        expect(t.peek(id)).toMatchObject({ active: 0 });
+        expect(await t.peek(id)).toMatchObject({ active: 0 });
       });
     });
   }

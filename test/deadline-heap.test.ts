@@ -3,7 +3,7 @@
  * position. Checked against its invariants after every operation and against
  * a naive model (a plain map scanned in full) on a seeded random workload.
  */
-import { DeadlineHeap, type HeapItem } from '../lib/deadline-heap';
+import { DeadlineHeap, type HeapItem } from '../lib/coordination/local/deadline-heap';
 import { seededRandom } from './support/seeded-random';
 
 /** A fresh item that is in no heap. */

@@ -1,5 +1,5 @@
 /**
- * Events of DESIGN §4 as a request causes them (reaper expiry aside):
+ * Events (docs/architecture.md, "Events") as a request causes them (reaper expiry aside):
  * creation, invalidation and expiry found by a request, attribute changes,
  * id changes, value binding, failing listeners; and what `setAttribute`
  * accepts.

@@ -1,5 +1,5 @@
 /**
- * Killing sessions across processes (issue 5, items 5–6; DESIGN §6): three
+ * Killing sessions across processes (issue 5, items 5–6; docs/architecture.md, "Killing"): three
  * Node processes (kill-worker.ts) and this one share the run's redis-server
  * (connect-redis + redisCoordinator, one key prefix). A kill issued in one
  * process reaches the request running in another (its `signal` aborts over
@@ -10,7 +10,7 @@
 import { resolve } from 'node:path';
 import { RedisStore } from 'connect-redis';
 import { createSessionManager, type SessionManager } from '../lib';
-import { redisCoordinator } from '../lib/redis-coordinator';
+import { redisCoordinator } from '../lib/coordination/redis/redis-coordinator';
 import { hangingServer, type HangingServer } from './support/hanging-server';
 import { Cluster, waitFor, type Worker } from './support/reaper-cluster';
 import type { KillView, KillWorkerMessage } from './support/kill-worker';
@@ -123,7 +123,7 @@ describeRedis('manager.sessions.kill across processes sharing redisCoordinator',
     killer.on('sessionDestroyed', (e) =>
       killerDestroyed.push({ worker: 'killer', id: e.id, reason: e.reason, attributes: e.attributes }),
     );
-    await Promise.all([starting, killer.listening()]);
+    await Promise.all([starting, killer.ready]);
   }, 30_000);
 
   afterAll(async () => {

@@ -1,5 +1,5 @@
 /**
- * Killing sessions (issue 5, items 5–6; DESIGN §6): `manager.sessions.kill()`
+ * Killing sessions (issue 5, items 5–6; docs/architecture.md, "Killing"): `manager.sessions.kill()`
  * on an idle session, on one servicing a request (deferred: its signal
  * aborts, its changes are dropped, it goes when the request ends), with
  * requests queued behind it, with subsessions, and `sessions.get()`.
@@ -68,7 +68,8 @@ async function killRig(flavour: () => Express, hangUrl: string): Promise<KillRig
       });
     });
   };
-  const t = await createTestApp(flavour, { manager: { invalidationTimeout: 600 } }, routes);
+  // Serial access on: requests can queue behind the one a kill reaches.
+  const t = await createTestApp(flavour, { manager: { invalidationTimeout: 600, serialAccess: true } }, routes);
   const destroyed: KillRig['destroyed'] = [];
   t.manager.on('sessionDestroyed', (e) => destroyed.push({ ...e, at: e.subsession ?? 'session' }));
   return {
@@ -99,7 +100,7 @@ describe.each(EXPRESS_FLAVOURS)('manager.sessions.kill (%s)', (_name, flavour) =
     await expect(t.manager.sessions.kill(id)).resolves.toEqual({ killed: true, deferred: false });
     expect(destroyed).toEqual([expect.objectContaining({ id, app: 'default', reason: 'killed', attributes: { user: 'ann' } })]);
     expect(await t.store.get(id)).toBeUndefined();
-    expect(t.peek(id)).toBeUndefined();
+    expect(await t.peek(id)).toBeUndefined();
     expect(t.manager.stats().sessions.killed).toBe(1);
     const after = await t.http().get('/view').set('Cookie', cookieFor(id));
     expect(after.body).toEqual({ valid: false, live: false, user: null, changed: null });
@@ -144,7 +145,7 @@ describe.each(EXPRESS_FLAVOURS)('manager.sessions.kill (%s)', (_name, flavour) =
     await eventually(() => expect(destroyed).toHaveLength(1));
     expect(destroyed[0]).toMatchObject({ id, reason: 'killed', attributes: { user: 'ann' } });
     expect(await t.store.get(id)).toBeUndefined();
-    expect(t.peek(id)).toBeUndefined();
+    expect(await t.peek(id)).toBeUndefined();
     const after = await t.http().get('/view').set('Cookie', cookieFor(id));
     expect(after.body).toEqual({ valid: false, live: false, user: null, changed: null });
     expect(destroyed).toHaveLength(1);

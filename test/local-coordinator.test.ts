@@ -7,7 +7,7 @@
 import type { Express } from 'express';
 import request from 'supertest';
 import { createSessionManager, MemoryStore, type SessionDestroyedEvent } from '../lib/index';
-import { LocalCoordinator } from '../lib/local-coordinator';
+import { LocalCoordinator } from '../lib/coordination/local/local-coordinator';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
@@ -24,16 +24,17 @@ describe('LocalCoordinator.kill', () => {
   it('marks the entry killed and claimed, out of the expiry index, and tells the listeners', async () => {
     const coordinator = new LocalCoordinator();
     const heard: string[] = [];
-    const stop = await coordinator.onKill((key) => heard.push(key));
+    const subscription = coordinator.onKill((key) => heard.push(key));
+    await subscription.ready;
     await createEntry(coordinator, 'k', 1000);
     await expect(coordinator.kill('k')).resolves.toMatchObject({ active: 0, claimed: false, killed: false });
-    expect(coordinator.peek('k')).toMatchObject({ claimed: true, killed: true });
+    expect(await coordinator.inspect('k')).toMatchObject({ claimed: true, killed: true });
     await expect(coordinator.due(Infinity, 10)).resolves.toEqual([]);
     expect(heard).toEqual(['k']);
     // Killed twice: the second answer shows the mark; nobody is told again.
     await expect(coordinator.kill('k')).resolves.toMatchObject({ claimed: true, killed: true });
     expect(heard).toEqual(['k']);
-    await stop();
+    await subscription.close();
     await createEntry(coordinator, 'j', 1000);
     await coordinator.kill('j');
     expect(heard).toEqual(['k']);
@@ -87,7 +88,7 @@ describe('LocalCoordinator.enter', () => {
     await createEntry(coordinator, 'k', 1000);
     const before = await coordinator.enter('k', 2000, true);
     expect(before).toEqual({ lastAccessedTime: 1000, deadline: 61_000, storeExpires: null, active: 0, claimed: false, killed: false });
-    expect(coordinator.peek('k')).toMatchObject({ lastAccessedTime: 2000, active: 1 });
+    expect(await coordinator.inspect('k')).toMatchObject({ lastAccessedTime: 2000, active: 1 });
   });
 
   it('does not count a strict enter of a session idle past its deadline', async () => {
@@ -95,7 +96,7 @@ describe('LocalCoordinator.enter', () => {
     await createEntry(coordinator, 'k', 1000);
     await coordinator.enter('k', 61_000, true);
     await coordinator.enter('k', 61_000, true);
-    expect(coordinator.peek('k')).toMatchObject({ lastAccessedTime: 1000, active: 0 });
+    expect(await coordinator.inspect('k')).toMatchObject({ lastAccessedTime: 1000, active: 0 });
     const claims = await Promise.all([coordinator.claim('k', 61_000, true), coordinator.claim('k', 61_000, true)]);
     expect(claims.filter((claim) => claim !== undefined)).toHaveLength(1);
   });
@@ -104,7 +105,7 @@ describe('LocalCoordinator.enter', () => {
     const coordinator = new LocalCoordinator();
     await createEntry(coordinator, 'k', 1000);
     await coordinator.enter('k', 61_000, false);
-    expect(coordinator.peek('k')).toMatchObject({ active: 1 });
+    expect(await coordinator.inspect('k')).toMatchObject({ active: 1 });
     expect(await coordinator.claim('k', 61_000, false)).toBeUndefined();
   });
 
@@ -113,7 +114,7 @@ describe('LocalCoordinator.enter', () => {
     await createEntry(coordinator, 'k', 1000);
     await coordinator.enter('k', 30_000, true);
     await coordinator.enter('k', 90_000, true);
-    expect(coordinator.peek('k')).toMatchObject({ active: 2 });
+    expect(await coordinator.inspect('k')).toMatchObject({ active: 2 });
   });
 });
 

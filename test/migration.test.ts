@@ -1,5 +1,5 @@
 /**
- * Migration without logging users out (DESIGN §6a): a session written by
+ * Migration without logging users out (docs/architecture.md, "Records"): a session written by
  * express-session 1.19 under the same store, cookie name and secret is a
  * live session of the default app, whose fields other than `cookie` are its
  * attributes. Checked on express-session's own MemoryStore and on
@@ -10,7 +10,7 @@ import type { Express } from 'express';
 import session, { type Store } from 'express-session-1.19';
 import request from 'supertest';
 import { sessionManagement, type SessionManager } from '../lib/index';
-import { redisCoordinator } from '../lib/redis-coordinator';
+import { redisCoordinator } from '../lib/coordination/redis/redis-coordinator';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { probeApp, type ProbeState } from './support/probe-app';

@@ -1,5 +1,5 @@
 /**
- * Options (lib/options.ts, DESIGN §2): validated with class-validator when
+ * Options (lib/manager/options.ts; the README's option tables): validated with class-validator when
  * the manager is built (app options when `middleware()` is called); a
  * `ConfigurationError` names every offending option at once; defaults.
  */
@@ -8,6 +8,7 @@ import request from 'supertest';
 import {
   ConfigurationError,
   createSessionManager,
+  LocalCoordinator,
   MemoryStore,
   sessionManagement,
   type SessionManager,
@@ -112,7 +113,6 @@ describe('createSessionManager', () => {
     ['storeTimeout 0', { storeTimeout: 0 }, 'storeTimeout'],
     ['a negative storeTimeout', { storeTimeout: -1 }, 'storeTimeout'],
     ['an infinite storeTimeout', { storeTimeout: Infinity }, 'storeTimeout'],
-    ['serialAccess true', { serialAccess: true }, 'serialAccess'],
     ['a negative serialAccess.maxWaitTime', { serialAccess: { maxWaitTime: -1 } }, 'serialAccess.maxWaitTime'],
     ['an unknown serialAccess option', { serialAccess: { maxWait: 5 } }, 'serialAccess.maxWait'],
     ['a principal that is not a function', { principal: 'user' }, 'principal'],
@@ -146,6 +146,14 @@ describe('createSessionManager', () => {
       clock: { now: () => Date.now() },
     });
     expect(manager.stats().reaper.interval).toBe(30);
+  });
+
+  it('accepts serialAccess true (the defaults of serial access), and per app', () => {
+    const manager = build({ serialAccess: true });
+    expect(() => manager.middleware({ serialAccess: { maxWaitTime: 2 } })).not.toThrow();
+    expect(() => manager.middleware({ serialAccess: false })).not.toThrow();
+    expect(() => manager.middleware({ serialAccess: 'yes' as unknown as boolean })).toThrow(/serialAccess must be true, false or an object/);
+    expect(() => manager.middleware({ serialAccess: { maxWait: 1 } as unknown as boolean })).toThrow(/serialAccess.maxWait is not an option/);
   });
 
   it('accepts serialAccess: false, sameSite: false and a negative invalidationTimeout', () => {
@@ -300,5 +308,40 @@ describe('defaults', () => {
   it('uses reaperInterval as given', () => {
     expect(build({ reaperInterval: 45 }).stats().reaper.interval).toBe(45);
     expect(build({ reaperInterval: 45 }).reaperInterval).toBe(45);
+  });
+});
+
+describe('coordinator capabilities', () => {
+  /** A coordinator with only the named methods of an in-process one. */
+  function only(...methods: string[]): Untyped {
+    const inner = new LocalCoordinator() as unknown as Record<string, (...args: unknown[]) => unknown>;
+    return Object.fromEntries(methods.map((method) => [method, (...args: unknown[]) => inner[method](...args)]));
+  }
+  const BASE = ['enter', 'inspect', 'leave', 'remove', 'claim'];
+
+  it('rejects a coordinator without claims at startup, naming what it lacks', () => {
+    const error = configurationErrorOf(() => build({ coordinator: only('enter', 'inspect', 'leave', 'remove') }));
+    expect(error.violations).toEqual([expect.stringMatching(/^coordinator lacks claims \(claim\), which every coordinator needs/)]);
+  });
+
+  it('rejects the principal option with a coordinator that has no session index', () => {
+    const error = configurationErrorOf(() => build({ coordinator: only(...BASE), principal: () => 'ann' }));
+    expect(error.violations).toEqual([expect.stringMatching(/lacks a session index \(keys, count, keysOf\), which the principal option needs/)]);
+  });
+
+  it('accepts the base alone; the reaper then says why it is inactive (no index, a store that cannot list)', async () => {
+    const manager = build({ coordinator: only(...BASE), store: { get() {}, set() {}, destroy() {} } });
+    expect(manager.stats().reaper).toMatchObject({ active: false, reason: expect.stringMatching(/due/) });
+  });
+
+  it('refuses the admin router and kills without the abilities they need', async () => {
+    const manager = build({ coordinator: only(...BASE, 'due') });
+    expect(() => manager.adminRouter({ authorize: () => true })).toThrow(/lacks a session index/);
+    await expect(manager.sessions.list()).rejects.toThrow(/lacks a session index \(keys, count, keysOf\), which manager.sessions needs/);
+    await expect(manager.sessions.kill('a'.repeat(43), { app: 'default' })).rejects.toThrow(/lacks kill signals \(kill, onKill\), which killing sessions needs/);
+  });
+
+  it('runs a coordinator with every ability but locks, as the in-process one has', () => {
+    expect(() => build({ coordinator: new LocalCoordinator() })).not.toThrow();
   });
 });

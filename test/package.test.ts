@@ -18,6 +18,8 @@ const ROOT = resolve(__dirname, '..');
 interface EntryExports {
   main: Record<string, string>;
   redis: Record<string, string>;
+  /** `keys()` of an in-process coordinator with sessions `b` and `a`. */
+  listed: string[];
 }
 
 /** The public functions each entry point must export. */
@@ -31,19 +33,31 @@ const MAIN_FUNCTIONS = [
 ];
 const REDIS_FUNCTIONS = ['redisCoordinator'];
 
+/**
+ * What a consumer prints: the type of every export, and the admin index of
+ * an in-process coordinator used for real (its B+ tree is a CommonJS
+ * dependency, whose default export the ESM build must find).
+ */
+const USE = `
+  const types = (m) => Object.fromEntries(Object.keys(m).map((k) => [k, typeof m[k]]));
+  const coordinator = new main.LocalCoordinator();
+  const leave = (key) => coordinator.leave(key, { now: 1, timeoutMs: 1000, storeExpires: null, entered: false, lastAccessedTime: 1 });
+  Promise.all([leave('b'), leave('a')])
+    .then(() => coordinator.keys(null, 10))
+    .then((listed) => process.stdout.write(JSON.stringify({ main: types(main), redis: types(redis), listed })));
+`;
+
 /** Source of a consumer that loads both entries by name and prints what they export. */
 const CONSUMERS = {
   'consumer.cjs': `
     const main = require('${PACKAGE_NAME}');
     const redis = require('${PACKAGE_NAME}/redis');
-    const types = (m) => Object.fromEntries(Object.keys(m).map((k) => [k, typeof m[k]]));
-    process.stdout.write(JSON.stringify({ main: types(main), redis: types(redis) }));
+    ${USE}
   `,
   'consumer.mjs': `
     import * as main from '${PACKAGE_NAME}';
     import * as redis from '${PACKAGE_NAME}/redis';
-    const types = (m) => Object.fromEntries(Object.keys(m).map((k) => [k, typeof m[k]]));
-    process.stdout.write(JSON.stringify({ main: types(main), redis: types(redis) }));
+    ${USE}
   `,
 };
 
@@ -100,6 +114,10 @@ describe('the built package', () => {
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
+  it('embeds the admin page and the Redis scripts as they are in their own files (no stale copy)', async () => {
+    await expect(run(process.execPath, [join(ROOT, 'scripts', 'embed-assets.mjs'), '--check'])).resolves.toBeDefined();
+  });
+
   it('has every file its exports map points to, types included', () => {
     const missing = exportTargets().filter((target) => !existsSync(join(ROOT, target)));
     expect(missing).toEqual([]);
@@ -121,6 +139,10 @@ describe('the built package', () => {
 
     it.each(REDIS_FUNCTIONS)(`gives ${PACKAGE_NAME}/redis export %s as a function`, (name) => {
       expect(loaded.redis[name]).toBe('function');
+    });
+
+    it('runs the in-process coordinator, its key index included', () => {
+      expect(loaded.listed).toEqual(['a', 'b']);
     });
   });
 });

@@ -10,10 +10,10 @@ import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import type { Express } from 'express';
 import { ConfigurationError, createSessionManager, LocalCoordinator, MemoryStore } from '../lib';
-import type { Coordinator } from '../lib/coordinator';
-import type { SessionManager } from '../lib/session-manager';
-import { defaultReaperInterval } from '../lib/session-manager';
-import type { SessionManagerOptions } from '../lib/options';
+import type { Coordinator } from '../lib/coordination/coordinator';
+import type { SessionManager } from '../lib/manager/session-manager';
+import { defaultReaperInterval } from '../lib/manager/startup-warnings';
+import type { SessionManagerOptions } from '../lib/manager/options';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
 import {
@@ -171,7 +171,8 @@ describe('the background timer', () => {
         return inner.due(now, limit);
       },
     };
-    const m = manager({ coordinator, reaperInterval: 30, clock: new FakeClock() });
+    // Coordinator calls are bounded by storeTimeout: make the bound outlast the held due().
+    const m = manager({ coordinator, reaperInterval: 30, clock: new FakeClock(), storeTimeout: 1000 });
 
     await jest.advanceTimersByTimeAsync(29_999);
     expect(gate.arrived).toBe(0);
@@ -215,6 +216,14 @@ describe('the background timer', () => {
     await settle();
     expect(m.stats().reaper.runs).toBe(1);
     expect(jest.getTimerCount()).toBe(0);
+  });
+
+  it('reports itself inactive after close(), with the reason', async () => {
+    const m = manager({ reaperInterval: 10 });
+    expect(m.stats().reaper).toMatchObject({ active: true });
+    expect(m.stats().reaper.reason).toBeUndefined();
+    await m.close();
+    expect(m.stats().reaper).toMatchObject({ active: false, reason: expect.stringMatching(/closed/) });
   });
 
   it('close() waits for a sweep in progress', async () => {
@@ -369,7 +378,7 @@ describe.each(EXPRESS_FLAVOURS)('the reaper (%s)', (_flavour, makeApp) => {
       clock.advanceSeconds(61);
       await m.reap();
       expect(await storeLength(m)).toBe(0);
-      expect((m.coordinator as LocalCoordinator).size).toBe(0);
+      expect(await (m.coordinator as LocalCoordinator).count()).toBe(0);
       const after = await web.read(id!);
       expect(after).toMatchObject({ live: false, requestedValid: false, attributes: {} });
     });
@@ -560,7 +569,7 @@ describe.each(EXPRESS_FLAVOURS)('the reaper (%s)', (_flavour, makeApp) => {
       expect((await m.reap()).expired).toBe(0);
       expect(touched).toMatchObject({ live: true, id, attributes: { a: 1 } });
       expect(destroyedIds(events)).toEqual([]);
-      expect(inner.peek(id!)).toMatchObject({ claimed: false, deadline: clock.now() + 60_000 });
+      expect(await inner.inspect(id!)).toMatchObject({ claimed: false, deadline: clock.now() + 60_000 });
     });
   });
 
@@ -660,7 +669,7 @@ describe.each(EXPRESS_FLAVOURS)('the reaper (%s)', (_flavour, makeApp) => {
       expect(destroyedIds(events).sort()).toEqual([...ids].sort());
       const first = events.find((e) => e.event === 'sessionDestroyed')!;
       expect(first.payload).toMatchObject({ reason: 'expired', attributes: { i: expect.any(Number) } });
-      expect(inner.size).toBe(1);
+      expect(await inner.count()).toBe(1);
       expect((await web.read(fresh.id!)).attributes).toEqual({ fresh: true });
     });
 
@@ -725,7 +734,7 @@ describe.each(EXPRESS_FLAVOURS)('the reaper (%s)', (_flavour, makeApp) => {
       const served = await web.read(id!);
       expect(served).toMatchObject({ live: true, id, isNew: false, requestedValid: true, attributes: { a: 1 } });
       const renewedAt = clock.now();
-      expect((m.coordinator as LocalCoordinator).peek(id!)).toMatchObject({ deadline: renewedAt + 60_000, active: 0 });
+      expect(await (m.coordinator as LocalCoordinator).inspect(id!)).toMatchObject({ deadline: renewedAt + 60_000, active: 0 });
       expect(await m.coordinator.due!(renewedAt, 10)).toEqual([]);
       expect((await m.reap()).expired).toBe(0);
       expect(destroyedIds(events)).toEqual([]);
@@ -783,7 +792,7 @@ describe.each(EXPRESS_FLAVOURS)('the reaper (%s)', (_flavour, makeApp) => {
         expect(destroyedIds(events)).toEqual([id]);
         await settle();
         expect(await storeLength(m)).toBe(0);
-        expect(inner.size).toBe(0);
+        expect(await inner.count()).toBe(0);
         hold.reset();
       }
     });
@@ -861,7 +870,7 @@ describe.each(EXPRESS_FLAVOURS)('the reaper (%s)', (_flavour, makeApp) => {
         await settle();
         const total = destroyedIds(events);
         expect(total.sort()).toEqual(sessions.map((s) => s.id).sort());
-        expect(inner.size).toBe(0);
+        expect(await inner.count()).toBe(0);
         return { continued, destroyed };
       } finally {
         await web.close();
@@ -940,7 +949,7 @@ describe('memory', () => {
 
     await createMany(port, 20_000);
     expect(await storeLength(m)).toBe(20_000);
-    expect(coordinator.size).toBe(20_000);
+    expect(await coordinator.count()).toBe(20_000);
     collectGarbage();
     const full = process.memoryUsage().heapUsed;
 
@@ -948,7 +957,7 @@ describe('memory', () => {
     const result = await m.reap();
     expect(result.expired).toBe(20_000);
     expect(await storeLength(m)).toBe(0);
-    expect(coordinator.size).toBe(0);
+    expect(await coordinator.count()).toBe(0);
     expect(await m.coordinator.due!(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
     collectGarbage();
     const after = process.memoryUsage().heapUsed;

@@ -26,7 +26,7 @@ import {
   type SessionManager,
   type SessionManagerOptions,
 } from '../lib/index';
-import { redisCoordinator, type RedisCoordinator } from '../lib/redis-coordinator';
+import { redisCoordinator, type RedisCoordinator } from '../lib/coordination/redis/redis-coordinator';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
@@ -411,7 +411,8 @@ describeRedis('redisCoordinator', () => {
     it('marks a killed entry, drops its lock and index member, tells every listening coordinator, and answers the last leaver', async () => {
       const [a, b] = clients.map((client) => redisCoordinator({ client, prefix: coordinatorPrefix() }));
       const heard: string[] = [];
-      const stop = await b.onKill((key) => heard.push(key));
+      const subscription = b.onKill((key) => heard.push(key));
+      await subscription.ready;
       try {
         await create(a, 'k');
         await a.enter('k', 2000, true);
@@ -431,7 +432,7 @@ describeRedis('redisCoordinator', () => {
         await expect(leave(b, 'k')).resolves.toBe(false);
         await expect(a.kill('unknown')).resolves.toBeUndefined();
       } finally {
-        await stop();
+        await subscription.close();
       }
     });
 

@@ -8,9 +8,9 @@
 import { RedisStore } from 'connect-redis';
 import type { Express } from 'express';
 import { createSessionManager } from '../lib';
-import { redisCoordinator } from '../lib/redis-coordinator';
-import type { SessionManager } from '../lib/session-manager';
-import type { SessionManagerOptions } from '../lib/options';
+import { redisCoordinator } from '../lib/coordination/redis/redis-coordinator';
+import type { SessionManager } from '../lib/manager/session-manager';
+import type { SessionManagerOptions } from '../lib/manager/options';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
 import {

@@ -1,5 +1,5 @@
 /**
- * The request side of DESIGN §3: `req.httpSession`, `req.getSession()`,
+ * The request side of the request path (docs/architecture.md): `req.httpSession`, `req.getSession()`,
  * `req.getRequestedSessionId()`, `req.isRequestedSessionIdValid()`,
  * `req.changeSessionId()`, and the HttpSession lifecycle seen over HTTP.
  */
@@ -348,7 +348,7 @@ describe.each(EXPRESS_FLAVOURS)('request API on %s', (_name, flavour) => {
       const id = await createSession();
       await t.http().post('/login').set('Cookie', cookieFor(id)).expect(200);
       expect(await t.store.get(id)).toBeFalsy();
-      expect(t.peek(id)).toBeUndefined();
+      expect(await t.peek(id)).toBeUndefined();
       const old = await t.http().get('/read').set('Cookie', cookieFor(id)).expect(200);
       expect(old.body).toMatchObject({ cart: null, valid: false, requested: id });
       expect(old.body.id).not.toBe(id);

@@ -20,7 +20,7 @@ const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** An app whose `/append` reads a list, waits, and writes it back with one more item. */
 function appendApp(flavour: () => Express, options: SessionManagerOptions = {}): Express & { manager: SessionManager } {
-  const manager = createSessionManager(options);
+  const manager = createSessionManager({ serialAccess: true, ...options });
   const app = flavour();
   app.use(manager.middleware());
   app.post('/start', (req: Request, res: Response) => {
@@ -41,7 +41,7 @@ function appendApp(flavour: () => Express, options: SessionManagerOptions = {}):
 
 /** An app with a route that holds the session until told, and a quick one. */
 function holdingApp(flavour: () => Express, options: SessionManagerOptions = {}) {
-  const manager = createSessionManager(options);
+  const manager = createSessionManager({ serialAccess: true, ...options });
   const app = flavour();
   app.use(manager.middleware());
   let release!: () => void;
@@ -55,6 +55,10 @@ function holdingApp(flavour: () => Express, options: SessionManagerOptions = {})
     res.sendStatus(204);
   });
   app.get('/quick', (req: Request, res: Response) => res.json({ id: req.httpSession.getId() }));
+  app.get('/slow', async (req: Request, res: Response) => {
+    await delay(300);
+    res.json({ id: req.httpSession.getId() });
+  });
   app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
     res.status(err.status ?? 500).json({ name: err.name });
   });
@@ -122,6 +126,42 @@ describe.each(EXPRESS_FLAVOURS)('serial access (%s)', (_name, flavour) => {
     expect((await request(app).get('/quick').set('Cookie', b)).status).toBe(200);
     release();
     expect(await holding).toBe(204);
+  });
+
+  describe('clients that leave while waiting', () => {
+    it('gives up their place: the next request after the holder is served at once', async () => {
+      // 20 slow requests (300 ms each) queue behind a holder and their clients leave: were they still
+      // run in turn, the next request would wait 6 s, past maxWaitTime.
+      const { app, release } = holdingApp(flavour, { serialAccess: { maxWaitTime: 5 } });
+      const cookie = cookieFrom(await request(app).post('/start'))!;
+      const server = http.createServer(app).listen(0, '127.0.0.1');
+      await new Promise((resolve) => server.once('listening', resolve));
+      const { port } = server.address() as AddressInfo;
+      try {
+        const holding = fetch(`http://127.0.0.1:${port}/hold`, { method: 'POST', headers: { cookie } });
+        await delay(20);
+        const leaving = Array.from({ length: 20 }, () => {
+          const controller = new AbortController();
+          const sent = fetch(`http://127.0.0.1:${port}/slow`, { headers: { cookie }, signal: controller.signal }).catch(
+            (error: Error) => error.name,
+          );
+          return { controller, sent };
+        });
+        await delay(100); // all queued behind the holder
+        for (const { controller } of leaving) controller.abort();
+        expect(await Promise.all(leaving.map(({ sent }) => sent))).toEqual(Array(20).fill('AbortError'));
+        await delay(50);
+        release();
+        expect((await holding).status).toBe(204);
+        const started = Date.now();
+        const next = await fetch(`http://127.0.0.1:${port}/quick`, { headers: { cookie } });
+        expect(next.status).toBe(200);
+        expect(Date.now() - started).toBeLessThan(1000); // maxWaitTime is 5 s
+      } finally {
+        server.closeAllConnections();
+        server.close();
+      }
+    });
   });
 
   describe('maxWaitTime', () => {

@@ -8,7 +8,7 @@ import { sign } from 'cookie-signature';
 import type { Express } from 'express';
 import request from 'supertest';
 import { MemoryStore, sessionManagement, type SessionManager, type SessionManagementOptions } from '../lib/index';
-import { generateSessionId } from '../lib/session-id';
+import { generateSessionId } from '../lib/tracking/session-id';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { probeApp, type ProbeState } from './support/probe-app';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import connectPgSimple from 'connect-pg-simple';
 import { RedisStore } from 'connect-redis';
 import session, { type Store } from 'express-session';
-import { MemoryStore } from '../lib/memory-store';
+import { MemoryStore } from '../lib/storage/memory-store';
 import {
   createPgPool,
   createRedisClient,

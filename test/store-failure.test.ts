@@ -1,10 +1,11 @@
 /**
- * Store failures (DESIGN §8, lib/store-adapter.ts): a store that errors, and
+ * Store failures (docs/architecture.md, "Faults"): a store that errors, and
  * one that never answers (bounded by `storeTimeout`), give a
  * `StoreUnavailableError` with status 503 through `next(err)`; the process
  * neither crashes nor leaves an unhandled rejection; requests without a
  * session id keep working; a failed save is a 503, never a false success;
- * once the store recovers everything works again.
+ * once the store recovers everything works again. The same for a
+ * coordinator that fails or never answers: its calls are bounded too.
  */
 import type { Express } from 'express';
 import request from 'supertest';
@@ -12,6 +13,7 @@ import { MemoryStore, sessionManagement, StoreUnavailableError, type SessionMana
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { probeApp, type Probe, type ProbeState } from './support/probe-app';
+import { breakableCoordinator, type CoordinatorBreaker } from './support/coordinator-breaker';
 import { breakableStore, type Breakage, type StoreBreaker } from './support/store-breaker';
 import { watchUnhandledRejections, type RejectionWatch } from './support/unhandled-rejections';
 
@@ -170,6 +172,60 @@ describe.each(EXPRESS_FLAVOURS)('store failures on %s', (_flavour, createExpress
       expect(cookieFrom(created)).toBeDefined();
       await request(probe.app).post('/invalidate').set('Cookie', cookie).expect(204);
       expect(await sizeOf(store)).toBe(1);
+    });
+  });
+});
+
+describe.each(EXPRESS_FLAVOURS)('coordinator failures on %s', (_flavour, createExpress: () => Express) => {
+  describe.each(BREAKAGES.map(([what, how]) => [what.replace('store', 'coordinator'), how] as const))('%s', (_what, breakage) => {
+    let breaker: CoordinatorBreaker;
+    let manager: SessionManager;
+    let probe: Probe;
+    let rejections: RejectionWatch;
+
+    beforeEach(() => {
+      rejections = watchUnhandledRejections();
+      breaker = breakableCoordinator();
+      const middleware = sessionManagement({ coordinator: breaker.coordinator, storeTimeout: STORE_TIMEOUT });
+      manager = middleware.manager;
+      probe = probeApp(createExpress, middleware);
+    });
+
+    afterEach(async () => {
+      await new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
+      breaker.repair();
+      await manager.close();
+      rejections.stop();
+      expect(rejections.reasons).toEqual([]);
+    });
+
+    it('answers 503 within storeTimeout for reads and writes of an existing session', async () => {
+      const cookie = cookieFrom(await request(probe.app).post('/set/a/1').expect(200))!;
+      breaker.break(breakage);
+      const started = Date.now();
+      const [read, write] = await Promise.all([
+        request(probe.app).get('/state').set('Cookie', cookie),
+        request(probe.app).post('/set/a/2').set('Cookie', cookie),
+      ]);
+      expect([read.status, write.status]).toEqual([503, 503]);
+      expect(Date.now() - started).toBeLessThan(STORE_TIMEOUT * 1000 + 500);
+      expect(probe.errors.every((error) => error instanceof StoreUnavailableError)).toBe(true);
+      expect(breaker.failedCalls).toBeGreaterThan(0);
+    });
+
+    it('keeps serving requests without a session id, and sweeps fail instead of hanging', async () => {
+      breaker.break(breakage);
+      await request(probe.app).get('/plain').expect(200);
+      await expect(manager.reap()).rejects.toBeInstanceOf(StoreUnavailableError);
+    });
+
+    it('serves the session again once the coordinator recovers', async () => {
+      const cookie = cookieFrom(await request(probe.app).post('/set/a/1').expect(200))!;
+      breaker.break(breakage);
+      await request(probe.app).get('/state').set('Cookie', cookie).expect(503);
+      breaker.repair();
+      const res = await request(probe.app).get('/state').set('Cookie', cookie).expect(200);
+      expect((res.body as ProbeState).attributes).toEqual({ a: '1' });
     });
   });
 });

@@ -8,7 +8,7 @@ import request from 'supertest';
 import { RedisStore } from 'connect-redis';
 import { createSessionManager, type SessionManager, type SessionManagerEvents } from '../lib';
 import { redisCoordinator } from '../lib/redis';
-import { sessionKey, subsessionKey } from '../lib/session-key';
+import { sessionKey, subsessionKey } from '../lib/storage/session-key';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
@@ -111,13 +111,16 @@ describe.each(EXPRESS_FLAVOURS)('getSubsession (%s)', (_name, flavour) => {
     expect(created).toEqual([undefined, 'checkout']);
   });
 
-  it('shows live subsessions and their deadlines through manager.subsessionsOf', async () => {
+  it('shows live subsessions to administrators, each with its own deadline in the coordinator', async () => {
     const cookie = await login();
     await request(app).post('/sub/checkout?timeout=60').set('Cookie', cookie);
     const id = cookie.split('=')[1];
-    expect(await manager.subsessionsOf(id)).toEqual([{ name: 'checkout', deadline: clock.now() + 60_000 }]);
+    const checkout = subsessionKey(sessionKey('default', id), 'checkout');
+    expect((await manager.sessions.get(id))?.subsessions).toEqual(['checkout']);
+    expect((await manager.coordinator.inspect(checkout))?.deadline).toBe(clock.now() + 60_000);
     await request(app).post('/sub/checkout/invalidate').set('Cookie', cookie);
-    expect(await manager.subsessionsOf(id)).toEqual([]);
+    expect((await manager.sessions.get(id))?.subsessions).toEqual([]);
+    expect(await manager.coordinator.inspect(checkout)).toBeUndefined();
   });
 
   it('returns null for an absent subsession when create is false', async () => {

@@ -1,5 +1,5 @@
 /**
- * Idle timeouts (DESIGN §2 options, §3, §5): the manager's
+ * Idle timeouts (docs/architecture.md, "Expiry and the reaper"): the manager's
  * `invalidationTimeout`, the app's `maxInactiveInterval`, a session's own
  * `setMaxInactiveInterval`, `strictExpiry`, and the rule that a session in
  * use never expires. All on a fake clock.
@@ -273,7 +273,7 @@ describe.each(EXPRESS_FLAVOURS)('timeouts on %s', (_name, flavour) => {
       const slowRes = await slow;
       expect(slowRes.status).toBe(200);
       expect(slowRes.body).toEqual({ valid: true, visits: 1 });
-      expect(t.peek(id)).toMatchObject({ active: 0, deadline: slowEnd + 60_000 });
+      expect(await t.peek(id)).toMatchObject({ active: 0, deadline: slowEnd + 60_000 });
 
       // 59 s after the slow request's end (89 s after the concurrent one's): alive.
       t.clock.advanceSeconds(59);

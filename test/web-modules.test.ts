@@ -6,7 +6,7 @@ import express from 'express';
 import type { Express, Request, Response } from 'express';
 import request from 'supertest';
 import { createSessionManager, type SessionDestroyedEvent, type SessionManager } from '../lib';
-import { sessionKey } from '../lib/session-key';
+import { sessionKey } from '../lib/storage/session-key';
 import { cookieFrom, setCookieLine } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';

@@ -102,7 +102,7 @@ sessionManagement({ maxInactiveInterval: '60' });
 // @ts-expect-error unknown option names are rejected
 createSessionManager({ invalidationTimout: 60 });
 
-// Administration (DESIGN §6)
+// Administration (docs/architecture.md)
 const page = manager.sessions.list({ principal: 'ann', limit: 10 });
 const pageIsTyped: Equal<typeof page, Promise<{ sessions: SessionInfo[]; cursor?: string }>> = true;
 const killed: Promise<KillResult> = manager.sessions.kill('id', { app: 'shop' });

@@ -9,12 +9,16 @@
  *   with the session cookie;
  * - `POST /append?i=N[&wait=ms]` — reads `list`, waits (5 ms unless told),
  *   writes it back with `N` appended; 204;
- * - `GET /list` — `list` as JSON.
+ * - `GET /list` — `list` as JSON;
+ * - `POST /set/:name[?wait=ms]` — waits (5 ms unless told), then sets the
+ *   attribute `name` to `name`; 204;
+ * - `GET /attributes` — every attribute as a JSON object.
  *
  * `ESM_APPEND_MODE` picks the session layer: `manager` (the default:
- * createSessionManager + `redisCoordinator`, so serial access spans the
- * processes) or `express-session` (express-session 1.19 on the same store,
- * which has no serial access: the version users migrate from).
+ * createSessionManager + `redisCoordinator` with serial access on, so it
+ * spans the processes), `merging` (the same with serial access off, the
+ * default: commits merge) or `express-session` (express-session 1.19 on the
+ * same store, which has neither: the version users migrate from).
  *
  * It speaks the reaper worker's IPC protocol, in part: `ready`, `failed`, and
  * `stopped` after a `{ type: 'stop' }`. Environment: `REDIS_URL`,
@@ -28,12 +32,12 @@ import session from 'express-session-1.19';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
-import { redisCoordinator } from '../../lib/redis-coordinator';
+import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
 import { answerErrors, closeServer, runWorker } from './worker-process';
 
 /** The session layers a worker can serve the app with. */
-export type AppendMode = 'manager' | 'express-session';
+export type AppendMode = 'manager' | 'merging' | 'express-session';
 
 /** The app, and how to let go of its session layer. */
 interface AppendApp {
@@ -59,12 +63,16 @@ function send(message: WorkerMessage): void {
   process.send?.(message);
 }
 
-/** The app on createSessionManager + redisCoordinator: requests of one session run one at a time, across processes. */
-function managerApp(client: RedisClient, prefix: string): AppendApp {
+/**
+ * The app on createSessionManager + redisCoordinator: with `serial`,
+ * requests of one session run one at a time across processes; without, they
+ * run side by side and their commits merge.
+ */
+function managerApp(client: RedisClient, prefix: string, serial: boolean): AppendApp {
   const manager = createSessionManager({
     store: new RedisStore({ client, prefix: `${prefix}sess:` }),
     coordinator: redisCoordinator({ client, prefix: `${prefix}esm:` }),
-    serialAccess: { maxWaitTime: MAX_WAIT_S },
+    serialAccess: serial ? { maxWaitTime: MAX_WAIT_S } : false,
   });
   const app = express();
   app.use(manager.middleware());
@@ -80,6 +88,15 @@ function managerApp(client: RedisClient, prefix: string): AppendApp {
   });
   app.get('/list', (req: Request, res: Response) => {
     res.json(req.httpSession.getAttribute('list') ?? null);
+  });
+  app.post('/set/:name', async (req: Request, res: Response) => {
+    await delay(Number(req.query.wait ?? DEFAULT_WAIT_MS));
+    req.httpSession.setAttribute(String(req.params.name), String(req.params.name));
+    res.sendStatus(204);
+  });
+  app.get('/attributes', (req: Request, res: Response) => {
+    const session = req.httpSession;
+    res.json(Object.fromEntries(session.getAttributeNames().map((name) => [name, session.getAttribute(name)])));
   });
   app.use(answerErrors(worker));
   return { app, close: () => manager.close() };
@@ -111,6 +128,15 @@ function expressSessionApp(client: RedisClient, prefix: string): AppendApp {
   app.get('/list', (req: Request, res: Response) => {
     res.json((req.session as unknown as ListSession).list ?? null);
   });
+  app.post('/set/:name', async (req: Request, res: Response) => {
+    await delay(Number(req.query.wait ?? DEFAULT_WAIT_MS));
+    (req.session as unknown as Record<string, string>)[String(req.params.name)] = String(req.params.name);
+    res.sendStatus(204);
+  });
+  app.get('/attributes', (req: Request, res: Response) => {
+    const { cookie: _cookie, ...attributes } = req.session as unknown as Record<string, unknown>;
+    res.json(attributes);
+  });
   app.use(answerErrors(worker));
   return { app, close: async () => undefined };
 }
@@ -120,12 +146,12 @@ async function main(): Promise<void> {
   const prefix = process.env.ESM_CLUSTER_PREFIX;
   if (!url || !prefix) throw new Error('REDIS_URL and ESM_CLUSTER_PREFIX are required');
   const mode = (process.env.ESM_APPEND_MODE ?? 'manager') as AppendMode;
-  if (mode !== 'manager' && mode !== 'express-session') throw new Error(`unknown ESM_APPEND_MODE: ${mode}`);
+  if (mode !== 'manager' && mode !== 'merging' && mode !== 'express-session') throw new Error(`unknown ESM_APPEND_MODE: ${mode}`);
 
   const client = createClient({ url });
   client.on('error', () => undefined);
   await client.connect();
-  const { app, close } = mode === 'manager' ? managerApp(client, prefix) : expressSessionApp(client, prefix);
+  const { app, close } = mode === 'express-session' ? expressSessionApp(client, prefix) : managerApp(client, prefix, mode === 'manager');
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 

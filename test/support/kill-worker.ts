@@ -26,7 +26,7 @@ import express, { type Request, type Response } from 'express';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
-import { redisCoordinator } from '../../lib/redis-coordinator';
+import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
 import { answerErrors, closeServer, runWorker } from './worker-process';
 
@@ -70,7 +70,7 @@ async function main(): Promise<void> {
     const base = e.subsession === undefined ? { id: e.id } : { id: e.id, subsession: e.subsession };
     send({ type: 'destroyed', worker, ...base, reason: e.reason, attributes: e.attributes, at: Date.now() });
   });
-  await manager.listening();
+  await manager.ready;
 
   /** Opens every `/hold` waiting now. */
   let releaseHolds: () => void = () => undefined;

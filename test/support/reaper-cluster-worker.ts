@@ -20,7 +20,7 @@ import express from 'express';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
-import { redisCoordinator } from '../../lib/redis-coordinator';
+import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
 import { closeServer, runWorker } from './worker-process';
 
 /** Messages a worker sends to the parent. */

@@ -8,11 +8,12 @@ import { createServer, type Server } from 'node:http';
 import { Store, type SessionData } from 'express-session';
 import type { Express, Request } from 'express';
 import request from 'supertest';
-import '../../lib/express-request';
-import type { AccessEntry, Coordinator } from '../../lib/coordinator';
-import type { AppOptions } from '../../lib/options';
-import type { SessionManager } from '../../lib/session-manager';
-import type { SessionDestroyedEvent, AttributeEvent } from '../../lib/events';
+import '../../lib/request/express-request';
+import type { AccessEntry, Coordinator } from '../../lib/coordination/coordinator';
+import type { LocalCoordinator } from '../../lib/coordination/local/local-coordinator';
+import type { AppOptions } from '../../lib/manager/options';
+import type { SessionManager } from '../../lib/manager/session-manager';
+import type { SessionDestroyedEvent, AttributeEvent } from '../../lib/manager/events';
 
 /** What the app's routes answer about the request's session. */
 export interface SessionView {
@@ -166,7 +167,7 @@ export function nextTurn(): Promise<void> {
 }
 
 /** A coordinator without the optional `due`: the reaper must fall back to a store scan. */
-export function withoutIndex(inner: Coordinator): Coordinator {
+export function withoutIndex(inner: LocalCoordinator): Coordinator {
   return {
     enter: (...args) => inner.enter(...args),
     inspect: (...args) => inner.inspect(...args),
@@ -192,7 +193,7 @@ export class DelayedCoordinator implements Coordinator {
    * let a later call overtake an earlier one, as on separate connections)
    */
   constructor(
-    private readonly inner: Coordinator & { due(now: number, limit: number): Promise<string[]> },
+    private readonly inner: LocalCoordinator,
     private readonly turns: () => number = () => 1,
   ) {}
 
@@ -200,27 +201,27 @@ export class DelayedCoordinator implements Coordinator {
     for (let i = this.turns(); i > 0; i--) await nextTurn();
   }
 
-  async enter(...args: Parameters<Coordinator['enter']>): Promise<AccessEntry | undefined> {
+  async enter(...args: Parameters<LocalCoordinator['enter']>): Promise<AccessEntry | undefined> {
     await this.delay();
     return this.inner.enter(...args);
   }
 
-  async inspect(...args: Parameters<Coordinator['inspect']>): Promise<AccessEntry | undefined> {
+  async inspect(...args: Parameters<LocalCoordinator['inspect']>): Promise<AccessEntry | undefined> {
     await this.delay();
     return this.inner.inspect(...args);
   }
 
-  async leave(...args: Parameters<Coordinator['leave']>): Promise<boolean> {
+  async leave(...args: Parameters<LocalCoordinator['leave']>): Promise<boolean> {
     await this.delay();
     return this.inner.leave(...args);
   }
 
-  async remove(...args: Parameters<Coordinator['remove']>): Promise<boolean> {
+  async remove(...args: Parameters<LocalCoordinator['remove']>): Promise<boolean> {
     await this.delay();
     return this.inner.remove(...args);
   }
 
-  async claim(...args: Parameters<Coordinator['claim']>): Promise<AccessEntry | undefined> {
+  async claim(...args: Parameters<LocalCoordinator['claim']>): Promise<AccessEntry | undefined> {
     await this.delay();
     return this.inner.claim(...args);
   }
@@ -230,16 +231,16 @@ export class DelayedCoordinator implements Coordinator {
     return this.inner.due(now, limit);
   }
 
-  async kill(...args: Parameters<Coordinator['kill']>): Promise<AccessEntry | undefined> {
+  async kill(...args: Parameters<LocalCoordinator['kill']>): Promise<AccessEntry | undefined> {
     await this.delay();
     return this.inner.kill(...args);
   }
 
-  onKill(...args: Parameters<Coordinator['onKill']>): ReturnType<Coordinator['onKill']> {
+  onKill(...args: Parameters<LocalCoordinator['onKill']>): ReturnType<LocalCoordinator['onKill']> {
     return this.inner.onKill(...args);
   }
 
-  keys(...args: Parameters<Coordinator['keys']>): ReturnType<Coordinator['keys']> {
+  keys(...args: Parameters<LocalCoordinator['keys']>): ReturnType<LocalCoordinator['keys']> {
     return this.inner.keys(...args);
   }
 
@@ -247,7 +248,7 @@ export class DelayedCoordinator implements Coordinator {
     return this.inner.count();
   }
 
-  keysOf(...args: Parameters<Coordinator['keysOf']>): ReturnType<Coordinator['keysOf']> {
+  keysOf(...args: Parameters<LocalCoordinator['keysOf']>): ReturnType<LocalCoordinator['keysOf']> {
     return this.inner.keysOf(...args);
   }
 }

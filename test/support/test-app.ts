@@ -13,9 +13,9 @@ import {
   type SessionManager,
   type SessionManagerOptions,
 } from '../../lib';
-import type { AccessEntry } from '../../lib/coordinator';
-import type { LocalCoordinator } from '../../lib/local-coordinator';
-import { sessionKey } from '../../lib/session-key';
+import type { AccessEntry } from '../../lib/coordination/coordinator';
+import type { LocalCoordinator } from '../../lib/coordination/local/local-coordinator';
+import { sessionKey } from '../../lib/storage/session-key';
 import { cookieFrom } from './cookies';
 import { FakeClock } from './fake-clock';
 import { promisifyStore, type PromiseStore } from './store-promises';
@@ -43,7 +43,7 @@ export interface TestApp extends TestAppParts {
   /** A supertest client for the running server. */
   http(): ReturnType<typeof request>;
   /** The coordinator's entry of a session of the app (in-process coordinator only). */
-  peek(id: string): AccessEntry | undefined;
+  peek(id: string): Promise<AccessEntry | undefined>;
   /** Stops the server (cutting open connections) and closes the manager. */
   close(): Promise<void>;
 }
@@ -73,7 +73,7 @@ export async function createTestApp(
     clock,
     store: promisifyStore(manager.store),
     http: () => request(server),
-    peek: (id) => (manager.coordinator as LocalCoordinator).peek(sessionKey(appName, id)),
+    peek: (id) => manager.coordinator.inspect(sessionKey(appName, id)),
     close: async () => {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));

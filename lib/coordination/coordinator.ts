@@ -1,0 +1,209 @@
+/**
+ * The coordinator keeps what must be shared by every process that serves a
+ * session, and changes on every request: when the session was last accessed,
+ * its idle deadline, and how many requests use it now. The store keeps the
+ * session's data and is written only when the data changes.
+ *
+ * Its abilities are small interfaces (docs/architecture.md, "Coordinators"):
+ * every coordinator tracks access and claims sessions ({@link Coordinator});
+ * one may also keep an expiry index, lock sessions, carry kills and index
+ * sessions for administration. The manager checks at startup that the one it
+ * is given can do what its options need (`coordination/capabilities.ts`).
+ *
+ * Keys are session keys (`storage/session-key.ts`), one per session of an app.
+ */
+
+/** What the coordinator knows of one session. */
+export interface AccessEntry {
+  /** Start of the most recent request that used the session, ms since epoch. */
+  lastAccessedTime: number;
+  /** Idle deadline in ms since epoch; `null` when the session never expires. */
+  deadline: number | null;
+  /** When the store's copy expires by its own TTL (ms); `null` when unknown or never. */
+  storeExpires: number | null;
+  /** Requests using the session right now, in every process. */
+  active: number;
+  /**
+   * Claimed for destruction (by the reaper or a request that found it
+   * expired): no request may use it any more.
+   */
+  claimed: boolean;
+  /**
+   * Killed by an administrator (and then also `claimed`): the last request
+   * using it destroys it when it leaves (see `leave()`).
+   */
+  killed: boolean;
+}
+
+/** What a request reports when it stops using a session. */
+export interface LeaveUpdate {
+  /** End of the request (ms): the idle clock restarts here. */
+  now: number;
+  /**
+   * Effective idle timeout in ms; `null` = never; `undefined` keeps the
+   * deadline as it was (a request that could not load the session).
+   */
+  timeoutMs: number | null | undefined;
+  /** When the store's copy now expires (ms), `null` when it has no TTL. */
+  storeExpires: number | null;
+  /**
+   * `true` when this request called `enter()` for the key; `false` when it
+   * did not: the session was created (or got its id) in this request, or it is
+   * a subsession (read, not entered). The entry is then created if missing,
+   * and its access time set to `lastAccessedTime`.
+   */
+  entered: boolean;
+  /** The start of this request, for an entry not entered. */
+  lastAccessedTime: number;
+  /** The user a top-level session is bound to: indexed for `keysOf()`. */
+  principal?: string;
+}
+
+/** A listener of kills (see {@link KillSignals.onKill}). */
+export interface KillSubscription {
+  /** Resolves once kills in any process reach the listener. */
+  readonly ready: Promise<void>;
+  /** Stops listening (and connecting, if it was still trying). */
+  close(): Promise<void>;
+}
+
+/** Who uses a session and since when: the base of every coordinator. */
+export interface AccessTracking {
+  /**
+   * A request starts using a session: returns the entry as it was before (so
+   * `lastAccessedTime` is the previous request's start), and records this
+   * request as active with `now` as its access time. `undefined` when the
+   * coordinator has no entry (the session is unknown to it); then nothing is
+   * recorded.
+   *
+   * With `strictExpiry`, a session that is idle (no active request) and past
+   * its deadline is expired: nothing is recorded either (nor for a claimed
+   * one), and the caller is to `claim()` it with `entered: false`. Requests
+   * that find it expired at the same time thus never count as its users, so
+   * exactly one claim wins and none of them is served the session.
+   */
+  enter(key: string, now: number, strictExpiry: boolean): Promise<AccessEntry | undefined>;
+
+  /** The entry of a session as it is, changing nothing (subsessions, admin). */
+  inspect(key: string): Promise<AccessEntry | undefined>;
+
+  /**
+   * A request stops using a session. When no other request uses it, its
+   * deadline becomes `now + timeoutMs`. Resolves `true` for the last request
+   * (that entered) leaving a session killed while it was in use: that
+   * request destroys the session.
+   */
+  leave(key: string, update: LeaveUpdate): Promise<boolean>;
+
+  /**
+   * Forgets a session. Resolves `true` for exactly one caller across every
+   * process: the one whose call removed the entry.
+   */
+  remove(key: string): Promise<boolean>;
+}
+
+/** Claims for destruction: what makes every destruction happen exactly once. */
+export interface SessionClaims {
+  /**
+   * Atomically claims an expired session for destruction: succeeds only when
+   * its deadline is `<= now`, it is not claimed yet, and no request uses it
+   * (besides the caller's own, when `entered`). The entry then stays as a
+   * tombstone — `enter()` reports it `claimed` — until `remove()`. Resolves
+   * the entry as it was for exactly one caller across every process, else
+   * `undefined`. `now = Infinity` claims whatever the deadline (a cascade from
+   * a destroyed parent).
+   */
+  claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined>;
+}
+
+
+/** The expiry index the reaper sweeps; without it the reaper scans the store (`all()`). */
+export interface ExpiryIndex {
+  /** Up to `limit` keys whose deadline is `<= now`. */
+  due(now: number, limit: number): Promise<string[]>;
+}
+
+/**
+ * Locks for serial access across processes; without them serial access
+ * holds within each process only (and a remote coordinator without them is
+ * refused with `serialAccess`).
+ */
+export interface SessionLocking {
+  /** Takes the lock of `key` for `token`; resolves `false` when another owner holds it. */
+  acquireLock(key: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Extends a held lock; resolves `false` when `token` no longer owns it. */
+  renewLock(key: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Deletes the lock only if `token` still owns it. */
+  releaseLock(key: string, token: string): Promise<void>;
+}
+
+/**
+ * Short locks that order the commits of one session across processes (its
+ * read-merge-write never interleaves with another); within a process the
+ * commits are ordered anyway. Held only while committing.
+ */
+export interface CommitLocks {
+  /** Takes the commit lock of `key` for `token`; resolves `false` while another owner holds it. */
+  lockForCommit(key: string, token: string, ttlMs: number): Promise<boolean>;
+  /** Releases it, only if `token` still owns it. */
+  unlockAfterCommit(key: string, token: string): Promise<void>;
+}
+
+/** Killing sessions in use (`manager.sessions.kill*`, the admin router). */
+export interface KillSignals {
+  /**
+   * Marks a session killed: claimed, so no request may use it any more; out
+   * of the expiry index; its cross-process lock dropped, so requests queued
+   * behind it go on (to a new session); and every process is told
+   * (`onKill`), so the requests using it now see their `signal` abort.
+   * Resolves the entry as it was, or `undefined` when there is none. When
+   * it was unclaimed and idle (`active` 0) the caller destroys the session;
+   * when in use, the last request to leave does; when already claimed
+   * (killed before, or expiring), nobody new does.
+   */
+  kill(key: string): Promise<AccessEntry | undefined>;
+
+  /**
+   * Calls `listener` with the key of every session killed from now on, in
+   * any process. Returns at once; the subscription's `ready` resolves once
+   * kills are heard (a remote coordinator keeps trying while it cannot
+   * connect), and `close()` stops it, ready or not.
+   */
+  onKill(listener: (key: string) => void): KillSubscription;
+}
+
+/** Indexes for administration (`manager.sessions`) and the `principal` option. */
+export interface SessionIndex {
+  /**
+   * Keys of top-level sessions (no subsessions) in key order, the first
+   * `limit` after `after` (from the start when `null`): the admin listing,
+   * a page at a time. Stable while sessions come and go: a key present
+   * throughout is listed exactly once.
+   */
+  keys(after: string | null, limit: number): Promise<string[]>;
+
+  /** How many top-level sessions the index holds (what `keys()` pages through). */
+  count(): Promise<number>;
+
+  /** Keys of the sessions bound to `principal` (see `LeaveUpdate.principal`), in key order. */
+  keysOf(principal: string): Promise<string[]>;
+}
+
+/**
+ * A remote coordinator that bounds its own calls: the manager tells it its
+ * `storeTimeout`. Any other remote coordinator has its calls bounded by the
+ * manager (docs/architecture.md, "Faults").
+ */
+export interface BoundedCalls {
+  setCallTimeout(ms: number): void;
+}
+
+/**
+ * A coordinator, as the `coordinator` option takes it: it must track access
+ * and claim sessions (else a `ConfigurationError` at startup names what is
+ * missing); it may have any of the other abilities, and the manager checks
+ * that it has those its options need.
+ */
+export type Coordinator = AccessTracking &
+  SessionClaims &
+  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & BoundedCalls>;

@@ -1,0 +1,170 @@
+import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
+import { DeadlineHeap, type HeapItem } from './deadline-heap';
+import { SortedKeys } from './sorted-keys';
+import { isSubsessionKey } from '../../storage/session-key';
+
+/** An entry as the local coordinator keeps it: `deadline` is `Infinity` for never. */
+interface LocalEntry extends HeapItem {
+  lastAccessedTime: number;
+  storeExpires: number | null;
+  active: number;
+  claimed: boolean;
+  killed: boolean;
+  principal: string | undefined;
+}
+
+/**
+ * The in-process coordinator: right for one process. Several processes that
+ * share an external store need `redisCoordinator()` instead, or each would
+ * keep its own idea of when a session was last used.
+ *
+ * Entries live in a map; those with a deadline also in a {@link DeadlineHeap}
+ * (the expiry index), so every update is O(log n) and a sweep O(due).
+ */
+export class LocalCoordinator implements Coordinator {
+  private readonly entries = new Map<string, LocalEntry>();
+  private readonly index = new DeadlineHeap<LocalEntry>();
+  private readonly killListeners = new Set<(key: string) => void>();
+  /** The principal index: keys of the sessions bound to each user. */
+  private readonly principals = new Map<string, Set<string>>();
+  /** Top-level keys in order, for `keys()`. */
+  private readonly ordered = new SortedKeys();
+
+  async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    const before = toAccessEntry(entry);
+    if (entry.claimed) return before;
+    if (strictExpiry && entry.active === 0 && entry.deadline <= now) return before; // expired: not a user
+    entry.lastAccessedTime = now;
+    entry.active++;
+    return before;
+  }
+
+  async inspect(key: string): Promise<AccessEntry | undefined> {
+    const entry = this.entries.get(key);
+    return entry && toAccessEntry(entry);
+  }
+
+  async leave(key: string, update: LeaveUpdate): Promise<boolean> {
+    let entry = this.entries.get(key);
+    if (!entry) {
+      if (update.entered) return false; // removed while the request ran
+      entry = {
+        key,
+        heapIndex: -1,
+        deadline: Infinity,
+        lastAccessedTime: update.lastAccessedTime,
+        storeExpires: null,
+        active: 1,
+        claimed: false,
+        killed: false,
+        principal: undefined,
+      };
+      this.entries.set(key, entry);
+      if (!isSubsessionKey(key)) this.ordered.add(key);
+    }
+    if (entry.claimed) {
+      if (!entry.killed || !update.entered || entry.active === 0) return false;
+      return --entry.active === 0; // the last request of a killed session destroys it
+    }
+    if (!update.entered) entry.lastAccessedTime = update.lastAccessedTime; // a subsession, or a new id
+    if (update.principal !== undefined && update.principal !== entry.principal) this.bind(entry, update.principal);
+    entry.active = Math.max(0, entry.active - 1);
+    entry.storeExpires = update.storeExpires;
+    if (entry.active > 0 || update.timeoutMs === undefined) return false;
+    if (update.timeoutMs === null) {
+      entry.deadline = Infinity;
+      this.index.delete(entry);
+    } else {
+      this.index.set(entry, update.now + update.timeoutMs);
+    }
+    return false;
+  }
+
+  async remove(key: string): Promise<boolean> {
+    const entry = this.entries.get(key);
+    if (!entry) return false;
+    this.entries.delete(key);
+    this.index.delete(entry);
+    this.unbind(entry);
+    if (!isSubsessionKey(key)) this.ordered.delete(key);
+    return true;
+  }
+
+  async keys(after: string | null, limit: number): Promise<string[]> {
+    return this.ordered.page(after, limit);
+  }
+
+  async count(): Promise<number> {
+    return this.ordered.size;
+  }
+
+  async keysOf(principal: string): Promise<string[]> {
+    return [...(this.principals.get(principal) ?? [])].sort();
+  }
+
+  private bind(entry: LocalEntry, principal: string): void {
+    this.unbind(entry);
+    entry.principal = principal;
+    const keys = this.principals.get(principal);
+    if (keys) keys.add(entry.key);
+    else this.principals.set(principal, new Set([entry.key]));
+  }
+
+  private unbind(entry: LocalEntry): void {
+    if (entry.principal === undefined) return;
+    const keys = this.principals.get(entry.principal);
+    keys?.delete(entry.key);
+    if (keys?.size === 0) this.principals.delete(entry.principal);
+    entry.principal = undefined;
+  }
+
+  async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {
+    const entry = this.entries.get(key);
+    if (!entry || entry.claimed || entry.deadline > now) return undefined;
+    if (entry.active > (entered ? 1 : 0)) return undefined;
+    const before = toAccessEntry(entry);
+    entry.claimed = true;
+    this.index.delete(entry);
+    return before;
+  }
+
+  async kill(key: string): Promise<AccessEntry | undefined> {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    const before = toAccessEntry(entry);
+    if (entry.claimed) return before;
+    entry.claimed = true;
+    entry.killed = true;
+    this.index.delete(entry);
+    for (const listener of this.killListeners) listener(key);
+    return before;
+  }
+
+  onKill(listener: (key: string) => void): KillSubscription {
+    const own = (key: string) => listener(key); // one registration per call, even of the same function
+    this.killListeners.add(own);
+    return {
+      ready: Promise.resolve(),
+      close: async () => {
+        this.killListeners.delete(own);
+      },
+    };
+  }
+
+  async due(now: number, limit: number): Promise<string[]> {
+    return this.index.due(now, limit).map((entry) => entry.key);
+  }
+}
+
+function toAccessEntry(entry: LocalEntry): AccessEntry {
+  return {
+    lastAccessedTime: entry.lastAccessedTime,
+    deadline: entry.deadline === Infinity ? null : entry.deadline,
+    storeExpires: entry.storeExpires,
+    active: entry.active,
+    claimed: entry.claimed,
+    killed: entry.killed,
+  };
+}

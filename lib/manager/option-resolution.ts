@@ -1,0 +1,269 @@
+import {
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsPositive,
+  IsString,
+  Matches,
+  Min,
+  NotEquals,
+  validateSync,
+  type ValidationError,
+} from 'class-validator';
+import { BASE_NEED, missingCapabilities, type Need } from '../coordination/capabilities';
+import { ConfigurationError } from '../errors';
+import { APP_NAME, DEFAULT_APP } from '../storage/session-key';
+import {
+  APP_OPTION_NAMES,
+  COOKIE_OPTION_NAMES,
+  MANAGER_OPTION_NAMES,
+  SERIAL_ACCESS_OPTION_NAMES,
+  type AppOptions,
+  type ResolvedAppOptions,
+  type ResolvedManagerOptions,
+  type SerialAccessOptions,
+  type SessionManagerOptions,
+} from './options';
+import type { SerialAccessSetting } from '../locking/serial-slot';
+import {
+  HasMethods,
+  IsBooleanOrObject,
+  IsFunction,
+  IsObjectValue,
+  IsPlainObject,
+  IsSecret,
+  isPlainObject,
+  TOKEN,
+} from './option-validators';
+
+class ManagerOptionsSchema {
+  @IsOptional() @HasMethods(['get', 'set', 'destroy'], 'an express-session store')
+  store?: unknown;
+
+  @IsOptional() @IsObjectValue()
+  coordinator?: unknown;
+
+  @IsOptional() @IsInt({ message: 'invalidationTimeout must be a whole number of seconds' })
+  @NotEquals(0, { message: 'invalidationTimeout must not be 0 (use -1 for never; 0 means "the global" only at app level)' })
+  invalidationTimeout?: number;
+
+  @IsOptional() @IsInt({ message: 'reaperInterval must be a whole number of seconds' })
+  @Min(1, { message: 'reaperInterval must be at least 1 second' })
+  reaperInterval?: number;
+
+  @IsOptional() @IsBoolean()
+  strictExpiry?: boolean;
+
+  @IsOptional() @IsSecret()
+  secret?: unknown;
+
+  @IsOptional() @IsIn(['cookie', 'header'], { message: "tracking must be 'cookie' or 'header'" })
+  tracking?: string;
+
+  @IsOptional() @IsPlainObject()
+  cookie?: unknown;
+
+  @IsOptional() @IsString() @Matches(TOKEN, { message: 'header must be a valid HTTP header name' })
+  header?: string;
+
+  @IsOptional() @IsBooleanOrObject()
+  serialAccess?: unknown;
+
+  @IsOptional() @IsFunction()
+  principal?: unknown;
+
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'storeTimeout must be a number of seconds' })
+  @IsPositive({ message: 'storeTimeout must be positive' })
+  storeTimeout?: number;
+
+  @IsOptional() @HasMethods(['now'], 'a clock')
+  clock?: unknown;
+}
+
+class CookieOptionsSchema {
+  @IsOptional() @IsString() @Matches(TOKEN, { message: 'name must be a valid cookie name' })
+  name?: string;
+
+  @IsOptional() @IsString() @Matches(/^\//, { message: "path must start with '/'" })
+  path?: string;
+
+  @IsOptional() @IsString()
+  domain?: string;
+
+  @IsOptional() @IsBoolean()
+  secure?: boolean;
+
+  @IsOptional() @IsIn(['lax', 'strict', 'none', false], { message: "sameSite must be 'lax', 'strict', 'none' or false" })
+  sameSite?: unknown;
+
+  @IsOptional() @IsBoolean()
+  httpOnly?: boolean;
+
+  @IsOptional() @IsInt({ message: 'maxAge must be a whole number of seconds' }) @Min(0)
+  maxAge?: number;
+}
+
+class SerialAccessSchema {
+  @IsOptional() @IsNumber({ allowNaN: false, allowInfinity: false }) @IsPositive()
+  maxWaitTime?: number;
+
+  @IsOptional() @IsBoolean()
+  accessOnTimeout?: boolean;
+}
+
+class AppOptionsSchema {
+  @IsOptional() @IsString() @Matches(APP_NAME, {
+    message: 'app must be 1-64 characters of letters, digits, _ . -',
+  })
+  app?: string;
+
+  @IsOptional() @IsInt({ message: 'maxInactiveInterval must be a whole number of seconds' })
+  maxInactiveInterval?: number;
+
+  @IsOptional() @IsBoolean()
+  stateless?: boolean;
+
+  @IsOptional() @IsBooleanOrObject()
+  serialAccess?: unknown;
+}
+
+/**
+ * Validates manager options and applies defaults. Throws
+ * `ConfigurationError` naming every offending option.
+ */
+export function resolveManagerOptions(input: unknown): ResolvedManagerOptions {
+  const options = (input ?? {}) as SessionManagerOptions;
+  const violations = [
+    ...check(ManagerOptionsSchema, options, MANAGER_OPTION_NAMES, ''),
+    ...(isPlainObject(options.cookie) ? check(CookieOptionsSchema, options.cookie, COOKIE_OPTION_NAMES, 'cookie.') : []),
+    ...serialAccessViolations(options.serialAccess),
+    ...coordinatorViolations(options),
+  ];
+  if (violations.length > 0) throw new ConfigurationError(violations);
+
+  const timeout = options.invalidationTimeout ?? 1800;
+  const cookie = options.cookie ?? {};
+  return {
+    store: options.store,
+    coordinator: options.coordinator,
+    invalidationTimeoutMs: timeout < 0 ? null : timeout * 1000,
+    reaperInterval: options.reaperInterval,
+    strictExpiry: options.strictExpiry ?? true,
+    secrets: options.secret === undefined || options.secret === null
+      ? undefined
+      : Array.isArray(options.secret) ? [...options.secret] : [options.secret],
+    tracking: options.tracking ?? 'cookie',
+    cookie: {
+      name: cookie.name ?? 'JSESSIONID',
+      path: cookie.path ?? '/',
+      domain: cookie.domain,
+      secure: cookie.secure ?? false,
+      sameSite: cookie.sameSite ?? 'lax',
+      httpOnly: cookie.httpOnly ?? true,
+      maxAge: cookie.maxAge,
+    },
+    header: (options.header ?? 'x-session-id').toLowerCase(),
+    serialAccess: serialAccessSetting(options.serialAccess) ?? false,
+    principal: options.principal,
+    storeTimeoutMs: (options.storeTimeout ?? 5) * 1000,
+    clock: options.clock,
+  };
+}
+
+/**
+ * What the given coordinator lacks of what the options need
+ * (docs/architecture.md, "Coordinators"): every coordinator tracks access and
+ * claims sessions; the `principal` option needs a session index.
+ */
+function coordinatorViolations(options: SessionManagerOptions): string[] {
+  const { coordinator } = options;
+  if (typeof coordinator !== 'object' || coordinator === null) return [];
+  const needs: Need[] = [BASE_NEED];
+  if (options.principal) needs.push([['a session index'], 'the principal option needs (sessions are found by user)']);
+  return missingCapabilities(coordinator, needs);
+}
+
+/** Validates app options and applies defaults; throws `ConfigurationError`. */
+export function resolveAppOptions(input: unknown): ResolvedAppOptions {
+  const options = (input ?? {}) as AppOptions;
+  const violations = [...check(AppOptionsSchema, options, APP_OPTION_NAMES, ''), ...serialAccessViolations(options.serialAccess)];
+  if (violations.length > 0) throw new ConfigurationError(violations);
+  return {
+    app: options.app ?? DEFAULT_APP,
+    maxInactiveInterval: options.maxInactiveInterval ?? 0,
+    stateless: options.stateless ?? false,
+    serialAccess: serialAccessSetting(options.serialAccess),
+  };
+}
+
+/** The violations of a `serialAccess` object's own options. */
+function serialAccessViolations(serialAccess: unknown): string[] {
+  return isPlainObject(serialAccess) ? check(SerialAccessSchema, serialAccess, SERIAL_ACCESS_OPTION_NAMES, 'serialAccess.') : [];
+}
+
+/** A checked `serialAccess` value as the request path uses it; `undefined` when not given. */
+function serialAccessSetting(serialAccess: boolean | SerialAccessOptions | undefined | null): SerialAccessSetting | false | undefined {
+  if (serialAccess === undefined || serialAccess === null) return undefined;
+  if (serialAccess === false) return false;
+  const given = serialAccess === true ? {} : serialAccess;
+  return { maxWaitMs: (given.maxWaitTime ?? 120) * 1000, accessOnTimeout: given.accessOnTimeout ?? false };
+}
+
+/**
+ * Splits `sessionManagement()` options into manager and app options. Both
+ * halves are checked here, so one `ConfigurationError` names every bad
+ * option, manager and app alike (the manager alone would stop at its own).
+ */
+export function splitOptions(input: unknown): { manager: Record<string, unknown>; app: Record<string, unknown> } {
+  const manager: Record<string, unknown> = {};
+  const app: Record<string, unknown> = {};
+  if (input === undefined || input === null) return { manager, app };
+  if (!isPlainObject(input)) throw new ConfigurationError(['options must be an object']);
+  for (const [key, value] of Object.entries(input)) {
+    if ((APP_OPTION_NAMES as readonly string[]).includes(key)) app[key] = value;
+    else manager[key] = value;
+  }
+  const violations = [...violationsOf(resolveManagerOptions, manager), ...violationsOf(resolveAppOptions, app)];
+  if (violations.length > 0) throw new ConfigurationError(violations);
+  return { manager, app };
+}
+
+/** The violations `resolve` reports for `input`; none when it accepts it. */
+function violationsOf(resolve: (input: unknown) => unknown, input: unknown): string[] {
+  try {
+    resolve(input);
+    return [];
+  } catch (error) {
+    if (error instanceof ConfigurationError) return error.violations;
+    throw error;
+  }
+}
+
+/** Violations of one options object: unknown names, then class-validator's findings. */
+function check(
+  Schema: new () => object,
+  input: unknown,
+  known: readonly string[],
+  prefix: string,
+): string[] {
+  if (!isPlainObject(input)) return [`${prefix || 'options'} must be an object`];
+  const unknown = Object.keys(input)
+    .filter((key) => !known.includes(key))
+    .map((key) => `${prefix}${key} is not an option (known: ${known.join(', ')})`);
+  const instance = Object.assign(new Schema(), pickKnown(input, known));
+  return [...unknown, ...validateSync(instance).flatMap((error) => describe(error, prefix))];
+}
+
+/** The known keys of an object whose value is not null (null means unset). */
+function pickKnown(input: Record<string, unknown>, known: readonly string[]): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const key of known) if (input[key] !== undefined && input[key] !== null) picked[key] = input[key];
+  return picked;
+}
+
+/** One line per failed constraint, e.g. `cookie.maxAge must not be less than 0`. */
+function describe(error: ValidationError, prefix: string): string[] {
+  return Object.values(error.constraints ?? {}).map((message) => `${prefix}${message}`);
+}

@@ -1,0 +1,156 @@
+import type { Store } from 'express-session';
+import type { Request } from 'express';
+import type { Clock } from '../clock';
+import type { Coordinator } from '../coordination/coordinator';
+import type { SerialAccessSetting } from '../locking/serial-slot';
+
+/** Options of the session cookie (`tracking: 'cookie'`). */
+export interface CookieOptions {
+  /** Cookie name. @default 'JSESSIONID' */
+  name?: string;
+  /** Cookie path. @default '/' */
+  path?: string;
+  /** Cookie domain. @default none (host-only cookie) */
+  domain?: string;
+  /** Send the cookie over HTTPS only. Turn on in production behind TLS. @default false */
+  secure?: boolean;
+  /** SameSite attribute; `false` omits it. @default 'lax' */
+  sameSite?: 'lax' | 'strict' | 'none' | false;
+  /** Hide the cookie from page scripts. Leave on unless you know why not. @default true */
+  httpOnly?: boolean;
+  /**
+   * Lifetime of the browser cookie in whole seconds. It does not decide when
+   * the session expires (the idle timeout does). @default none: a
+   * browser-session cookie
+   */
+  maxAge?: number;
+}
+
+/** Serial access settings. */
+export interface SerialAccessOptions {
+  /** Seconds a request may wait for its session (fractional allowed). @default 120 */
+  maxWaitTime?: number;
+  /** Run the request anyway (logged) when the wait times out, instead of a 503. @default false */
+  accessOnTimeout?: boolean;
+}
+
+/** Manager-level ("session manager") options. Every duration is in seconds. */
+export interface SessionManagerOptions {
+  /** Any express-session store. @default an in-process {@link MemoryStore} */
+  store?: Store;
+  /**
+   * Where access times, the expiry index, locks, kill signals and the
+   * session and principal indexes live. Use `redisCoordinator()` when
+   * several processes share a store. Hazard: a coordinator of your own must
+   * at least track access and claim sessions, and have the abilities your
+   * other options need (checked at startup: `ConfigurationError`).
+   * @default in-process
+   */
+  coordinator?: Coordinator;
+  /**
+   * Global idle timeout in whole seconds; `< 0` never expires. `0` is
+   * rejected (it means "use the global" only at app level).
+   * @default 1800
+   */
+  invalidationTimeout?: number;
+  /**
+   * Whole seconds between reaper sweeps (WebSphere's ReaperInterval).
+   * @default derived from invalidationTimeout: 60–90 s under 15 minutes, else 300–360 s, drawn per process
+   */
+  reaperInterval?: number;
+  /**
+   * `true`: a session past its idle timeout is never served. `false`:
+   * WebSphere behaviour, it is served until the reaper has removed it.
+   * @default true
+   */
+  strictExpiry?: boolean;
+  /**
+   * Signs the id in express-session's format `s:<id>.<signature>`. The first
+   * secret signs; all verify (rotation). @default none: ids are unsigned
+   */
+  secret?: string | string[];
+  /** How the id travels: a cookie, or a header for cookieless clients. @default 'cookie' */
+  tracking?: 'cookie' | 'header';
+  /** Cookie settings for `tracking: 'cookie'`. */
+  cookie?: CookieOptions;
+  /** Header name for `tracking: 'header'`. @default 'x-session-id' */
+  header?: string;
+  /**
+   * Requests of one session run one at a time (WebSphere's "allow serial
+   * access"): `true` is `{ maxWaitTime: 120, accessOnTimeout: false }`. Off,
+   * requests of one session run side by side and their commits merge: each
+   * stores only what it changed (docs/architecture.md, "Commit"). Hazard: on,
+   * a page's parallel requests wait for each other, and with
+   * `redisCoordinator` each request pays lock round trips. Apps may set their
+   * own (`middleware({ serialAccess })`). @default false
+   */
+  serialAccess?: boolean | SerialAccessOptions;
+  /**
+   * The authenticated user of a request, if any: enables finding and killing
+   * sessions by user (`manager.sessions`) and binds each session to the first
+   * user seen on it — another user's request with its id gets
+   * `UnauthorizedSessionRequestError` (403), an anonymous one a new session.
+   * Hazard: it must read the request's own authentication (a header, a token,
+   * `req.user` set by middleware mounted before the sessions), never the
+   * session: it is called before `req.httpSession` exists, and a session
+   * whose request reads as anonymous is not served. @default none
+   */
+  principal?: (req: Request) => string | undefined;
+  /** Seconds (fractional allowed) a store or coordinator call may take before `StoreUnavailableError`. @default 5 */
+  storeTimeout?: number;
+  /** Where time comes from; inject a fake one in tests. @default the system clock */
+  clock?: Clock;
+}
+
+/** App-level ("web module") options of `manager.middleware()`. */
+export interface AppOptions {
+  /** Name of the application; its sessions are invisible to other apps. @default 'default' */
+  app?: string;
+  /** Idle timeout of this app's sessions in whole seconds; `0` = the manager's, `< 0` never. @default 0 */
+  maxInactiveInterval?: number;
+  /** Never create, load or touch a session on these routes. @default false */
+  stateless?: boolean;
+  /** This app's serial access (same values as the manager's option). @default the manager's */
+  serialAccess?: boolean | SerialAccessOptions;
+}
+
+/** Options of `sessionManagement()`: manager and app options together. */
+export type SessionManagementOptions = SessionManagerOptions & AppOptions;
+
+/** Manager options with defaults applied. Durations in milliseconds. */
+export interface ResolvedManagerOptions {
+  store: Store | undefined;
+  coordinator: Coordinator | undefined;
+  /** ms; `null` = never. */
+  invalidationTimeoutMs: number | null;
+  reaperInterval: number | undefined;
+  strictExpiry: boolean;
+  secrets: string[] | undefined;
+  tracking: 'cookie' | 'header';
+  cookie: Required<Omit<CookieOptions, 'domain' | 'maxAge'>> & Pick<CookieOptions, 'domain' | 'maxAge'>;
+  header: string;
+  serialAccess: SerialAccessSetting | false;
+  principal: ((req: Request) => string | undefined) | undefined;
+  storeTimeoutMs: number;
+  clock: Clock | undefined;
+}
+
+/** App options with defaults applied. */
+export interface ResolvedAppOptions {
+  app: string;
+  /** Seconds as given: 0 = the manager's, < 0 never. */
+  maxInactiveInterval: number;
+  stateless: boolean;
+  /** `undefined`: the manager's. */
+  serialAccess: SerialAccessSetting | false | undefined;
+}
+
+export const MANAGER_OPTION_NAMES: readonly (keyof SessionManagerOptions)[] = [
+  'store', 'coordinator', 'invalidationTimeout', 'reaperInterval', 'strictExpiry', 'secret',
+  'tracking', 'cookie', 'header', 'serialAccess', 'principal', 'storeTimeout', 'clock',
+];
+export const APP_OPTION_NAMES: readonly (keyof AppOptions)[] = ['app', 'maxInactiveInterval', 'stateless', 'serialAccess'];
+export const COOKIE_OPTION_NAMES: readonly (keyof CookieOptions)[] = [
+  'name', 'path', 'domain', 'secure', 'sameSite', 'httpOnly', 'maxAge',
+];
+export const SERIAL_ACCESS_OPTION_NAMES: readonly (keyof SerialAccessOptions)[] = ['maxWaitTime', 'accessOnTimeout'];

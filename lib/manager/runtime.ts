@@ -1,0 +1,61 @@
+import type { IncomingMessage } from 'node:http';
+import type { Clock } from '../clock';
+import type { Coordinator } from '../coordination/coordinator';
+import type { EventSink } from './events';
+import type { SessionIdCodec } from '../tracking/session-id-codec';
+import type { StoreAdapter } from '../storage/store-adapter';
+import type { SessionTracking } from '../tracking/tracking';
+import type { SerialAccessSetting, SerialLocks } from '../locking/serial-slot';
+import type { RunningRequests } from '../killing/running-requests';
+import type { SessionDestroyer } from '../session/destruction';
+import type { CommitOrder } from '../locking/commit-order';
+
+/** Counters of `manager.stats().sessions`. */
+export interface SessionCounters {
+  created: number;
+  invalidated: number;
+  expired: number;
+  killed: number;
+}
+
+/**
+ * What the request path shares with the manager that built it: the parts
+ * wired once at startup. Internal; one per manager.
+ */
+export interface SessionRuntime {
+  readonly store: StoreAdapter;
+  readonly coordinator: Coordinator;
+  readonly codec: SessionIdCodec;
+  readonly tracking: SessionTracking;
+  readonly events: EventSink;
+  readonly clock: Clock;
+  readonly strictExpiry: boolean;
+  /** The global idle timeout in seconds (`-1` never). */
+  readonly invalidationTimeout: number;
+  readonly counters: SessionCounters;
+  /** The one path by which sessions no request holds are destroyed. */
+  readonly destroyer: SessionDestroyer;
+  /** Commits (and deletes) of one session, one at a time. */
+  readonly commits: CommitOrder;
+  /** The locks of serial access, for the apps that have it on. */
+  readonly locks: SerialLocks;
+  /** The requests using each session in this process (kills reach them). */
+  readonly running: RunningRequests;
+  /** How long the store keeps a record past its idle deadline (ms), for a timeout. */
+  graceMs(timeoutMs: number): number;
+  /** The `principal` option: the authenticated user of a request. */
+  readonly principal: ((req: IncomingMessage) => string | undefined) | undefined;
+  /** Names of the manager's other apps (web modules sharing the session id). */
+  otherApps(app: string): readonly string[];
+  /** Registers work `close()` must wait for. */
+  track(work: Promise<unknown>): void;
+}
+
+/** One app (web module) as the request path sees it. */
+export interface AppContext {
+  readonly name: string;
+  /** The app's effective default idle timeout in seconds (`-1` never). */
+  readonly timeout: number;
+  /** Serial access of this app's requests (the app's setting, else the manager's). */
+  readonly serialAccess: SerialAccessSetting | false;
+}

@@ -1,0 +1,245 @@
+import type { RequestHandler } from 'express';
+import type { Store } from 'express-session';
+import { createAdminRouter, type AdminRouterOptions } from '../admin/admin-router';
+import { SessionAdmin } from '../admin/session-admin';
+import { SessionListing } from '../admin/session-listing';
+import { systemClock, type Clock } from '../clock';
+import { boundedCoordinator } from '../coordination/bounded-coordinator';
+import { can, missingCapabilities, type Capability } from '../coordination/capabilities';
+import type { Coordinator, KillSignals, KillSubscription, SessionIndex } from '../coordination/coordinator';
+import { LocalCoordinator } from '../coordination/local/local-coordinator';
+import { ConfigurationError } from '../errors';
+import { Reaper, type SweepResult } from '../expiry/reaper';
+import { RunningRequests } from '../killing/running-requests';
+import { SessionKilling } from '../killing/session-killing';
+import { CommitOrder } from '../locking/commit-order';
+import { createSerialLocks } from '../locking/serial-locks';
+import { createDisconnect, createMiddleware, createStatelessMiddleware } from '../request/middleware';
+import { SessionDestroyer } from '../session/destruction';
+import { MemoryStore } from '../storage/memory-store';
+import { StoreAdapter } from '../storage/store-adapter';
+import { SessionIdCodec } from '../tracking/session-id-codec';
+import { createTracking } from '../tracking/tracking';
+import { ManagerEvents } from './manager-events';
+import { resolveAppOptions, resolveManagerOptions } from './option-resolution';
+import type { AppOptions, ResolvedManagerOptions, SessionManagerOptions } from './options';
+import type { AppContext, SessionCounters, SessionRuntime } from './runtime';
+import { defaultReaperInterval, warnAboutSerialAccess, warnAtStartup } from './startup-warnings';
+
+const NO_APPS: readonly string[] = [];
+
+/** `manager.stats()`. */
+export interface SessionManagerStats {
+  /** This process's counters since it started. */
+  sessions: SessionCounters;
+  reaper: {
+    active: boolean;
+    /** Why the reaper is inactive. */
+    reason?: string;
+    /** Effective interval in seconds. */
+    interval: number;
+    runs: number;
+    lastRunAt: number | null;
+    lastDurationMs: number | null;
+    expired: number;
+  };
+}
+
+/**
+ * The session manager: options, wiring, lifecycle; one per process
+ * (docs/architecture.md, "Layers"). Mount `manager.middleware()` once per
+ * application.
+ */
+export class SessionManager extends ManagerEvents {
+  /** The express-session store holding session data. */
+  readonly store: Store;
+  /** Where access times, the expiry index, locks, kill signals and the indexes live. */
+  readonly coordinator: Coordinator;
+  /** Effective reaper interval in seconds (WebSphere's ReaperInterval). */
+  readonly reaperInterval: number;
+  /** Look at and kill sessions. */
+  readonly sessions: SessionAdmin;
+  /**
+   * Resolves once the manager is fully started: with a remote coordinator,
+   * once kills issued in other processes reach this one (Redis may be down
+   * at startup; it keeps trying). Requests do not wait for it.
+   */
+  readonly ready: Promise<void>;
+  private readonly options: ResolvedManagerOptions;
+  private readonly runtime: SessionRuntime;
+  private readonly counters: SessionCounters = { created: 0, invalidated: 0, expired: 0, killed: 0 };
+  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly reaper: Reaper;
+  /** Default idle timeout (seconds, -1 never) of each app mounted so far. */
+  private readonly appTimeouts = new Map<string, number>();
+  /** An app with serial access was mounted (its warning, if any, said). */
+  private serialAccessSeen = false;
+  /** Listening for kills (in any process) to reach this process's requests. */
+  private readonly kills: KillSubscription | undefined;
+
+  constructor(options?: SessionManagerOptions) {
+    super();
+    this.options = resolveManagerOptions(options);
+    const clock: Clock = this.options.clock ?? systemClock;
+    this.store = this.options.store ?? new MemoryStore({ clock });
+    this.coordinator = this.options.coordinator ?? new LocalCoordinator();
+    const coordinator = boundedCoordinator(this.coordinator, this.options.storeTimeoutMs);
+    this.reaperInterval = this.options.reaperInterval ?? defaultReaperInterval(this.options.invalidationTimeoutMs);
+    const store = new StoreAdapter(this.store, this.options.storeTimeoutMs);
+    const destroyer = new SessionDestroyer({ store, coordinator, events: this, counters: this.counters });
+    const invalidationTimeout = this.options.invalidationTimeoutMs === null ? -1 : this.options.invalidationTimeoutMs / 1000;
+    const appTimeout = (app: string): number => this.appTimeouts.get(app) ?? invalidationTimeout;
+    const track = (work: Promise<unknown>): void => this.track(work);
+    const reaperMs = this.reaperInterval * 1000;
+    this.runtime = {
+      store,
+      coordinator,
+      destroyer,
+      commits: new CommitOrder(can(coordinator, 'commit locks') ? coordinator : undefined, this.options.storeTimeoutMs),
+      codec: new SessionIdCodec(this.options.secrets),
+      tracking: createTracking(this.options),
+      events: this,
+      clock,
+      strictExpiry: this.options.strictExpiry,
+      invalidationTimeout,
+      counters: this.counters,
+      locks: createSerialLocks(coordinator),
+      running: new RunningRequests(),
+      principal: this.options.principal as SessionRuntime['principal'],
+      graceMs: (timeoutMs) => Math.max(timeoutMs, 2 * reaperMs),
+      track,
+      otherApps: (app) => (this.appTimeouts.size < 2 ? NO_APPS : [...this.appTimeouts.keys()].filter((a) => a !== app)),
+    };
+    const index = can(coordinator, 'an expiry index') ? coordinator : undefined;
+    this.reaper = new Reaper({ store, coordinator, index, destroyer, clock, appTimeout }, this.reaperInterval);
+    const listing = new SessionListing({
+      store,
+      coordinator,
+      index: () => needs(coordinator, 'a session index', 'manager.sessions') as SessionIndex,
+      clock,
+      strictExpiry: this.options.strictExpiry,
+      apps: () => [...this.appTimeouts.keys()],
+      appTimeout,
+      track,
+    });
+    const killing = new SessionKilling({
+      store,
+      kills: () => needs(coordinator, 'kill signals', 'killing sessions') as KillSignals,
+      destroyer,
+      listing,
+      clock,
+      track,
+    });
+    this.sessions = new SessionAdmin(listing, killing);
+    this.kills = this.listenForKills(coordinator);
+    this.ready = this.kills ? this.kills.ready : Promise.resolve();
+    warnAtStartup(this.options, this.store, this.coordinator, this.reaperInterval);
+    this.reaper.start();
+  }
+
+  /**
+   * The middleware of one application (web module). Apps of one manager share
+   * the session id and never each other's data.
+   */
+  middleware(appOptions?: AppOptions): RequestHandler {
+    const app = resolveAppOptions(appOptions);
+    if (app.stateless) return createStatelessMiddleware();
+    const context: AppContext = {
+      name: app.app,
+      timeout: app.maxInactiveInterval === 0 ? this.runtime.invalidationTimeout : app.maxInactiveInterval,
+      serialAccess: app.serialAccess ?? this.options.serialAccess,
+    };
+    if (context.serialAccess && !this.serialAccessSeen) {
+      this.serialAccessSeen = true;
+      warnAboutSerialAccess(this.coordinator);
+    }
+    this.appTimeouts.set(context.name, context.timeout);
+    return createMiddleware(this.runtime, context);
+  }
+
+  /**
+   * The admin page and its JSON API; mount it anywhere:
+   * `app.use('/admin', manager.adminRouter({ authorize: (req) => isAdmin(req) }))`.
+   * Needs a coordinator with a session index and kill signals.
+   */
+  adminRouter(options: AdminRouterOptions): RequestHandler {
+    needs(this.runtime.coordinator, 'a session index', 'adminRouter()');
+    needs(this.runtime.coordinator, 'kill signals', 'adminRouter()');
+    return createAdminRouter({ sessions: this.sessions, stats: () => this.stats(), reap: () => this.reap() }, options);
+  }
+
+  /**
+   * A route handler that ends the caller's session (webMethods'
+   * `disconnect`): invalidates it, clears the cookie (or header), answers
+   * 204 — or, with `redirect`, 303 to that address (for an HTML form). Mount
+   * it after `middleware()`: `app.post('/logout', manager.disconnect())`.
+   */
+  disconnect(options: { redirect?: string } = {}): RequestHandler {
+    return createDisconnect(this.runtime, options.redirect);
+  }
+
+  /** Counters of this process and the reaper's state (synchronous). */
+  stats(): SessionManagerStats {
+    return {
+      sessions: { ...this.counters },
+      reaper: {
+        active: this.reaper.mode !== 'inactive',
+        ...(this.reaper.reason === undefined ? {} : { reason: this.reaper.reason }),
+        interval: this.reaperInterval,
+        runs: this.reaper.runs,
+        lastRunAt: this.reaper.lastRunAt,
+        lastDurationMs: this.reaper.lastDurationMs,
+        expired: this.reaper.expired,
+      },
+    };
+  }
+
+  /** Runs a reaper sweep now: idle sessions are destroyed with reason `expired`. */
+  reap(): Promise<SweepResult> {
+    return this.reaper.sweep();
+  }
+
+  /**
+   * Stops the reaper and the kill channel and waits for in-flight commits.
+   * The store and coordinator stay open: they are the caller's.
+   */
+  async close(): Promise<void> {
+    await this.reaper.stop();
+    await this.kills?.close();
+    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+  }
+
+  /**
+   * A session killed anywhere: its requests running here see their `signal`
+   * abort, and those queued here behind them go on (to a new session). A
+   * coordinator that cannot listen yet (Redis down at startup) keeps trying;
+   * until it can, a session killed in another process stays usable by the
+   * requests already running here until they end. Without kill signals no
+   * session can be killed, so there is nothing to hear.
+   */
+  private listenForKills(coordinator: Coordinator): KillSubscription | undefined {
+    if (!can(coordinator, 'kill signals')) return undefined;
+    const { running, locks } = this.runtime;
+    return coordinator.onKill((key) => {
+      running.kill(key);
+      locks.drain(key);
+    });
+  }
+
+  /** Registers work `close()` must wait for. */
+  private track(work: Promise<unknown>): void {
+    const settled = work.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.inflight.add(settled);
+    void settled.then(() => this.inflight.delete(settled));
+  }
+}
+
+/** `coordinator`, if it has `capability`; else a `ConfigurationError` saying what needs it. */
+function needs(coordinator: Coordinator, capability: Capability, what: string): Coordinator {
+  const missing = missingCapabilities(coordinator, [[[capability], `${what} needs`]]);
+  if (missing.length > 0) throw new ConfigurationError(missing);
+  return coordinator;
+}

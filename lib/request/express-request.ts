@@ -1,0 +1,33 @@
+/**
+ * What the middleware adds to Express's `Request`. Shipped inside the
+ * package's type declarations, so `req.httpSession` is typed for every user
+ * who imports `express-session-management` — no casts.
+ */
+import type { HttpSession } from '../session/http-session';
+
+declare global {
+  namespace Express {
+    interface Request {
+      /**
+       * The session of this request for the app of the middleware: the live one
+       * the client named, or a pending one that is created by its first write.
+       * `undefined` on `stateless` routes.
+       */
+      httpSession: HttpSession;
+      /** The session, creating (storing, sending the id) when absent — the Servlet `getSession()`. */
+      getSession(): HttpSession;
+      getSession(create: true): HttpSession;
+      /** The session, or `null` when there is none and none was created in this request. */
+      getSession(create: false): HttpSession | null;
+      getSession(create?: boolean): HttpSession | null;
+      /** The id the client sent (within a valid signature), even if it names no live session. */
+      getRequestedSessionId(): string | null;
+      /** Whether the requested id names the live session of this request. */
+      isRequestedSessionIdValid(): boolean;
+      /** Gives the session a new id, keeping its data (call it at login); returns the new id. */
+      changeSessionId(): string;
+    }
+  }
+}
+
+export {};

@@ -1,0 +1,65 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { ConfigurationError } from '../errors';
+import type { AppContext, SessionRuntime } from '../manager/runtime';
+import { RequestContext } from './request-context';
+import { installRequestMethods, kContext, type ManagedRequest } from './request-methods';
+
+/** Builds the per-app middleware (docs/architecture.md, "The request path"). */
+export function createMiddleware(runtime: SessionRuntime, app: AppContext): RequestHandler {
+  return function sessionManagement(req: Request, res: Response, next: NextFunction): void {
+    const managed = req as ManagedRequest;
+    const existing = managed[kContext];
+    if (existing && existing.appContext === app) {
+      next(); // the same app's middleware mounted twice on one path
+      return;
+    }
+    installRequestMethods(managed);
+    const context = new RequestContext(runtime, app, req, res);
+    managed[kContext] = context;
+    const decoded = runtime.codec.decode(runtime.tracking.read(req));
+    if (!decoded) {
+      managed.httpSession = context.session;
+      next();
+      return;
+    }
+    context.load(decoded).then(
+      () => {
+        if (context.clientGone) return; // nobody is waiting for an answer
+        managed.httpSession = context.session;
+        next();
+      },
+      (error: unknown) => {
+        if (!context.clientGone) next(error);
+      },
+    );
+  };
+}
+
+/** The middleware of a `stateless` app: no cookie read, no store, no session. */
+export function createStatelessMiddleware(): RequestHandler {
+  return function statelessSession(req: Request, _res: Response, next: NextFunction): void {
+    const managed = req as ManagedRequest;
+    installRequestMethods(managed);
+    managed[kContext] = undefined;
+    (managed as { httpSession?: unknown }).httpSession = undefined;
+    next();
+  };
+}
+
+/**
+ * `manager.disconnect()`: invalidates the request's session, tells the client
+ * to forget the id, and answers 204 (or 303 to `redirect`).
+ */
+export function createDisconnect(runtime: SessionRuntime, redirect?: string): RequestHandler {
+  if (redirect !== undefined && (typeof redirect !== 'string' || redirect === '')) {
+    throw new ConfigurationError(['disconnect: redirect must be a non-empty string (an address)']);
+  }
+  return function disconnect(req: Request, res: Response): void {
+    const context = (req as ManagedRequest)[kContext];
+    if (context) context.disconnect();
+    else runtime.tracking.clear(res); // no session middleware on this route: nothing to end but the id
+    if (redirect === undefined) res.status(204).end();
+    else res.redirect(303, redirect);
+  };
+}
+

@@ -1,0 +1,62 @@
+import type { ServletSession } from '../session/http-session';
+import { REMOVED } from '../session/session-state';
+import { buildRecord, type LoadedRecord, type SessionMeta } from '../storage/session-record';
+import type { StoredRecord } from '../storage/store-adapter';
+
+/** When a record is written and until when the store keeps it. */
+export interface WriteTimes {
+  /** The request's start: the record's `accessed`. */
+  start: number;
+  now: number;
+  /** When the store's copy expires by its own TTL (ms). */
+  storeExpires: number;
+}
+
+/**
+ * The whole record of a session as this request leaves it: for a session
+ * created (or renamed) in this request, which nobody else can have written.
+ */
+export function wholeRecord(session: ServletSession, times: WriteTimes): StoredRecord {
+  const { state } = session;
+  const subsessions = session.getSubsessionNames();
+  const meta: SessionMeta = {
+    v: 1,
+    app: session.app,
+    created: state.creationTime,
+    accessed: times.start,
+    timeout: state.timeout,
+    subsessions: subsessions.length > 0 ? subsessions : undefined,
+    principal: state.principal,
+  };
+  return buildRecord(meta, state.snapshot(), times.storeExpires, times.now);
+}
+
+/**
+ * What this request changed, applied to the record as it is in the store now
+ * (docs/architecture.md, "Commit"): attributes it set, removed or changed in
+ * place, its timeout if it set one, subsessions it created or lost, its
+ * principal if it bound one. Whatever other requests wrote meanwhile stays;
+ * on one attribute the last commit wins.
+ */
+export function mergedRecord(current: LoadedRecord, session: ServletSession, times: WriteTimes): StoredRecord {
+  const { state } = session;
+  const attributes = { ...current.attributes };
+  for (const [name, value] of state.changed) {
+    if (value === REMOVED) delete attributes[name];
+    else attributes[name] = value;
+  }
+  for (const name of state.changedInPlace()) attributes[name] = state.attributes.get(name);
+  const subsessions = new Set(current.meta.subsessions);
+  for (const name of state.subsessionsAdded) subsessions.add(name);
+  for (const name of state.subsessionsRemoved) subsessions.delete(name);
+  const meta: SessionMeta = {
+    v: 1,
+    app: current.meta.app,
+    created: current.meta.created,
+    accessed: Math.max(current.meta.accessed, times.start),
+    timeout: state.timeoutChanged ? state.timeout : current.meta.timeout,
+    subsessions: subsessions.size > 0 ? [...subsessions] : undefined,
+    principal: current.meta.principal ?? (state.principalBound ? state.principal : undefined),
+  };
+  return buildRecord(meta, attributes, times.storeExpires, times.now);
+}

@@ -1,0 +1,231 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IllegalStateError } from '../errors';
+import type { KillTarget } from '../killing/running-requests';
+import { SerialSlot } from '../locking/serial-slot';
+import type { AppContext, SessionRuntime } from '../manager/runtime';
+import { ServletSession, type SessionHost } from '../session/http-session';
+import { SessionState } from '../session/session-state';
+import { sessionKey } from '../storage/session-key';
+import { generateSessionId } from '../tracking/session-id';
+import type { DecodedId } from '../tracking/session-id-codec';
+import { ResponseHooks } from './response-hooks';
+import { commitRequest } from './session-commit';
+import { loadSession } from './session-loader';
+
+/** The signal of sessions no kill can reach (new in this request): never aborted. */
+const QUIET_SIGNAL = new AbortController().signal;
+
+/**
+ * One request's view of its app's session (docs/architecture.md, "The
+ * request path"): what it asked for and what it got, the Servlet request API
+ * (`getSession`, `changeSessionId`, …) and the callbacks of the sessions it
+ * holds. Loading, committing and the response's hooks live in the files
+ * beside it; this class holds what they share.
+ */
+export class RequestContext implements SessionHost, KillTarget {
+  /** Start of the request, ms. */
+  readonly start: number;
+  /** The session of `req.httpSession`. */
+  session: ServletSession;
+  /** The id the client sent (inside a valid signature), or `null`. */
+  requestedId: string | null = null;
+  /** The session that the requested id named, when it was live at the start. */
+  loaded: ServletSession | null = null;
+  /** Another app of the manager holds a live session on the requested id. */
+  sharedId = false;
+  /** The requested value was signed with an older secret: re-issue it. */
+  staleSignature = false;
+  /** Sessions replaced during the request whose store records must be dealt with. */
+  readonly retired: ServletSession[] = [];
+  /** The loaded session was killed while this request ran. */
+  killed = false;
+  /** The client is to forget the id whatever other apps hold (`manager.disconnect()`). */
+  forgetId = false;
+  readonly hooks: ResponseHooks;
+  private readonly slot: SerialSlot;
+  /** The key this request registered under in `runtime.running`, while it uses the session. */
+  private runningKey: string | null = null;
+  private commitWork: Promise<void> | undefined;
+  /** Behind the loaded session's `signal`; made on first use. */
+  private controller: AbortController | undefined;
+
+  constructor(
+    readonly runtime: SessionRuntime,
+    readonly appContext: AppContext,
+    readonly req: IncomingMessage,
+    readonly res: ServerResponse,
+  ) {
+    this.start = runtime.clock.now();
+    this.session = this.pendingSession();
+    this.slot = new SerialSlot(runtime.locks, appContext.serialAccess);
+    this.hooks = new ResponseHooks(this);
+  }
+
+  get events(): SessionRuntime['events'] {
+    return this.runtime.events;
+  }
+
+  get appTimeout(): number {
+    return this.appContext.timeout;
+  }
+
+  /** The client went away before its response was complete: the middleware lets the request go. */
+  get clientGone(): boolean {
+    return this.hooks.clientGone;
+  }
+
+  /**
+   * Loads the session the client named. A missing, or (with strictExpiry)
+   * expired, session leaves the pending one in place. A client that leaves
+   * meanwhile stops the wait and holds nothing.
+   */
+  async load(decoded: DecodedId): Promise<void> {
+    this.requestedId = decoded.id;
+    this.staleSignature = decoded.stale;
+    const key = sessionKey(this.appContext.name, decoded.id);
+    const gone = this.hooks.watchClient(() => this.slot.give());
+    // 0. Serial access: wait for the requests of this session ahead of this one.
+    await this.slot.take(key, gone);
+    // Reachable by a kill from before it enters the coordinator: no kill falls between the two.
+    this.runningKey = key;
+    this.runtime.running.add(key, this);
+    try {
+      await loadSession(this, key, decoded);
+    } finally {
+      if (!this.hooks.endHooked) this.finishUse(); // no session to protect: nothing will commit
+      else if (gone.aborted) this.hooks.commitAfterAbort(); // it left while the session loaded: finish at once
+    }
+  }
+
+  /**
+   * The id of a session created in this request: the requested one when
+   * another app of the manager holds a live session on it (web modules share
+   * one id, as in WebSphere), else a fresh one.
+   */
+  newId(): string {
+    return this.sharedId && this.requestedId !== null ? this.requestedId : generateSessionId();
+  }
+
+  /** Finishes the request's session work once, however the request ends. */
+  commit(): Promise<void> {
+    this.commitWork ??= commitRequest(this).finally(() => this.finishUse());
+    return this.commitWork;
+  }
+
+  /** Whether the commit has started. */
+  get committing(): boolean {
+    return this.commitWork !== undefined;
+  }
+
+  /** Stops being reachable by kills and gives the serial-access turn to the next request. */
+  private finishUse(): void {
+    if (this.runningKey !== null) this.runtime.running.delete(this.runningKey, this);
+    this.runningKey = null;
+    this.slot.give();
+  }
+
+  /** An administrator killed the session this request uses (docs/architecture.md, "Killing"). */
+  sessionKilled(): void {
+    if (this.killed) return;
+    this.killed = true;
+    this.controller?.abort(killReason());
+    if (!this.res.headersSent) this.hooks.hookHeaders(); // the id names nothing any more: clear it
+  }
+
+  signalOf(session: ServletSession): AbortSignal {
+    const loaded = this.loaded;
+    if (loaded === null || (session !== loaded && session.parent !== loaded)) return QUIET_SIGNAL;
+    if (!this.controller) {
+      this.controller = new AbortController();
+      if (this.killed) this.controller.abort(killReason());
+    }
+    return this.controller.signal;
+  }
+
+  /** `req.getSession(create)`. */
+  getSession(create: boolean): ServletSession | null {
+    const current = this.session;
+    if (current.state.status === 'live') return current;
+    if (!create) return null;
+    if (current.state.status === 'invalid') {
+      this.retired.push(current);
+      this.session = this.pendingSession();
+      (this.req as { httpSession?: unknown }).httpSession = this.session;
+    }
+    this.session.makeLive();
+    return this.session;
+  }
+
+  /** `manager.disconnect()`: ends the session and has the client forget the id. */
+  disconnect(): void {
+    if (this.session.state.status === 'live') this.session.invalidate();
+    this.forgetId = true;
+    this.hooks.hookHeaders();
+  }
+
+  /** `req.isRequestedSessionIdValid()`. */
+  isRequestedSessionIdValid(): boolean {
+    const loaded = this.loaded;
+    return loaded !== null && loaded.state.status === 'live' && loaded.getId() === this.requestedId;
+  }
+
+  /** `req.changeSessionId()`: new id, same data; the old id names nothing afterwards. */
+  changeSessionId(): string {
+    const session = this.session;
+    if (session.state.status !== 'live') throw new IllegalStateError('changeSessionId: the request has no session');
+    if (this.res.headersSent) throw new IllegalStateError('changeSessionId: the response headers were already sent');
+    const oldId = session.getId();
+    const id = generateSessionId();
+    session.state.id = id;
+    session.state.dirty = true;
+    this.hooks.hookHeaders();
+    this.events.fire('sessionIdChanged', { id, app: session.app, session, oldId });
+    return id;
+  }
+
+  activate(session: ServletSession): void {
+    if (this.res.headersSent) {
+      throw new IllegalStateError('Cannot create a session after the response headers were sent');
+    }
+    const { state } = session;
+    state.status = 'live';
+    state.fresh = true;
+    state.dirty = true;
+    this.runtime.counters.created++;
+    this.hooks.hookEnd();
+    this.hooks.hookHeaders();
+    this.events.fire('sessionCreated', { id: session.getId(), app: session.app, session });
+  }
+
+  subsessionCreated(sub: ServletSession): void {
+    this.runtime.counters.created++;
+    this.events.fire('sessionCreated', { id: sub.getId(), app: sub.app, subsession: sub.name!, session: sub });
+  }
+
+  retire(sub: ServletSession): void {
+    this.retired.push(sub);
+  }
+
+  invalidated(session: ServletSession): void {
+    if (!session.state.fresh && session.state.storedKey === null) return; // a pending session: nothing existed
+    this.runtime.counters.invalidated++;
+    this.hooks.hookEnd();
+    if (!this.res.headersSent) this.hooks.hookHeaders();
+  }
+
+  /** A new session object around `state`, held by this request. */
+  sessionOf(state: SessionState, parent?: { session: ServletSession; name: string }): ServletSession {
+    return new ServletSession(this, state, parent);
+  }
+
+  private pendingSession(): ServletSession {
+    return this.sessionOf(
+      new SessionState({ app: this.appContext.name, status: 'pending', creationTime: this.start, lastAccessedTime: this.start }),
+    );
+  }
+}
+
+/** Why a killed session's signal aborted: what `fetch(…, { signal })` rejects with. */
+function killReason(): DOMException {
+  return new DOMException('The session was killed by an administrator', 'AbortError');
+}

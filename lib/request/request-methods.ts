@@ -1,0 +1,52 @@
+import { IncomingMessage } from 'node:http';
+import { IllegalStateError } from '../errors';
+import type { ServletSession } from '../session/http-session';
+import type { RequestContext } from './request-context';
+
+/** Where a request keeps its context (one per app middleware it passed; the last one wins). */
+export const kContext = Symbol('express-session-management.context');
+
+/** A request as the middleware leaves it, with its context. */
+export type ManagedRequest = IncomingMessage & { [kContext]?: RequestContext; httpSession?: unknown };
+
+/** Request prototypes that already carry the Servlet request methods. */
+const equipped = new WeakSet<object>();
+
+/**
+ * Puts the Servlet request methods, once, where Express defines `req.get`:
+ * on its `request` prototype, below every app's (a mounted sub-app swaps
+ * `app.request` in and out, and sees them too). No per-request cost. They
+ * find the request's context through `this`; a request without one (a
+ * stateless route, or no middleware) has no session.
+ */
+export function installRequestMethods(req: ManagedRequest): void {
+  let proto = Object.getPrototypeOf(req) as object;
+  if (equipped.has(proto)) return;
+  while (proto !== IncomingMessage.prototype) {
+    const parent = Object.getPrototypeOf(proto) as object | null;
+    if (parent === null || parent === IncomingMessage.prototype) break;
+    proto = parent;
+  }
+  const methods = { getSession, getRequestedSessionId, isRequestedSessionIdValid, changeSessionId };
+  if (proto === IncomingMessage.prototype) {
+    Object.assign(req, methods); // not Express: own methods, per request
+    return;
+  }
+  Object.assign(proto, methods);
+  equipped.add(Object.getPrototypeOf(req) as object);
+}
+
+function getSession(this: ManagedRequest, create = true): ServletSession | null {
+  return this[kContext]?.getSession(create) ?? null;
+}
+function getRequestedSessionId(this: ManagedRequest): string | null {
+  return this[kContext]?.requestedId ?? null;
+}
+function isRequestedSessionIdValid(this: ManagedRequest): boolean {
+  return this[kContext]?.isRequestedSessionIdValid() ?? false;
+}
+function changeSessionId(this: ManagedRequest): string {
+  const context = this[kContext];
+  if (!context) throw new IllegalStateError('changeSessionId: the request has no session (stateless route?)');
+  return context.changeSessionId();
+}

@@ -1,0 +1,128 @@
+import type { ServerResponse } from 'node:http';
+import onHeaders from 'on-headers';
+import createDebug from 'debug';
+import type { RequestContext } from './request-context';
+
+const debug = createDebug('express-session-management');
+
+/**
+ * The response seam of a request (Jetty gives it a class of its own): the
+ * session id goes out with the headers, the commit happens before the
+ * response ends (and its failure turns the response into a 503), and a
+ * client that goes away is noticed (docs/architecture.md, "The request
+ * path").
+ */
+export class ResponseHooks {
+  /** `res.end` waits for the commit. */
+  endHooked = false;
+  private headersHooked = false;
+  /** The commit failed: the response is a 503 and must not carry a session id. */
+  private failed = false;
+  /** Aborted when the client goes away before its response is complete (see `watchClient`). */
+  private clientWatch: AbortController | undefined;
+
+  constructor(private readonly context: RequestContext) {}
+
+  private get res(): ServerResponse {
+    return this.context.res;
+  }
+
+  /** The client went away before its response was complete. */
+  get clientGone(): boolean {
+    return this.clientWatch?.signal.aborted ?? this.res.destroyed;
+  }
+
+  /**
+   * A signal that aborts when the client goes away before its response is
+   * complete, calling `onGone` then: a request whose client left stops
+   * waiting (for its serial-access turn, a lock) and holds nothing.
+   */
+  watchClient(onGone: () => void): AbortSignal {
+    const watch = (this.clientWatch = new AbortController());
+    const res = this.res;
+    if (res.destroyed) {
+      watch.abort();
+      return watch.signal;
+    }
+    res.once('close', () => {
+      if (!res.writableFinished) {
+        watch.abort();
+        onGone();
+      }
+      if (this.endHooked) this.commitAfterAbort();
+    });
+    return watch.signal;
+  }
+
+  /** Defers `res.end` until the commit is done, and commits on a client abort too. */
+  hookEnd(): void {
+    if (this.endHooked) return;
+    this.endHooked = true;
+    const res = this.res;
+    const end = res.end as (...args: unknown[]) => ServerResponse;
+    const hooks = this;
+    res.end = function endAfterCommit(this: ServerResponse, ...args: unknown[]): ServerResponse {
+      res.end = end as ServerResponse['end'];
+      hooks.trackCommit().then(
+        () => end.apply(res, args),
+        (error: unknown) => hooks.failResponse(error, end, args),
+      );
+      return res;
+    } as ServerResponse['end'];
+    if (!this.clientWatch) res.once('close', () => this.commitAfterAbort()); // else watchClient's listener does it
+  }
+
+  /** Writes the session id (or its removal) as the headers go out. */
+  hookHeaders(): void {
+    if (this.headersHooked) return;
+    this.headersHooked = true;
+    onHeaders(this.res, () => this.writeTracking());
+  }
+
+  /** Finishes the session work of a request whose client went away (nothing else will end it). */
+  commitAfterAbort(): void {
+    if (!this.context.committing) {
+      this.trackCommit().catch((error: unknown) => debug('commit after abort failed: %O', error));
+    }
+  }
+
+  private trackCommit(): Promise<void> {
+    const work = this.context.commit();
+    this.context.runtime.track(work);
+    return work;
+  }
+
+  /** Sends the id (new, changed, re-signed) or clears it. */
+  private writeTracking(): void {
+    const { runtime, session, loaded, requestedId } = this.context;
+    const { tracking, codec } = runtime;
+    const res = this.res;
+    if (this.failed) return;
+    if (this.context.forgetId) {
+      if (requestedId !== null) tracking.clear(res);
+    } else if (this.context.killed && session === loaded) {
+      if (!this.context.sharedId) tracking.clear(res);
+    } else if (session.state.status === 'live') {
+      const id = session.getId();
+      if (session.state.fresh || id !== requestedId || this.context.staleSignature) tracking.write(res, codec.encode(id));
+    } else if (loaded !== null && loaded.state.status === 'invalid' && !this.context.sharedId) {
+      tracking.clear(res); // only when no other app holds a session on the id
+    }
+  }
+
+  /** A failed commit must not look like success: a 503, or a cut connection if headers are out. */
+  private failResponse(error: unknown, end: (...args: unknown[]) => ServerResponse, args: unknown[]): void {
+    debug('commit failed: %O', error);
+    const res = this.res;
+    if (res.headersSent) {
+      res.destroy(error instanceof Error ? error : new Error(String(error)));
+      return;
+    }
+    this.failed = true;
+    for (const name of res.getHeaderNames()) res.removeHeader(name);
+    res.statusCode = 503;
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    const callback = args.find((a) => typeof a === 'function');
+    end.call(res, 'Service Unavailable: the session store did not accept the session', callback);
+  }
+}

@@ -1,0 +1,179 @@
+import type { AccessEntry, LeaveUpdate } from '../coordination/coordinator';
+import { UnauthorizedSessionRequestError } from '../errors';
+import type { ServletSession } from '../session/http-session';
+import { SessionState } from '../session/session-state';
+import { sessionKey, subsessionKey } from '../storage/session-key';
+import { readRecord, type LoadedRecord } from '../storage/session-record';
+import type { DecodedId } from '../tracking/session-id-codec';
+import { requestUser } from './principal-binding';
+import type { RequestContext } from './request-context';
+
+/**
+ * Loads the session stored under `key` into the request (docs/architecture.md,
+ * "The request path"): the record and the coordinator's entry, read
+ * together; then whether it may be served (claimed, gone, expired, another
+ * user's); then the session and its subsessions. A session that may not be
+ * served leaves the request's pending session in place.
+ */
+export async function loadSession(context: RequestContext, key: string, decoded: DecodedId): Promise<void> {
+  const { runtime, start } = context;
+  const { store, coordinator, strictExpiry } = runtime;
+  // 1. Read the record and enter the coordinator together: one round trip when both are remote.
+  const [read, entered, shared] = await Promise.allSettled([
+    store.get(key),
+    coordinator.enter(key, start, strictExpiry),
+    heldByOtherApps(context, decoded.id),
+  ]);
+  if (entered.status === 'rejected') throw entered.reason;
+  if (shared.status === 'rejected') throw shared.reason;
+  context.sharedId = shared.value;
+  const entry = entered.value;
+  const counted = counts(entry, start, strictExpiry);
+  if (read.status === 'rejected') {
+    if (counted) await coordinator.leave(key, abandonUpdate(context)).catch(() => undefined);
+    throw read.reason;
+  }
+  const record = read.value;
+  // 2. Claimed by the reaper or by another request that found it expired: it is going.
+  if (entry?.claimed) return;
+  // 3. No record: the session is gone (or never was); forget any stale entry.
+  if (!record) {
+    if (entry) await coordinator.remove(key);
+    return;
+  }
+  // 3b. A record but no entry: unknown to the coordinator (a migrated record), or destroyed
+  // between the two reads above. A destruction deletes the record before the entry, so a
+  // second read, made after the coordinator answered, tells them apart.
+  if (!entry && !(await store.get(key))) return;
+  const data = readRecord(record, context.appContext.name, start);
+  // 4. Expired on access: enter() did not count this request as a user, so every request that
+  // finds it expired claims as a bystander and exactly one destroys it.
+  if (strictExpiry && entry && isExpired(entry, start)) {
+    await destroyExpired(context, key, entry, data);
+    return;
+  }
+  // 4b. Bound to a user (the principal option): for that user only.
+  if (data.meta.principal !== undefined && runtime.principal) {
+    const user = await userOrLeave(context, key, counted);
+    if (user !== data.meta.principal) {
+      if (counted) await coordinator.leave(key, abandonUpdate(context));
+      context.sharedId = false; // a new session here gets an id of its own
+      if (user !== undefined) throw new UnauthorizedSessionRequestError();
+      return; // anonymous: a new session
+    }
+  }
+  // 5. Live: it becomes the request's session.
+  const state = new SessionState({
+    app: context.appContext.name,
+    status: 'live',
+    id: decoded.id,
+    creationTime: data.meta.created,
+    lastAccessedTime: entry ? entry.lastAccessedTime : data.meta.accessed,
+    timeout: data.meta.timeout,
+    attributes: data.attributes,
+    principal: data.meta.principal,
+  });
+  state.storedKey = key;
+  state.entered = entry !== undefined;
+  state.storeExpires = entry?.storeExpires ?? data.storeExpires;
+  const session = context.sessionOf(state);
+  context.session = session;
+  context.loaded = session;
+  context.hooks.hookEnd();
+  if (data.meta.subsessions?.length) await loadSubsessions(context, session, key, data.meta.subsessions);
+  if (decoded.stale) context.hooks.hookHeaders();
+}
+
+/**
+ * Loads a live parent's subsessions, each from its own record and
+ * coordinator entry (read, not entered: only a request that gets a
+ * subsession restarts its idle clock). Gone or expired ones are dropped from
+ * the parent's list; an expired one is destroyed (and announced) once.
+ */
+async function loadSubsessions(context: RequestContext, parent: ServletSession, parentKey: string, names: string[]): Promise<void> {
+  const { runtime, start } = context;
+  const { store, coordinator } = runtime;
+  const keys = names.map((name) => subsessionKey(parentKey, name));
+  const found = await Promise.all(keys.map((key) => Promise.all([store.get(key), coordinator.inspect(key)])));
+  for (let i = 0; i < names.length; i++) {
+    const [record, entry] = found[i];
+    const key = keys[i];
+    if (!record || entry?.claimed) {
+      if (!record && entry && !entry.claimed) await coordinator.remove(key);
+      parent.state.noteSubsession(names[i], false);
+      continue;
+    }
+    const data = readRecord(record, context.appContext.name, start);
+    if (runtime.strictExpiry && entry && isExpired(entry, start)) {
+      parent.state.noteSubsession(names[i], false);
+      await destroyExpired(context, key, entry, data);
+      continue;
+    }
+    const state = new SessionState({
+      app: parent.app,
+      status: 'live',
+      creationTime: data.meta.created,
+      lastAccessedTime: entry ? entry.lastAccessedTime : data.meta.accessed,
+      timeout: data.meta.timeout,
+      attributes: data.attributes,
+    });
+    state.storedKey = key;
+    state.storeExpires = entry?.storeExpires ?? data.storeExpires;
+    parent.subsessions.set(names[i], context.sessionOf(state, { session: parent, name: names[i] }));
+  }
+}
+
+/**
+ * A session (or subsession) found expired on access: destroyed if this
+ * request wins the claim. `lastAccessedTime` is the entry's as it was before
+ * this request came.
+ */
+async function destroyExpired(context: RequestContext, key: string, entry: AccessEntry, record: LoadedRecord): Promise<void> {
+  const { runtime, start } = context;
+  const { announced } = await runtime.destroyer.destroy(key, 'expired', { at: start }, {
+    record,
+    lastAccessedTime: entry.lastAccessedTime,
+    now: start,
+  });
+  if (announced) runtime.track(announced);
+}
+
+/** Whether another app of the manager has a session stored under `id` (no store call with one app). */
+async function heldByOtherApps(context: RequestContext, id: string): Promise<boolean> {
+  const { runtime } = context;
+  const others = runtime.otherApps(context.appContext.name);
+  if (others.length === 0) return false;
+  const records = await Promise.all(others.map((app) => runtime.store.get(sessionKey(app, id))));
+  return records.some((record) => record !== undefined);
+}
+
+/** The request's user; should the `principal` option throw, the request first stops using the session. */
+async function userOrLeave(context: RequestContext, key: string, counted: boolean): Promise<string | undefined> {
+  try {
+    return requestUser(context.runtime, context.req);
+  } catch (error) {
+    if (counted) await context.runtime.coordinator.leave(key, abandonUpdate(context)).catch(() => undefined);
+    throw error;
+  }
+}
+
+/** The coordinator update of a request that entered but could not load the record. */
+function abandonUpdate(context: RequestContext): LeaveUpdate {
+  return {
+    now: context.runtime.clock.now(),
+    timeoutMs: undefined,
+    storeExpires: null,
+    entered: true,
+    lastAccessedTime: context.start,
+  };
+}
+
+/** Idle past its deadline, and no request is using it. */
+function isExpired(entry: AccessEntry, now: number): boolean {
+  return entry.active === 0 && entry.deadline !== null && now >= entry.deadline;
+}
+
+/** Whether `enter()` counted the request as a user of the session (see `AccessTracking.enter`). */
+function counts(entry: AccessEntry | undefined, now: number, strictExpiry: boolean): boolean {
+  return entry !== undefined && !entry.claimed && !(strictExpiry && isExpired(entry, now));
+}

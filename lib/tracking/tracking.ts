@@ -1,0 +1,89 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
+import type { ResolvedManagerOptions } from '../manager/options';
+
+/** How a session id travels between client and server. */
+export interface SessionTracking {
+  /** The raw value the client sent, if any. */
+  read(req: IncomingMessage): string | undefined;
+  /** Tells the client the (encoded) id. */
+  write(res: ServerResponse, value: string): void;
+  /** Tells the client to forget the id. */
+  clear(res: ServerResponse): void;
+}
+
+/** Picks cookie or header tracking from the options. */
+export function createTracking(options: ResolvedManagerOptions): SessionTracking {
+  return options.tracking === 'header' ? new HeaderTracking(options.header) : new CookieTracking(options.cookie);
+}
+
+/** The id in a cookie (default `JSESSIONID`), like a servlet container. */
+export class CookieTracking implements SessionTracking {
+  private readonly attributes: Parameters<typeof serializeCookie>[2];
+
+  constructor(private readonly cookie: ResolvedManagerOptions['cookie']) {
+    this.attributes = {
+      path: cookie.path,
+      domain: cookie.domain,
+      secure: cookie.secure,
+      httpOnly: cookie.httpOnly,
+      sameSite: cookie.sameSite === false ? undefined : cookie.sameSite,
+      maxAge: cookie.maxAge,
+    };
+  }
+
+  read(req: IncomingMessage): string | undefined {
+    const header = req.headers.cookie;
+    if (!header || !header.includes(this.cookie.name)) return undefined;
+    try {
+      return parseCookie(header)[this.cookie.name];
+    } catch {
+      return undefined; // a malformed cookie header is "no session"
+    }
+  }
+
+  write(res: ServerResponse, value: string): void {
+    appendSetCookie(res, serializeCookie(this.cookie.name, value, this.attributes));
+  }
+
+  clear(res: ServerResponse): void {
+    appendSetCookie(
+      res,
+      serializeCookie(this.cookie.name, '', { ...this.attributes, maxAge: undefined, expires: new Date(0) }),
+    );
+  }
+}
+
+/** The id in a request header, returned in the same response header (cookieless clients). */
+export class HeaderTracking implements SessionTracking {
+  constructor(private readonly header: string) {}
+
+  read(req: IncomingMessage): string | undefined {
+    const value = req.headers[this.header];
+    if (typeof value !== 'string' || value.length === 0) return undefined;
+    return value.startsWith('s%3A') ? safeDecode(value) : value;
+  }
+
+  write(res: ServerResponse, value: string): void {
+    res.setHeader(this.header, value);
+  }
+
+  clear(res: ServerResponse): void {
+    res.setHeader(this.header, '');
+  }
+}
+
+/** Adds a Set-Cookie line without dropping ones already set. */
+function appendSetCookie(res: ServerResponse, line: string): void {
+  const previous = res.getHeader('Set-Cookie');
+  if (previous === undefined) res.setHeader('Set-Cookie', line);
+  else res.setHeader('Set-Cookie', [...(Array.isArray(previous) ? previous : [String(previous)]), line]);
+}
+
+function safeDecode(value: string): string | undefined {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    return undefined;
+  }
+}
