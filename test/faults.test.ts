@@ -20,6 +20,7 @@ import { call, delay, keepAliveAgent, within, type Answer } from './support/time
 import { realProcess, watchUnhandledRejections, type RejectionWatch } from './support/unhandled-rejections';
 import { uniquePrefix } from './support/services';
 import { ShiftedClock } from './support/fake-clock';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createClient } from 'redis';
 
 /** storeTimeout of every node here, seconds. */
@@ -94,7 +95,6 @@ describeFaults('Redis faults, in one process (connect-redis + redisCoordinator, 
       kept = await Promise.all([1, 2, 3].map((n) => createSession(node, n)));
       due = await Promise.all([4, 5, 6].map((n) => createSession(node, n, DUE_TTL_S)));
       await outage.begin(rig);
-      clock.advance(JUMP_MS);
       on = true;
     });
 
@@ -127,7 +127,8 @@ describeFaults('Redis faults, in one process (connect-redis + redisCoordinator, 
     });
 
     it('serves the sessions from before again once Redis is back, resumes the reaper, and destroys the sessions that fell due once each', async () => {
-      // 1. The short sessions fell due during the outage (the clock jumped when it began).
+      // 1. The short sessions fall due during the outage (they were requested before, and failed).
+      clock.advance(JUMP_MS);
       await outage.end(rig);
       on = false;
       const endedAt = clock.now();
@@ -179,7 +180,10 @@ describeFaults('Redis faults, in one process (connect-redis + redisCoordinator, 
       // 1. What a quiet node holds: the baseline.
       await eventually(() => expect(pendingCommands(node.client!)).toBe(0));
       const timersBefore = activeTimers();
-      // 2. 1,000 requests, half reads and half writes of the ten sessions, 200 a second for 5 s.
+      // 2. 1,000 requests, half reads and half writes of the ten sessions, 200 a second for 5 s. The
+      // client and the server share this process: a stall of its event loop delays answers too.
+      const lag = monitorEventLoopDelay({ resolution: 10 });
+      lag.enable();
       rig.proxy.blackhole();
       const agent = keepAliveAgent(512);
       const sent: Promise<Answer>[] = [];
@@ -197,10 +201,11 @@ describeFaults('Redis faults, in one process (connect-redis + redisCoordinator, 
         }
       }
       const answers = await Promise.all(sent);
+      lag.disable();
       agent.destroy();
       const statuses = countBy(answers.map((a) => a.status));
       expect(statuses).toEqual({ 503: 1_000 });
-      expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(ANSWER_WITHIN_MS);
+      expect(Math.max(...answers.map((a) => a.ms))).toBeLessThan(ANSWER_WITHIN_MS + lag.max / 1e6);
       // 3. The black hole ends: what node-redis held is answered, and nothing stays.
       rig.proxy.restore();
       await eventually(() => expect(pendingCommands(node.client!)).toBe(0), RECOVER_WITHIN_MS);

@@ -13,7 +13,10 @@
  * - `POST /hold?ms=M[&v=V]` — (sets `v` if given, then) waits `M` ms in the handler: `{ id, v }`;
  *   the wait ends early, and answers 499, when the client goes away;
  * - `POST /append?i=I` — reads the list `list`, waits 5 ms, writes it back with `I` appended (a
- *   lost update unless requests of the session run one at a time): `{ list }`.
+ *   lost update unless requests of the session run one at a time): `{ list }`;
+ * - `POST /set?name=N&value=V` — waits 5 ms, sets attribute `N` to `V` on the requested session
+ *   (concurrent requests setting different names must all be kept: commits merge): 204;
+ * - `GET /attributes` — every attribute of the requested session (`{}` without one).
  *
  * Errors answer `{ name, code }` with their status (500 when they have none).
  */
@@ -81,6 +84,16 @@ export function faultApp(manager: SessionManager): Express {
     await new Promise((resolve) => setTimeout(resolve, 5));
     req.httpSession.setAttribute('list', [...list, Number(req.query.i)]);
     res.json({ list: req.httpSession.getAttribute<number[]>('list') });
+  });
+  app.post('/set', async (req: Request, res: Response) => {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    req.httpSession.setAttribute(String(req.query.name), String(req.query.value));
+    res.sendStatus(204);
+  });
+  app.get('/attributes', (req: Request, res: Response) => {
+    const session = req.getSession(false);
+    const names = session?.getAttributeNames() ?? [];
+    res.json(Object.fromEntries(names.map((name) => [name, session!.getAttribute(name)])));
   });
   app.use(quietErrors);
   return app;

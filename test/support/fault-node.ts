@@ -31,7 +31,8 @@ export interface FaultNode {
   /**
    * Stops the server, closes the manager and destroys the client; resolves
    * with how long `manager.close()` took (ms), or rejects when it took over
-   * {@link CLOSE_BOUND_MS} (pending work that never ends).
+   * {@link CLOSE_BOUND_MS} (pending work that never ends). Calling it again
+   * gives the first call's outcome.
    */
   close(): Promise<number>;
 }
@@ -48,7 +49,7 @@ export interface FaultNodeOptions {
 export async function startRedisFaultNode(url: string, prefix: string, options: FaultNodeOptions = {}): Promise<FaultNode> {
   const client = await connectAppClient(url, options.client);
   const manager = quietly(() => redisManager(client, prefix, options.manager));
-  await manager.listening();
+  await manager.ready;
   return listen(manager, client);
 }
 
@@ -62,24 +63,28 @@ async function listen(manager: SessionManager, client: AppRedisClient | undefine
   manager.on('sessionDestroyed', (e) => destroyed.push({ id: e.id, reason: e.reason }));
   const server = createServer(faultApp(manager));
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  let closing: Promise<number> | undefined;
   return {
     client,
     manager,
     server,
     port: (server.address() as AddressInfo).port,
     destroyed,
-    close: async () => {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-      const started = performance.now();
-      try {
-        await bounded(manager.close(), CLOSE_BOUND_MS, 'manager.close()');
-        return performance.now() - started;
-      } finally {
-        client?.destroy();
-      }
-    },
+    close: () => (closing ??= closeNode(server, manager, client)),
   };
+}
+
+/** See {@link FaultNode.close}. */
+async function closeNode(server: Server, manager: SessionManager, client: AppRedisClient | undefined): Promise<number> {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  const started = performance.now();
+  try {
+    await bounded(manager.close(), CLOSE_BOUND_MS, 'manager.close()');
+    return performance.now() - started;
+  } finally {
+    client?.destroy();
+  }
 }
 
 /** Resolves as `work` does, or rejects once `ms` have passed. */

@@ -72,7 +72,7 @@ async function main(): Promise<void> {
     const base = e.subsession === undefined ? { id: e.id } : { id: e.id, subsession: e.subsession };
     send({ type: 'destroyed', worker, ...base, reason: e.reason, attributes: e.attributes, at: Date.now() });
   });
-  await manager.listening();
+  await manager.ready;
 
   const loopDelay = monitorEventLoopDelay({ resolution: 5 });
   loopDelay.enable();
