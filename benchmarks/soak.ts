@@ -1,8 +1,8 @@
 /**
  * `npm run soak` (`npx tsx benchmarks/soak.ts`; not in CI): mixed session
  * traffic over three worker processes (test/support/fault-worker.ts:
- * connect-redis + redisCoordinator, storeTimeout 1 s, serial access, a
- * reaper every 5 s) on one private redis-server (persistent, on a free port;
+ * connect-redis + redisCoordinator, storeTimeout 1 s, a reaper every 5 s,
+ * serial access off as by default) on one private redis-server (persistent, on a free port;
  * never the machine's Redis) reached through the fault proxy, with a fault
  * injected every 30 s, in turn: redis-server paused (SIGSTOP), a black hole,
  * connections cut, redis-server stopped (SIGTERM) and started again on its
@@ -23,6 +23,7 @@
  *
  * Options: --minutes=10 --workers=3 --users=24 --fault-every=30 (s)
  *          --fault-for=5 (s) --settle=5 (s) --client=recommended|default
+ *          --serial (serial access on, maxWaitTime 5 s)
  *          --out=benchmarks/soak-results.json
  */
 import { writeFileSync } from 'node:fs';
@@ -52,6 +53,7 @@ interface Options {
   faultFor: number;
   settle: number;
   client: 'recommended' | 'default';
+  serial: boolean;
   out: string;
 }
 
@@ -65,6 +67,7 @@ function parseOptions(): Options {
       'fault-for': { type: 'string', default: '5' },
       settle: { type: 'string', default: '5' },
       client: { type: 'string', default: 'recommended' },
+      serial: { type: 'boolean', default: false },
       out: { type: 'string', default: join(__dirname, 'soak-results.json') },
     },
   });
@@ -77,6 +80,7 @@ function parseOptions(): Options {
     faultFor: Number(values['fault-for']),
     settle: Number(values.settle),
     client,
+    serial: values.serial === true,
     out: values.out!,
   };
 }
@@ -107,7 +111,11 @@ interface Window {
   to: number;
   statuses: Record<string, number>;
   longestMs: number;
+  /** The request that took longest. */
+  longestPath: string;
   loopStallMs: number;
+  /** The longest stall in the quiet time before this fault (no fault running): the machine's own noise. */
+  quietStallMs: number;
   /** Acknowledged writes sent in this window that were lost. */
   lost: number;
 }
@@ -233,9 +241,10 @@ class Soak {
     this.staleReads.push({ id: session.id, acked: session.acked, seen: view.v, at: Date.now() });
   }
 
-  async probeAll(reset: boolean): Promise<FaultProbe[]> {
+  async probeAll(reset: boolean, gc = false): Promise<FaultProbe[]> {
+    const query = [reset ? 'reset=1' : '', gc ? 'gc=1' : ''].filter(Boolean).join('&');
     const probes = await Promise.all(
-      this.alive().map((w) => call(w.port, 'GET', reset ? '/probe?reset=1' : '/probe', { timeoutMs: GIVE_UP_MS })),
+      this.alive().map((w) => call(w.port, 'GET', `/probe?${query}`, { timeoutMs: GIVE_UP_MS })),
     );
     return probes.filter((p) => p.status === 200).map((p) => p.body as FaultProbe);
   }
@@ -280,7 +289,7 @@ async function injectFaults(soak: Soak, until: number): Promise<void> {
     await delay(faultEvery * 1000 - faultFor * 1000 - settle * 1000);
     if (Date.now() + faultEvery * 1000 > until) return;
     const fault = FAULTS[i % FAULTS.length];
-    await soak.probeAll(true);
+    const quiet = await soak.probeAll(true);
     const from = Date.now();
     await fault.begin(soak);
     await delay(faultFor * 1000);
@@ -288,8 +297,8 @@ async function injectFaults(soak: Soak, until: number): Promise<void> {
     const ended = Date.now();
     await delay(settle * 1000);
     const to = Date.now();
-    const stalls = await soak.probeAll(true);
-    soak.windows.push({ fault: fault.name, from, ended, to, statuses: {}, longestMs: 0, lost: 0, loopStallMs: Math.max(0, ...stalls.map((p) => p.loopDelayMaxMs)) });
+    const stalls = await soak.probeAll(true); // and a new measurement starts: the quiet time before the next fault
+    soak.windows.push({ fault: fault.name, from, ended, to, statuses: {}, longestMs: 0, longestPath: '', lost: 0, loopStallMs: Math.max(0, ...stalls.map((p) => p.loopDelayMaxMs)), quietStallMs: Math.max(0, ...quiet.map((p) => p.loopDelayMaxMs)) });
     process.stdout.write(`  ${new Date(from).toISOString().slice(11, 19)} ${fault.name}: ended after ${((ended - from) / 1000).toFixed(1)} s\n`);
   }
 }
@@ -301,7 +310,10 @@ function classify(soak: Soak): void {
     const window = soak.windows.find((w) => a.at < w.to && a.at + a.ms > w.from);
     if (window) {
       window.statuses[a.status] = (window.statuses[a.status] ?? 0) + 1;
-      window.longestMs = Math.max(window.longestMs, a.ms);
+      if (a.ms > window.longestMs) {
+        window.longestMs = a.ms;
+        window.longestPath = `${a.path} → ${a.status}`;
+      }
     } else if (a.status >= 500 || a.status <= 0) {
       soak.outside[a.status] = (soak.outside[a.status] ?? 0) + 1;
       if (soak.outsideSamples.length < 20) soak.outsideSamples.push(a);
@@ -354,7 +366,7 @@ async function main(): Promise<void> {
   const options = parseOptions();
   const rig = await startFaultRig();
   const soak = new Soak(rig, options);
-  process.stdout.write(`soak: ${options.minutes} min, ${options.workers} workers, ${options.users} users, a fault every ${options.faultEvery} s (${options.faultFor} s + ${options.settle} s settling), client ${options.client}\n`);
+  process.stdout.write(`soak: ${options.minutes} min, ${options.workers} workers, ${options.users} users, a fault every ${options.faultEvery} s (${options.faultFor} s + ${options.settle} s settling), client ${options.client}, serial access ${options.serial ? 'on' : 'off'}\n`);
   try {
     await soak.cluster.start(
       options.workers,
@@ -364,13 +376,14 @@ async function main(): Promise<void> {
         script: FAULT_WORKER,
         timeout: LONG_TTL_S,
         reaperInterval: REAPER_INTERVAL_S,
-        env: { ESM_FAULT_SERIAL: '1', ESM_FAULT_CLIENT: options.client },
+        // --expose-gc: heap figures after a full collection.
+        env: { ESM_FAULT_SERIAL: options.serial ? '1' : '0', ESM_FAULT_CLIENT: options.client, NODE_OPTIONS: '--expose-gc' },
       },
       120_000,
     );
     const startedAt = Date.now();
     const until = startedAt + options.minutes * 60_000;
-    const heapStart = (await soak.probeAll(false)).map((p) => p.heapUsed);
+    const heapStart = (await soak.probeAll(false, true)).map((p) => p.heapUsed);
     const redisStart = await redisMemory(rig.redis.url);
 
     // 1. Traffic and faults until the time is up.
@@ -382,7 +395,7 @@ async function main(): Promise<void> {
 
     // 2. What is left: every session read once more, heap and memory, duplicates.
     await delay(options.settle * 1000);
-    const heapEnd = (await soak.probeAll(false)).map((p) => p.heapUsed);
+    const heapEnd = (await soak.probeAll(false, true)).map((p) => p.heapUsed);
     const redisEnd = await redisMemory(rig.redis.url);
     const inUse = await leakedInUse(rig.redis.url);
     // Reading a session past its deadline destroys it (and announces it): count events after the reads.
@@ -461,7 +474,7 @@ function report(result: Record<string, unknown> & { windows: Window[] }, options
     `heap used (MB) per worker, start → end: ${JSON.stringify(result.heapUsedMB)}`,
     `Redis used_memory (MB), start → end: ${JSON.stringify(result.redisUsedMemoryMB)}`,
     '',
-    '| fault | statuses seen (window incl. settling) | longest answer (ms) | acknowledged writes lost | longest event-loop stall (ms) |',
+    '| fault | statuses seen (window incl. settling) | longest answer (ms) | acknowledged writes lost | longest event-loop stall (ms; quiet time before) |',
     '|---|---|---|---|---|',
     ...summariseWindows(result.windows),
   ];
@@ -477,9 +490,11 @@ function summariseWindows(windows: Window[]): string[] {
     for (const w of ws) for (const [s, n] of Object.entries(w.statuses)) statuses[s] = (statuses[s] ?? 0) + n;
     const longest = Math.max(...ws.map((w) => w.longestMs));
     const stall = Math.max(...ws.map((w) => w.loopStallMs));
+    const quiet = Math.max(...ws.map((w) => w.quietStallMs));
+    const slowest = ws.reduce((a, b) => (b.longestMs > a.longestMs ? b : a));
     const lost = ws.reduce((sum, w) => sum + w.lost, 0);
     const seen = Object.entries(statuses).map(([s, n]) => `${s === '0' ? 'none' : s === '-1' ? 'conn. error' : s}: ${n}`).join(', ');
-    return `| ${fault} (×${ws.length}) | ${seen} | ${Math.round(longest)} | ${lost} | ${stall.toFixed(1)} |`;
+    return `| ${fault} (×${ws.length}) | ${seen} | ${Math.round(longest)} (${slowest.longestPath}) | ${lost} | ${stall.toFixed(0)} (${quiet.toFixed(0)}) |`;
   });
 }
 

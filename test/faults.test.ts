@@ -39,6 +39,8 @@ const DUE_TTL_S = 30;
  * store TTL (timeout + a grace as long), so none of them vanishes by itself.
  */
 const JUMP_MS = (DUE_TTL_S + 1) * 1000;
+/** How long the write that meets an outage in its commit spends in its handler, ms (the outage begins meanwhile). */
+const COMMIT_AFTER_MS = 600;
 /** How long a node may take to reach Redis again (node-redis backs off up to 2 s between attempts). */
 const RECOVER_WITHIN_MS = 10_000;
 /** How long to listen for a duplicate sessionDestroyed after the expected one. */
@@ -85,6 +87,8 @@ describeFaults('Redis faults, in one process (connect-redis + redisCoordinator, 
     let kept: string[] = [];
     /** Sessions that fall due during the outage. */
     let due: string[] = [];
+    /** A write sent before the outage whose handler ends, and commit starts, during it. */
+    let committing: Promise<Answer>;
     /** Whether the outage is on now (begun and not yet ended). */
     let on = false;
 
@@ -94,6 +98,8 @@ describeFaults('Redis faults, in one process (connect-redis + redisCoordinator, 
       });
       kept = await Promise.all([1, 2, 3].map((n) => createSession(node, n)));
       due = await Promise.all([4, 5, 6].map((n) => createSession(node, n, DUE_TTL_S)));
+      const writer = await createSession(node, 0);
+      committing = call(node.port, 'POST', `/hold?ms=${COMMIT_AFTER_MS}&v=9`, { id: writer, timeoutMs: COMMIT_AFTER_MS + GIVE_UP_MS });
       await outage.begin(rig);
       on = true;
     });
@@ -111,6 +117,11 @@ describeFaults('Redis faults, in one process (connect-redis + redisCoordinator, 
       ]);
       expect(answers.map(timely)).toEqual(answers.map(() => ({ status: 503, answered: 'in time' })));
       expect(answers[0].body).toEqual({ name: 'StoreUnavailableError', code: 'ERR_STORE_UNAVAILABLE' });
+    });
+
+    it('answers 503 within storeTimeout + 0.5 s of the commit to a write whose commit meets the outage', async () => {
+      const answer = await committing;
+      expect(timely({ ...answer, ms: answer.ms - COMMIT_AFTER_MS })).toEqual({ status: 503, answered: 'in time' });
     });
 
     it('answers 200 on stateless routes and to requests that carry no session id', async () => {

@@ -6,10 +6,11 @@
  * (a private redis-server, or the fault proxy in front of it), with
  * `storeTimeout` 1 s, and also answers:
  *
- * - `GET /probe[?reset=1]` — `{ stats, loopDelayMaxMs, pending, timers, heapUsed }`:
+ * - `GET /probe[?reset=1][&gc=1]` — `{ stats, loopDelayMaxMs, pending, timers, heapUsed }`:
  *   the manager's stats, the longest event-loop stall since the last reset
  *   (`perf_hooks.monitorEventLoopDelay`, ms), commands node-redis holds,
- *   active timers, heap bytes; `reset=1` starts a new stall measurement;
+ *   active timers, heap bytes (after a full GC with `gc=1`, when the process
+ *   runs with `--expose-gc`); `reset=1` starts a new stall measurement;
  * - `POST /reap` — a sweep now: `{ expired }`, or the error's status;
  * - `POST /clock?advance=ms` — moves the manager's clock forward (a
  *   {@link ShiftedClock}: real time until told otherwise), so that the
@@ -78,6 +79,8 @@ async function main(): Promise<void> {
   loopDelay.enable();
   const app = express();
   app.get('/probe', (req: Request, res: Response) => {
+    const collect = (globalThis as { gc?: () => void }).gc;
+    if (req.query.gc === '1') collect?.();
     const probe: FaultProbe = {
       stats: manager.stats(),
       loopDelayMaxMs: loopDelay.max / 1e6,
