@@ -37,11 +37,16 @@ function mergingApp(flavour: () => Express, options: SessionManagerOptions = {})
     req.httpSession.setAttribute(String(req.params.name), String(req.query.value ?? req.params.name));
     res.sendStatus(204);
   });
-  // Pushes onto the cart in place (no setAttribute), after `wait` ms.
+  // Sets `x`, then pushes onto the cart in place: one request, two kinds of change.
+  app.post('/set-and-push/:item', (req: Request, res: Response) => {
+    req.httpSession.setAttribute('x', 'x');
+    req.httpSession.getAttribute<string[]>('cart')!.push(String(req.params.item));
+    res.sendStatus(204);
+  });
+  // Pushes onto the cart in place (no setAttribute), then answers after `wait` ms.
   app.post('/push/:item', async (req: Request, res: Response) => {
-    const cart = req.httpSession.getAttribute<string[]>('cart')!;
+    req.httpSession.getAttribute<string[]>('cart')!.push(String(req.params.item));
     await delay(Number(req.query.wait ?? 2));
-    cart.push(String(req.params.item));
     res.sendStatus(204);
   });
   app.post('/append', async (req: Request, res: Response) => {
@@ -142,6 +147,24 @@ describe.each(EXPRESS_FLAVOURS)('merging commits in process (%s)', (_name, flavo
       request(app).post('/set/x?wait=5').set('Cookie', cookie).expect(204),
     ]);
     expect((await request(app).get('/attributes').set('Cookie', cookie)).body).toEqual({ cart: ['apple'], x: 'x' });
+  });
+
+  it('saves a change made in place by a request that also set another attribute', async () => {
+    const app = mergingApp(flavour);
+    const cookie = cookieFrom(await request(app).post('/start'))!;
+    await request(app).post('/set-and-push/pear').set('Cookie', cookie).expect(204);
+    expect((await request(app).get('/attributes').set('Cookie', cookie)).body).toEqual({ cart: ['pear'], x: 'x' });
+  });
+
+  it('keeps a change made in place out of the store until the commit, and out of other requests', async () => {
+    const app = mergingApp(flavour);
+    const cookie = cookieFrom(await request(app).post('/start'))!;
+    const pushing = request(app).post('/push/plum?wait=100').set('Cookie', cookie).then((res) => res.status);
+    await delay(50);
+    // The push happened in the other request's own copy: nobody sees it before that request commits.
+    expect((await request(app).get('/attributes').set('Cookie', cookie)).body).toEqual({ cart: [] });
+    expect(await pushing).toBe(204);
+    expect((await request(app).get('/attributes').set('Cookie', cookie)).body).toEqual({ cart: ['plum'] });
   });
 
   it('does not delay reads of a session another request holds for 2 s', async () => {

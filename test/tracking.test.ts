@@ -1,3 +1,6 @@
+import { parse as parseCookie } from 'cookie';
+import { cookieValue } from '../lib/tracking/tracking';
+import { seededRandom } from './support/seeded-random';
 /**
  * How the session id travels (lib/tracking.ts, lib/session-id-codec.ts):
  * the JSESSIONID cookie and its attributes, header tracking for cookieless
@@ -267,5 +270,22 @@ describe.each(EXPRESS_FLAVOURS)('tracking on %s', (_flavour, createExpress: () =
       expect((res.body as ProbeState).requestedId).toBeNull();
       expect(res.headers['set-cookie']).toBeUndefined();
     });
+  });
+});
+
+describe('cookieValue', () => {
+  it("finds the raw value the cookie package's parse finds, for headers of every shape", () => {
+    const random = seededRandom(11);
+    const pick = <T>(xs: T[]): T => xs[Math.floor(random() * xs.length)];
+    const names = ['JSESSIONID', 'a', 'JSESSIONIDx', 'xJSESSIONID', 'other'];
+    const values = ['v', 's%3Aabc.def', '"quoted"', '', 'a=b', '%E0%A4%A', ' spaced ', 'x"y'];
+    for (let i = 0; i < 2000; i++) {
+      const parts = Array.from({ length: 1 + Math.floor(random() * 4) }, () =>
+        random() < 0.1 ? pick(['noequals', ' ', '']) : `${pick([' ', '', '  '])}${pick(names)}${pick(['', ' '])}=${pick(values)}`,
+      );
+      const header = parts.join(pick([';', '; ', ' ;']));
+      const raw = parseCookie(header, { decode: (value) => value }).JSESSIONID;
+      expect({ header, value: cookieValue(header, 'JSESSIONID') }).toEqual({ header, value: raw });
+    }
   });
 });

@@ -9,24 +9,32 @@ export interface KillTarget {
  * (docs/architecture.md, "Killing"). With serial access there is one per session at a time.
  */
 export class RunningRequests {
-  private readonly byKey = new Map<string, KillTarget[]>();
+  /** The one request using a key, or (rarer) all of them. */
+  private readonly byKey = new Map<string, KillTarget | KillTarget[]>();
 
   add(key: string, request: KillTarget): void {
-    const list = this.byKey.get(key);
-    if (list) list.push(request);
-    else this.byKey.set(key, [request]);
+    const held = this.byKey.get(key);
+    if (held === undefined) this.byKey.set(key, request);
+    else if (Array.isArray(held)) held.push(request);
+    else this.byKey.set(key, [held, request]);
   }
 
   delete(key: string, request: KillTarget): void {
-    const list = this.byKey.get(key);
-    if (!list) return;
-    const index = list.indexOf(request);
-    if (index >= 0) list.splice(index, 1);
-    if (list.length === 0) this.byKey.delete(key);
+    const held = this.byKey.get(key);
+    if (held === request) {
+      this.byKey.delete(key);
+      return;
+    }
+    if (!Array.isArray(held)) return;
+    const index = held.indexOf(request);
+    if (index >= 0) held.splice(index, 1);
+    if (held.length === 0) this.byKey.delete(key);
   }
 
   /** Tells every request using `key` here that it was killed. */
   kill(key: string): void {
-    for (const request of this.byKey.get(key) ?? []) request.sessionKilled();
+    const held = this.byKey.get(key);
+    if (held === undefined) return;
+    for (const request of Array.isArray(held) ? [...held] : [held]) request.sessionKilled();
   }
 }

@@ -68,7 +68,9 @@ export class SessionManager extends ManagerEvents {
   private readonly options: ResolvedManagerOptions;
   private readonly runtime: SessionRuntime;
   private readonly counters: SessionCounters = { created: 0, invalidated: 0, expired: 0, killed: 0 };
-  private readonly inflight = new Set<Promise<unknown>>();
+  /** Work `close()` waits for: how much is running, and who waits for none to be. */
+  private inflight = 0;
+  private idle: (() => void)[] = [];
   private readonly reaper: Reaper;
   /** Default idle timeout (seconds, -1 never) of each app mounted so far. */
   private readonly appTimeouts = new Map<string, number>();
@@ -206,7 +208,7 @@ export class SessionManager extends ManagerEvents {
   async close(): Promise<void> {
     await this.reaper.stop();
     await this.kills?.close();
-    while (this.inflight.size > 0) await Promise.allSettled([...this.inflight]);
+    while (this.inflight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }
 
   /**
@@ -226,15 +228,17 @@ export class SessionManager extends ManagerEvents {
     });
   }
 
-  /** Registers work `close()` must wait for. */
+  /** Registers work `close()` must wait for (its failure is the caller's to report). */
   private track(work: Promise<unknown>): void {
-    const settled = work.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.inflight.add(settled);
-    void settled.then(() => this.inflight.delete(settled));
+    this.inflight++;
+    work.then(this.settled, this.settled);
   }
+
+  /** One piece of tracked work settled; with none left, `close()` goes on. */
+  private readonly settled = (): void => {
+    if (--this.inflight > 0) return;
+    for (const resolve of this.idle.splice(0)) resolve();
+  };
 }
 
 /** `coordinator`, if it has `capability`; else a `ConfigurationError` saying what needs it. */

@@ -41,14 +41,16 @@ export function wholeRecord(session: ServletSession, times: WriteTimes): StoredR
 export function mergedRecord(current: LoadedRecord, session: ServletSession, times: WriteTimes): StoredRecord {
   const { state } = session;
   const attributes = { ...current.attributes };
-  for (const [name, value] of state.changed) {
+  for (const [name, value] of state.changed()) {
     if (value === REMOVED) delete attributes[name];
     else attributes[name] = value;
   }
   for (const name of state.changedInPlace()) attributes[name] = state.attributes.get(name);
   const subsessions = new Set(current.meta.subsessions);
-  for (const name of state.subsessionsAdded) subsessions.add(name);
-  for (const name of state.subsessionsRemoved) subsessions.delete(name);
+  for (const [name, added] of state.subsessionsChanged()) {
+    if (added) subsessions.add(name);
+    else subsessions.delete(name);
+  }
   const meta: SessionMeta = {
     v: 1,
     app: current.meta.app,

@@ -35,8 +35,8 @@ export class RequestContext implements SessionHost, KillTarget {
   sharedId = false;
   /** The requested value was signed with an older secret: re-issue it. */
   staleSignature = false;
-  /** Sessions replaced during the request whose store records must be dealt with. */
-  readonly retired: ServletSession[] = [];
+  /** Sessions replaced during the request whose store records must be dealt with; made on first use. */
+  private retired: ServletSession[] | undefined;
   /** The loaded session was killed while this request ran. */
   killed = false;
   /** The client is to forget the id whatever other apps hold (`manager.disconnect()`). */
@@ -83,9 +83,9 @@ export class RequestContext implements SessionHost, KillTarget {
     this.requestedId = decoded.id;
     this.staleSignature = decoded.stale;
     const key = sessionKey(this.appContext.name, decoded.id);
-    const gone = this.hooks.watchClient(() => this.slot.give());
+    this.hooks.watchClient(() => this.slot.give());
     // 0. Serial access: wait for the requests of this session ahead of this one.
-    await this.slot.take(key, gone);
+    if (this.appContext.serialAccess) await this.slot.take(key, this.hooks.goneSignal);
     // Reachable by a kill from before it enters the coordinator: no kill falls between the two.
     this.runningKey = key;
     this.runtime.running.add(key, this);
@@ -93,7 +93,7 @@ export class RequestContext implements SessionHost, KillTarget {
       await loadSession(this, key, decoded);
     } finally {
       if (!this.hooks.endHooked) this.finishUse(); // no session to protect: nothing will commit
-      else if (gone.aborted) this.hooks.commitAfterAbort(); // it left while the session loaded: finish at once
+      else if (this.hooks.clientGone) this.hooks.commitAfterAbort(); // it left while the session loaded: finish at once
     }
   }
 
@@ -148,7 +148,7 @@ export class RequestContext implements SessionHost, KillTarget {
     if (current.state.status === 'live') return current;
     if (!create) return null;
     if (current.state.status === 'invalid') {
-      this.retired.push(current);
+      (this.retired ??= []).push(current);
       this.session = this.pendingSession();
       (this.req as { httpSession?: unknown }).httpSession = this.session;
     }
@@ -203,7 +203,12 @@ export class RequestContext implements SessionHost, KillTarget {
   }
 
   retire(sub: ServletSession): void {
-    this.retired.push(sub);
+    (this.retired ??= []).push(sub);
+  }
+
+  /** Every top-level session the request held, replaced ones first: what its commit deals with. */
+  heldSessions(): ServletSession[] {
+    return this.retired ? [...this.retired, this.session] : [this.session];
   }
 
   invalidated(session: ServletSession): void {

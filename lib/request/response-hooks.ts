@@ -18,8 +18,12 @@ export class ResponseHooks {
   private headersHooked = false;
   /** The commit failed: the response is a 503 and must not carry a session id. */
   private failed = false;
-  /** Aborted when the client goes away before its response is complete (see `watchClient`). */
-  private clientWatch: AbortController | undefined;
+  /** Listening for the client to go away (see `watchClient`). */
+  private watching = false;
+  /** The client went away before its response was complete. */
+  private gone = false;
+  /** Behind `goneSignal`; made on first use. */
+  private goneController: AbortController | undefined;
 
   constructor(private readonly context: RequestContext) {}
 
@@ -29,29 +33,36 @@ export class ResponseHooks {
 
   /** The client went away before its response was complete. */
   get clientGone(): boolean {
-    return this.clientWatch?.signal.aborted ?? this.res.destroyed;
+    return this.gone || this.res.destroyed;
   }
 
   /**
-   * A signal that aborts when the client goes away before its response is
-   * complete, calling `onGone` then: a request whose client left stops
-   * waiting (for its serial-access turn, a lock) and holds nothing.
+   * Notices the client going away before its response is complete, and
+   * calls `onGone` then: a request whose client left stops waiting (for its
+   * serial-access turn, a lock) and holds nothing.
    */
-  watchClient(onGone: () => void): AbortSignal {
-    const watch = (this.clientWatch = new AbortController());
+  watchClient(onGone: () => void): void {
     const res = this.res;
-    if (res.destroyed) {
-      watch.abort();
-      return watch.signal;
-    }
+    this.watching = true;
+    this.gone = res.destroyed;
+    if (this.gone) return;
     res.once('close', () => {
       if (!res.writableFinished) {
-        watch.abort();
+        this.gone = true;
+        this.goneController?.abort();
         onGone();
       }
       if (this.endHooked) this.commitAfterAbort();
     });
-    return watch.signal;
+  }
+
+  /** Aborts when the client goes away (made only for a wait that needs it: few requests wait). */
+  get goneSignal(): AbortSignal {
+    if (!this.goneController) {
+      this.goneController = new AbortController();
+      if (this.clientGone) this.goneController.abort();
+    }
+    return this.goneController.signal;
   }
 
   /** Defers `res.end` until the commit is done, and commits on a client abort too. */
@@ -69,7 +80,7 @@ export class ResponseHooks {
       );
       return res;
     } as ServerResponse['end'];
-    if (!this.clientWatch) res.once('close', () => this.commitAfterAbort()); // else watchClient's listener does it
+    if (!this.watching) res.once('close', () => this.commitAfterAbort()); // else watchClient's listener does it
   }
 
   /** Writes the session id (or its removal) as the headers go out. */

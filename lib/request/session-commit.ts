@@ -23,13 +23,18 @@ const debug = createDebug('express-session-management');
 export async function commitRequest(context: RequestContext): Promise<void> {
   const now = context.runtime.clock.now();
   let failure: { error: unknown } | undefined;
-  for (const parent of [...context.retired, context.session]) {
-    for (const session of [...parent.subsessions.values(), parent]) {
+  for (const parent of context.heldSessions()) {
+    for (const session of parent.heldSubsessions()) {
       try {
         await commitSession(context, session, now);
       } catch (error) {
         failure ??= { error };
       }
+    }
+    try {
+      await commitSession(context, parent, now);
+    } catch (error) {
+      failure ??= { error };
     }
   }
   if (failure) throw failure.error;

@@ -3,7 +3,8 @@ import { UnauthorizedSessionRequestError } from '../errors';
 import type { ServletSession } from '../session/http-session';
 import { SessionState } from '../session/session-state';
 import { sessionKey, subsessionKey } from '../storage/session-key';
-import { readRecord, type LoadedRecord } from '../storage/session-record';
+import { readRecord, recordExpiry, type LoadedRecord } from '../storage/session-record';
+import type { StoredRecord } from '../storage/store-adapter';
 import type { DecodedId } from '../tracking/session-id-codec';
 import { requestUser } from './principal-binding';
 import type { RequestContext } from './request-context';
@@ -19,21 +20,25 @@ export async function loadSession(context: RequestContext, key: string, decoded:
   const { runtime, start } = context;
   const { store, coordinator, strictExpiry } = runtime;
   // 1. Read the record and enter the coordinator together: one round trip when both are remote.
-  const [read, entered, shared] = await Promise.allSettled([
-    store.get(key),
-    coordinator.enter(key, start, strictExpiry),
-    heldByOtherApps(context, decoded.id),
-  ]);
-  if (entered.status === 'rejected') throw entered.reason;
-  if (shared.status === 'rejected') throw shared.reason;
-  context.sharedId = shared.value;
-  const entry = entered.value;
+  // Every call is started before any is awaited; one that fails leaves the others settled, not floating.
+  const reading = store.get(key);
+  const entering = coordinator.enter(key, start, strictExpiry);
+  const sharing = runtime.otherApps(context.appContext.name).length > 0 ? heldByOtherApps(context, decoded.id) : undefined;
+  const entry = await entering.catch((error: unknown) => {
+    reading.catch(noop);
+    sharing?.catch(noop);
+    throw error;
+  });
   const counted = counts(entry, start, strictExpiry);
-  if (read.status === 'rejected') {
-    if (counted) await coordinator.leave(key, abandonUpdate(context)).catch(() => undefined);
-    throw read.reason;
+  let record: StoredRecord | undefined;
+  try {
+    record = await reading;
+    context.sharedId = sharing ? await sharing : false;
+  } catch (error) {
+    sharing?.catch(noop);
+    if (counted) await coordinator.leave(key, abandonUpdate(context)).catch(noop);
+    throw error;
   }
-  const record = read.value;
   // 2. Claimed by the reaper or by another request that found it expired: it is going.
   if (entry?.claimed) return;
   // 3. No record: the session is gone (or never was); forget any stale entry.
@@ -74,8 +79,9 @@ export async function loadSession(context: RequestContext, key: string, decoded:
     principal: data.meta.principal,
   });
   state.storedKey = key;
+  state.sharedValues = store.sharesRecords;
   state.entered = entry !== undefined;
-  state.storeExpires = entry?.storeExpires ?? data.storeExpires;
+  state.storeExpires = entry?.storeExpires ?? recordExpiry(record);
   const session = context.sessionOf(state);
   context.session = session;
   context.loaded = session;
@@ -118,8 +124,9 @@ async function loadSubsessions(context: RequestContext, parent: ServletSession, 
       attributes: data.attributes,
     });
     state.storedKey = key;
-    state.storeExpires = entry?.storeExpires ?? data.storeExpires;
-    parent.subsessions.set(names[i], context.sessionOf(state, { session: parent, name: names[i] }));
+    state.sharedValues = store.sharesRecords;
+    state.storeExpires = entry?.storeExpires ?? recordExpiry(record);
+    parent.hold(names[i], context.sessionOf(state, { session: parent, name: names[i] }));
   }
 }
 
@@ -138,11 +145,10 @@ async function destroyExpired(context: RequestContext, key: string, entry: Acces
   if (announced) runtime.track(announced);
 }
 
-/** Whether another app of the manager has a session stored under `id` (no store call with one app). */
+/** Whether another app of the manager has a session stored under `id`. */
 async function heldByOtherApps(context: RequestContext, id: string): Promise<boolean> {
   const { runtime } = context;
   const others = runtime.otherApps(context.appContext.name);
-  if (others.length === 0) return false;
   const records = await Promise.all(others.map((app) => runtime.store.get(sessionKey(app, id))));
   return records.some((record) => record !== undefined);
 }
@@ -167,6 +173,8 @@ function abandonUpdate(context: RequestContext): LeaveUpdate {
     lastAccessedTime: context.start,
   };
 }
+
+function noop(): void {}
 
 /** Idle past its deadline, and no request is using it. */
 function isExpired(entry: AccessEntry, now: number): boolean {

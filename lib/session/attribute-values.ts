@@ -40,3 +40,42 @@ export function assertStorable(name: string, value: unknown): void {
     throw new TypeError(`setAttribute("${name}"): the value cannot be stored as JSON (${reason})`);
   }
 }
+
+/** An object whose JSON is its own enumerable properties: a plain object or an array. */
+function isPlain(value: object): boolean {
+  if (Array.isArray(value)) return true;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * A deep copy of an attribute's JSON data: plain objects and arrays copied
+ * member by member, anything else through JSON (what storing would keep).
+ */
+export function copyValue<T>(value: T): T {
+  if (typeof value !== 'object' || value === null) return value;
+  if (!isPlain(value)) return JSON.parse(JSON.stringify(value)) as T;
+  if (Array.isArray(value)) return value.map(copyValue) as T;
+  const copy: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) copy[key] = copyValue((value as Record<string, unknown>)[key]);
+  return copy as T;
+}
+
+/**
+ * Whether `current` would be stored as `original` is: deep equality of plain
+ * JSON data. Anything that is not plain data (a `Date`, a class instance)
+ * counts as changed: an extra write is harmless, a lost one is not.
+ */
+export function sameValue(current: unknown, original: unknown): boolean {
+  if (current === original) return typeof current !== 'object' || current === null || isPlain(current);
+  if (typeof current !== 'object' || typeof original !== 'object' || current === null || original === null) return false;
+  if (!isPlain(current) || !isPlain(original) || Array.isArray(current) !== Array.isArray(original)) return false;
+  const a = current as Record<string, unknown>;
+  const b = original as Record<string, unknown>;
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const key of keys) {
+    if (!Object.prototype.hasOwnProperty.call(b, key) || !sameValue(a[key], b[key])) return false;
+  }
+  return true;
+}

@@ -82,8 +82,8 @@ export class ServletSession implements HttpSession {
   readonly parent: ServletSession | undefined;
   /** A subsession's name. */
   readonly name: string | undefined;
-  /** A parent's subsessions known in this request (live or invalidated here). */
-  readonly subsessions = new Map<string, ServletSession>();
+  /** A parent's subsessions known in this request (live or invalidated here); made on first use. */
+  private subs: Map<string, ServletSession> | undefined;
 
   constructor(
     private readonly host: SessionHost,
@@ -141,9 +141,7 @@ export class ServletSession implements HttpSession {
     this.assertValid('getAttribute');
     const { attributes } = this.state;
     if (this.parent && !attributes.has(name)) return this.parent.getAttribute<T>(name); // chained context
-    const value = attributes.get(name);
-    this.state.noteHandedOut(name, value);
-    return value as T | undefined;
+    return this.state.handOut(name, attributes.get(name)) as T | undefined;
   }
 
   getAttributeNames(): string[] {
@@ -164,8 +162,7 @@ export class ServletSession implements HttpSession {
     const had = attributes.has(name);
     const old = attributes.get(name);
     attributes.set(name, value);
-    this.state.changed.set(name, value);
-    this.state.dirty = true;
+    this.state.noteChange(name, value);
     if (old !== value) {
       this.notifyBinding(value, 'valueBound', name);
       if (had) this.notifyBinding(old, 'valueUnbound', name);
@@ -183,8 +180,7 @@ export class ServletSession implements HttpSession {
     if (!attributes.has(name)) return;
     const value = attributes.get(name);
     attributes.delete(name);
-    this.state.changed.set(name, REMOVED);
-    this.state.dirty = true;
+    this.state.noteChange(name, REMOVED);
     this.notifyBinding(value, 'valueUnbound', name);
     this.host.events.fire('attributeRemoved', { ...this.base(), session: this, name, value });
   }
@@ -197,7 +193,7 @@ export class ServletSession implements HttpSession {
 
   /** Ends the session in this request: subsessions first (`parent-destroyed`), then itself. */
   private destroy(reason: 'invalidated' | 'parent-destroyed'): void {
-    for (const sub of this.subsessions.values()) if (sub.state.status === 'live') sub.destroy('parent-destroyed');
+    for (const sub of this.heldSubsessions()) if (sub.state.status === 'live') sub.destroy('parent-destroyed');
     const { state } = this;
     const wasLive = state.status === 'live';
     state.status = 'invalid';
@@ -235,7 +231,7 @@ export class ServletSession implements HttpSession {
     if (timeout !== undefined && !Number.isInteger(timeout)) {
       throw new TypeError(`getSubsession: maxInactiveInterval ${timeout} is not a whole number of seconds`);
     }
-    const existing = this.subsessions.get(name);
+    const existing = this.subs?.get(name);
     if (existing && existing.state.status === 'live') {
       existing.state.used = true;
       return existing;
@@ -254,7 +250,7 @@ export class ServletSession implements HttpSession {
     state.used = true;
     const sub = new ServletSession(this.host, state, { session: this, name });
     if (existing) this.host.retire(existing);
-    this.subsessions.set(name, sub);
+    this.hold(name, sub);
     this.state.noteSubsession(name, true);
     this.host.subsessionCreated(sub);
     return sub;
@@ -262,7 +258,17 @@ export class ServletSession implements HttpSession {
 
   getSubsessionNames(): string[] {
     this.assertValid('getSubsessionNames');
-    return [...this.subsessions.values()].filter((s) => s.state.status === 'live').map((s) => s.name!);
+    return this.heldSubsessions().filter((s) => s.state.status === 'live').map((s) => s.name!);
+  }
+
+  /** The subsessions this request holds (live or invalidated in it). */
+  heldSubsessions(): ServletSession[] {
+    return this.subs ? [...this.subs.values()] : [];
+  }
+
+  /** Holds `sub` as this request's subsession `name` (a loaded one, or one just created). */
+  hold(name: string, sub: ServletSession): void {
+    (this.subs ??= new Map()).set(name, sub);
   }
 
   getParent(): ServletSession | null {

@@ -1,8 +1,13 @@
+import { copyValue, sameValue } from './attribute-values';
+
 /** pending: not stored yet; live: stored or to be stored; invalid: invalidated. */
 export type SessionStatus = 'pending' | 'live' | 'invalid';
 
 /** In {@link SessionState.changed}: the attribute was removed. */
 export const REMOVED: unique symbol = Symbol('removed');
+
+/** What a state that changed nothing answers (never written to). */
+const NONE: ReadonlyMap<string, never> = new Map<string, never>();
 
 /** Initial state of a session. */
 export interface SessionStateInit {
@@ -54,17 +59,23 @@ export class SessionState {
    * as it is in the store then (docs/architecture.md, "Commit"): attributes
    * set (their value) or removed ({@link REMOVED}), by name.
    */
-  readonly changed = new Map<string, unknown>();
+  private changes: Map<string, unknown> | undefined;
   /** `setMaxInactiveInterval` was called. */
   timeoutChanged = false;
-  /** Subsessions created in this request (a parent's). */
-  readonly subsessionsAdded = new Set<string>();
-  /** Subsessions invalidated in this request, or found gone (a parent's). */
-  readonly subsessionsRemoved = new Set<string>();
+  /** Subsessions created (`true`) or invalidated or found gone (`false`) in this request (a parent's). */
+  private subsessionChanges: Map<string, boolean> | undefined;
   /** The session was bound to its user in this request. */
   principalBound = false;
-  /** JSON of object attributes handed out, to notice changes made in place. */
-  private snapshots: Map<string, string> | undefined;
+  /**
+   * The attribute values are the store's own objects (an in-process store
+   * shares its records): an object is copied before the application gets it.
+   */
+  sharedValues = false;
+  /**
+   * Object attributes handed out, each with a copy of what was loaded, to
+   * notice changes made in place.
+   */
+  private snapshots: Map<string, unknown> | undefined;
 
   constructor(init: SessionStateInit) {
     this.app = init.app;
@@ -78,14 +89,25 @@ export class SessionState {
   }
 
   /**
-   * An object attribute was handed to the application, which may change it
-   * in place: remember it as it is, unless the session is to be written
-   * anyway.
+   * An attribute's value as the application may hold it. The application may
+   * change an object in place, so the first time one it did not set itself
+   * is handed out, a copy is made: the application gets the copy when the
+   * store shares the original (copy on read: the store's record never
+   * changes under it), else the copy is kept as the original; either way the
+   * two are compared at commit.
    */
-  noteHandedOut(name: string, value: unknown): void {
-    if (this.dirty || typeof value !== 'object' || value === null) return;
-    this.snapshots ??= new Map();
-    if (!this.snapshots.has(name)) this.snapshots.set(name, JSON.stringify(value));
+  handOut(name: string, value: unknown): unknown {
+    if (typeof value !== 'object' || value === null) return value;
+    if (this.snapshots?.has(name) || this.changes?.has(name)) return value;
+    const copy = copyValue(value);
+    const snapshots = (this.snapshots ??= new Map());
+    if (!this.sharedValues) {
+      snapshots.set(name, copy);
+      return value;
+    }
+    snapshots.set(name, value);
+    this.attributes.set(name, copy);
+    return copy;
   }
 
   /** Whether the stored copy is out of date: written to, or an object attribute changed in place. */
@@ -93,21 +115,36 @@ export class SessionState {
     return this.dirty || this.changedInPlace().length > 0;
   }
 
+  /** Notes an attribute set (its value) or removed ({@link REMOVED}) by this request. */
+  noteChange(name: string, value: unknown): void {
+    (this.changes ??= new Map()).set(name, value);
+    this.dirty = true;
+  }
+
+  /** The attributes this request set (their value) or removed ({@link REMOVED}). */
+  changed(): ReadonlyMap<string, unknown> {
+    return this.changes ?? NONE;
+  }
+
   /** Attributes handed out as objects and changed in place since (not set again). */
   changedInPlace(): string[] {
     if (!this.snapshots) return [];
     const names: string[] = [];
-    for (const [name, json] of this.snapshots) {
-      if (!this.changed.has(name) && JSON.stringify(this.attributes.get(name)) !== json) names.push(name);
+    for (const [name, original] of this.snapshots) {
+      if (!this.changes?.has(name) && !sameValue(this.attributes.get(name), original)) names.push(name);
     }
     return names;
   }
 
   /** Notes a subsession created (`added`) or gone in this request, on its parent's state. */
   noteSubsession(name: string, added: boolean): void {
-    (added ? this.subsessionsAdded : this.subsessionsRemoved).add(name);
-    (added ? this.subsessionsRemoved : this.subsessionsAdded).delete(name);
+    (this.subsessionChanges ??= new Map()).set(name, added);
     this.dirty = true;
+  }
+
+  /** The subsessions created (`true`) or gone (`false`) in this request. */
+  subsessionsChanged(): ReadonlyMap<string, boolean> {
+    return this.subsessionChanges ?? NONE;
   }
 
   /** The attributes as a plain object (what is stored, and what events carry). */

@@ -5,8 +5,13 @@ import { systemClock, type Clock } from '../clock';
 type Callback<T = void> = (err?: unknown, value?: T) => void;
 
 interface Entry {
-  /** The record as JSON, so callers never share objects with the store. */
-  json: string;
+  /**
+   * The record, parsed once when written and never changed afterwards (a
+   * touch or a write replaces it): callers of the express-session API get a
+   * copy; the session manager shares it (`peek`) and copies what it hands
+   * out to an application.
+   */
+  record: SessionData;
   /** `cookie.expires` in ms, or `Infinity` when the record has none. */
   expiresAt: number;
 }
@@ -27,8 +32,9 @@ export interface MemoryStoreOptions {
  * being asked for it: `prune()` drops every record whose `cookie.expires` has
  * passed, and `all()` / `length()` never report one. The session manager's
  * reaper deletes idle sessions through `destroy()`, so memory follows the
- * number of live sessions. Records are kept as JSON strings: what the store
- * hands out is always a fresh copy.
+ * number of live sessions. Records are kept parsed and never changed in
+ * place: what the express-session API hands out is a copy; the session
+ * manager reads them without one (`peek`, docs/architecture.md, "Records").
  */
 export class MemoryStore extends Store {
   private readonly records = new Map<string, Entry>();
@@ -39,41 +45,62 @@ export class MemoryStore extends Store {
     this.clock = options.clock ?? systemClock;
   }
 
-  /** Fetches a live record, or `undefined` (an expired one is dropped). */
+  /** Fetches a copy of a live record, or `undefined` (an expired one is dropped). */
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    const entry = this.live(sid);
-    defer(callback, undefined, entry ? (JSON.parse(entry.json) as SessionData) : undefined);
+    const record = this.peek(sid);
+    defer(callback, undefined, record && copy(record));
   }
 
-  /** Stores a record, replacing any previous one. */
+  /** Stores a copy of a record, replacing any previous one. */
   override set(sid: string, session: SessionData, callback?: Callback): void {
-    this.records.set(sid, { json: JSON.stringify(session), expiresAt: expiresAt(session) });
+    this.put(sid, session);
     defer(callback);
   }
 
   /** Deletes a record; deleting an unknown id is not an error. */
   override destroy(sid: string, callback?: Callback): void {
-    this.records.delete(sid);
+    this.remove(sid);
     defer(callback);
   }
 
   /** Moves the expiry of a live record to the given record's `cookie.expires`. */
   override touch(sid: string, session: SessionData, callback?: Callback): void {
-    const entry = this.live(sid);
-    if (entry) {
-      const stored = JSON.parse(entry.json) as SessionData;
-      stored.cookie = session.cookie;
-      this.records.set(sid, { json: JSON.stringify(stored), expiresAt: expiresAt(session) });
-    }
+    this.extend(sid, session);
     defer(callback);
   }
 
-  /** Every live record, keyed by id. */
+  /** Every live record (copies), keyed by id. */
   override all(callback: Callback<Record<string, SessionData>>): void {
     this.prune();
     const result: Record<string, SessionData> = {};
-    for (const [sid, entry] of this.records) result[sid] = JSON.parse(entry.json) as SessionData;
+    for (const [sid, entry] of this.records) result[sid] = copy(entry.record);
     defer(callback, undefined, result);
+  }
+
+  /**
+   * The live record itself, not a copy, at once: for the session manager,
+   * which never changes it (it copies an attribute before handing it out).
+   */
+  peek(sid: string): SessionData | undefined {
+    return this.live(sid)?.record;
+  }
+
+  /** `set` at once: stores a copy, so the caller's objects are never the store's. */
+  put(sid: string, session: SessionData): void {
+    this.records.set(sid, { record: copy(session), expiresAt: expiresAt(session) });
+  }
+
+  /** `destroy` at once. */
+  remove(sid: string): void {
+    this.records.delete(sid);
+  }
+
+  /** `touch` at once: the record with the given one's cookie replaces it (a record is never changed in place). */
+  extend(sid: string, session: SessionData): void {
+    const entry = this.live(sid);
+    if (!entry) return;
+    const cookie = copy(session.cookie);
+    this.records.set(sid, { record: { ...entry.record, cookie }, expiresAt: expiresAt(session) });
   }
 
   /** The number of live records. */
@@ -118,6 +145,11 @@ function expiresAt(session: SessionData): number {
   if (!expires) return Infinity;
   const ms = new Date(expires).getTime();
   return Number.isNaN(ms) ? Infinity : ms;
+}
+
+/** A deep copy of JSON data. */
+function copy<T>(value: T): T {
+  return JSON.parse(JSON.stringify(value)) as T;
 }
 
 /** Calls back asynchronously, as express-session's own stores do. */

@@ -22,8 +22,6 @@ export interface SessionMeta {
 export interface LoadedRecord {
   meta: SessionMeta;
   attributes: Record<string, unknown>;
-  /** The record's own expiry (its `cookie.expires`) in ms, `null` when none. */
-  storeExpires: number | null;
 }
 
 /**
@@ -39,15 +37,14 @@ export interface LoadedRecord {
  * the default app whose fields other than `cookie` are its attributes.
  */
 export function readRecord(record: StoredRecord, app: string, now: number): LoadedRecord {
-  const storeExpires = expiresOf(record);
   const meta = (record as { esm?: SessionMeta }).esm;
   const attributes = (record as { attributes?: unknown }).attributes;
   if (meta && meta.v === 1 && typeof attributes === 'object' && attributes !== null) {
-    return { meta, attributes: attributes as Record<string, unknown>, storeExpires };
+    return { meta, attributes: attributes as Record<string, unknown> };
   }
   const legacy: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(record as object)) if (name !== 'cookie') legacy[name] = value;
-  return { meta: { v: 1, app, created: now, accessed: now }, attributes: legacy, storeExpires };
+  return { meta: { v: 1, app, created: now, accessed: now }, attributes: legacy };
 }
 
 /** Builds the record to store; `storeExpires` null means no TTL of our own. */
@@ -69,8 +66,8 @@ export function buildRecord(
   } as unknown as StoredRecord;
 }
 
-/** `cookie.expires` of a record in ms, or `null`. */
-function expiresOf(record: StoredRecord): number | null {
+/** The record's own expiry (its `cookie.expires`) in ms, `null` when none. */
+export function recordExpiry(record: StoredRecord): number | null {
   const expires = record.cookie?.expires;
   if (!expires) return null;
   const ms = new Date(expires).getTime();

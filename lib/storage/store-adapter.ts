@@ -1,5 +1,6 @@
 import type { SessionData, Store } from 'express-session';
 import { StoreUnavailableError } from '../errors';
+import { MemoryStore } from './memory-store';
 
 /** A record as it lies in an express-session store. */
 export type StoredRecord = SessionData;
@@ -8,20 +9,48 @@ export type StoredRecord = SessionData;
  * Promise face over a callback express-session store. Knows what the store
  * can do beyond the required `get`/`set`/`destroy`, and bounds every call:
  * an error or no answer within the timeout becomes `StoreUnavailableError`.
+ * Our in-process `MemoryStore` is called directly: it answers at once, so it
+ * needs neither a callback nor a timer, and its records are read without a
+ * copy (`sharesRecords`) — as long as its express-session methods are its
+ * own (a subclass or a wrapper that changes them gets the generic path).
  */
 export class StoreAdapter {
   /** The store has `touch` (else a touch is a full `set`). */
   readonly canTouch: boolean;
   /** The store has `all` (the reaper and admin can fall back to a scan). */
   readonly canList: boolean;
+  /**
+   * `get` answers the store's own record, shared with whoever reads it next:
+   * it must not be changed, and an object attribute must be copied before an
+   * application gets it.
+   */
+  readonly sharesRecords: boolean;
+  /** The store, when it is our in-process one. */
+  private readonly memory: MemoryStore | undefined;
 
   constructor(readonly store: Store, private readonly timeoutMs: number) {
     this.canTouch = typeof store.touch === 'function';
     this.canList = typeof store.all === 'function';
+    this.memory = store instanceof MemoryStore ? store : undefined;
+    this.sharesRecords = this.memory !== undefined;
   }
 
-  /** The record under `key`, or `undefined`. */
+  /** Our MemoryStore, to be called directly, unless its methods were replaced since. */
+  private get local(): MemoryStore | undefined {
+    const memory = this.memory;
+    if (!memory) return undefined;
+    const own = MemoryStore.prototype;
+    const direct = memory.get === own.get && memory.set === own.set && memory.touch === own.touch && memory.destroy === own.destroy;
+    return direct ? memory : undefined;
+  }
+
+  /**
+   * The record under `key`, or `undefined`. With `sharesRecords`, the store's
+   * own object: never change it.
+   */
   get(key: string): Promise<StoredRecord | undefined> {
+    const local = this.local;
+    if (local) return Promise.resolve(local.peek(key));
     return this.call<SessionData | null | undefined>('get', (cb) => this.store.get(key, cb)).then(
       (record) => (record && typeof record === 'object' ? record : undefined),
     );
@@ -29,16 +58,31 @@ export class StoreAdapter {
 
   /** Writes the record under `key`. */
   set(key: string, record: StoredRecord): Promise<void> {
+    const local = this.local;
+    if (local) {
+      local.put(key, record);
+      return DONE;
+    }
     return this.call<void>('set', (cb) => this.store.set(key, record, cb));
   }
 
   /** Deletes the record under `key`. */
   destroy(key: string): Promise<void> {
+    const local = this.local;
+    if (local) {
+      local.remove(key);
+      return DONE;
+    }
     return this.call<void>('destroy', (cb) => this.store.destroy(key, cb));
   }
 
   /** Extends the store's TTL of `key` to the record's `cookie.expires`. */
   touch(key: string, record: StoredRecord): Promise<void> {
+    const local = this.local;
+    if (local) {
+      local.extend(key, record);
+      return DONE;
+    }
     if (!this.canTouch) return this.set(key, record);
     return this.call<void>('touch', (cb) => this.store.touch!(key, record, cb));
   }
@@ -73,6 +117,9 @@ export class StoreAdapter {
     });
   }
 }
+
+/** What a call done at once answers: one settled promise for all of them. */
+const DONE = Promise.resolve();
 
 /** `all()` answers an object keyed by id (express-session) or an array (some stores). */
 function normaliseAll(records: Record<string, StoredRecord> | StoredRecord[] | null): Record<string, StoredRecord> {

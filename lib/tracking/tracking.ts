@@ -1,10 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
+import { serialize as serializeCookie } from 'cookie';
 import type { ResolvedManagerOptions } from '../manager/options';
 
 /** How a session id travels between client and server. */
 export interface SessionTracking {
-  /** The raw value the client sent, if any. */
+  /** The raw value the client sent, if any (still %-encoded: the codec decodes it). */
   read(req: IncomingMessage): string | undefined;
   /** Tells the client the (encoded) id. */
   write(res: ServerResponse, value: string): void;
@@ -35,11 +35,7 @@ export class CookieTracking implements SessionTracking {
   read(req: IncomingMessage): string | undefined {
     const header = req.headers.cookie;
     if (!header || !header.includes(this.cookie.name)) return undefined;
-    try {
-      return parseCookie(header)[this.cookie.name];
-    } catch {
-      return undefined; // a malformed cookie header is "no session"
-    }
+    return cookieValue(header, this.cookie.name);
   }
 
   write(res: ServerResponse, value: string): void {
@@ -61,7 +57,7 @@ export class HeaderTracking implements SessionTracking {
   read(req: IncomingMessage): string | undefined {
     const value = req.headers[this.header];
     if (typeof value !== 'string' || value.length === 0) return undefined;
-    return value.startsWith('s%3A') ? safeDecode(value) : value;
+    return value;
   }
 
   write(res: ServerResponse, value: string): void {
@@ -73,17 +69,27 @@ export class HeaderTracking implements SessionTracking {
   }
 }
 
+/**
+ * The raw value of the first cookie called `name` in a Cookie header, as
+ * the cookie package's `parse` finds it (trimmed; not %-decoded, which the
+ * codec does), without parsing every other cookie of the header.
+ */
+export function cookieValue(header: string, name: string): string | undefined {
+  for (let at = 0; at < header.length; ) {
+    let end = header.indexOf(';', at);
+    if (end < 0) end = header.length;
+    const eq = header.indexOf('=', at);
+    if (eq >= 0 && eq < end && header.slice(at, eq).trim() === name) {
+      return header.slice(eq + 1, end).trim();
+    }
+    at = end + 1;
+  }
+  return undefined;
+}
+
 /** Adds a Set-Cookie line without dropping ones already set. */
 function appendSetCookie(res: ServerResponse, line: string): void {
   const previous = res.getHeader('Set-Cookie');
   if (previous === undefined) res.setHeader('Set-Cookie', line);
   else res.setHeader('Set-Cookie', [...(Array.isArray(previous) ? previous : [String(previous)]), line]);
-}
-
-function safeDecode(value: string): string | undefined {
-  try {
-    return decodeURIComponent(value);
-  } catch {
-    return undefined;
-  }
 }
