@@ -148,6 +148,9 @@ class Soak {
   /** Reads that showed a write older than the last acknowledged one (a lost write seen early). */
   readonly staleReads: { id: string; acked: number; seen: number | null; at: number }[] = [];
   readonly agent = keepAliveAgent(256);
+  /** Workers that exited without being killed on purpose, with the end of what they printed. */
+  readonly crashes: { worker: string; at: number; code: number | null; signal: string | null; output: string }[] = [];
+  private readonly killedOnPurpose = new Set<number>();
   private nextV = 1;
   private killed: Worker | undefined;
   running = true;
@@ -159,23 +162,43 @@ class Soak {
     return this.cluster.workers.filter((w) => w !== this.killed && w.child.exitCode === null && w.child.signalCode === null);
   }
 
+  /** Records the worker's exit as a crash unless the soak killed it, and starts it again (as a process manager would). */
+  watch(worker: Worker): void {
+    worker.child.once('exit', (code, signal) => {
+      if (worker.child.pid !== undefined && this.killedOnPurpose.has(worker.child.pid)) return;
+      this.crashes.push({ worker: worker.name, at: Date.now(), code, signal, output: this.cluster.outputOf(worker.name).slice(-1500) });
+      if (!this.running) return;
+      this.cluster.crash(worker, true).then(
+        (replacement) => this.watch(replacement!),
+        (error: unknown) => process.stderr.write(`could not restart ${worker.name}: ${String(error)}\n`),
+      );
+    });
+  }
+
   async killWorker(): Promise<void> {
-    const victim = this.cluster.workers[Math.floor(Math.random() * this.cluster.workers.length)];
+    const victim = this.alive()[Math.floor(Math.random() * this.alive().length)];
     this.killed = victim;
+    if (victim.child.pid !== undefined) this.killedOnPurpose.add(victim.child.pid);
     await this.cluster.crash(victim, false);
   }
 
   async restartWorker(): Promise<void> {
-    const victim = this.killed!;
-    await this.cluster.crash(victim, true);
+    const replacement = await this.cluster.crash(this.killed!, true);
+    this.watch(replacement!);
     this.killed = undefined;
   }
 
   /** A request to a random live worker, recorded (and, when it succeeded, when its session was last used). */
   async request(method: string, path: string, id?: string, session?: Tracked): Promise<Answer> {
     const workers = this.alive();
-    const worker = workers[Math.floor(Math.random() * workers.length)];
     const at = Date.now();
+    if (workers.length === 0) {
+      // Every worker is down (crashed, being restarted): what a load balancer would answer.
+      await delay(100);
+      this.answers.push({ at, status: -1, ms: Date.now() - at, path: `${method} ${path.split('?')[0]}`, worker: 'none' });
+      return { status: -1, body: null, ms: Date.now() - at };
+    }
+    const worker = workers[Math.floor(Math.random() * workers.length)];
     const answer = await call(worker.port, method, path, { id, agent: this.agent, timeoutMs: GIVE_UP_MS });
     if (session && answer.status >= 200 && answer.status < 300) session.lastUsedAt = Date.now();
     this.answers.push({ at, status: answer.status, ms: answer.ms, path: `${method} ${path.split('?')[0]}`, worker: worker.name });
@@ -381,6 +404,7 @@ async function main(): Promise<void> {
       },
       120_000,
     );
+    for (const worker of soak.cluster.workers) soak.watch(worker);
     const startedAt = Date.now();
     const until = startedAt + options.minutes * 60_000;
     const heapStart = (await soak.probeAll(false, true)).map((p) => p.heapUsed);
@@ -434,6 +458,8 @@ async function main(): Promise<void> {
       goneBeforeTheirTimeoutWithoutSessionDestroyed: goneEarly,
       sessionsCountedInUseAfterTraffic: inUse,
       unreadableAtTheEnd: verified.unreadable,
+      workersCrashed: soak.crashes.length,
+      crashes: soak.crashes.slice(0, 3).map((c) => ({ ...c, secondsIn: (c.at - startedAt) / 1000 })),
       errorsOutsideFaultWindows: soak.outside,
       errorsOutsideSamples: soak.outsideSamples.map((a) => ({ ...a, secondsIn: (a.at - startedAt) / 1000 })),
       heapUsedMB: { start: heapStart.map(mb), end: heapEnd.map(mb) },
@@ -470,6 +496,7 @@ function report(result: Record<string, unknown> & { windows: Window[] }, options
     `sessions destroyed twice: ${String(result.sessionsDestroyedTwice)} (destroyed: ${String(result.sessionsDestroyed)})`,
     `sessions gone without a sessionDestroyed: ${String(result.expiredWithoutSessionDestroyed)} after their idle timeout (destroyed zero times), ${String(result.goneBeforeTheirTimeoutWithoutSessionDestroyed)} before it`,
     `sessions still counted in use once traffic had stopped (never reaped): ${String(result.sessionsCountedInUseAfterTraffic)}`,
+    `workers that crashed (exited without being killed on purpose): ${String(result.workersCrashed)}`,
     `5xx or unanswered outside fault windows (settling ${options.settle} s after each fault): ${JSON.stringify(result.errorsOutsideFaultWindows)}`,
     `heap used (MB) per worker, start → end: ${JSON.stringify(result.heapUsedMB)}`,
     `Redis used_memory (MB), start → end: ${JSON.stringify(result.redisUsedMemoryMB)}`,
