@@ -459,6 +459,7 @@ function localPopulation(clock: FakeClock): Population {
           storeExpires,
           entered: false,
           lastAccessedTime: accessed[i],
+          request: 'bench',
         });
       }
     },
@@ -501,7 +502,7 @@ async function redisPopulation(clock: FakeClock, job: Job): Promise<Population> 
     const deadline = now + TIMEOUT_MS;
     const { record, storeExpires } = recordOf(accessed, serial++);
     const entryKey = `${coordinatorPrefix}s:${key}`;
-    ops.push(client.hSet(entryKey, { accessed: String(accessed), active: '0', deadline: String(deadline), store: String(storeExpires) }));
+    ops.push(client.hSet(entryKey, { accessed: String(accessed), deadline: String(deadline), store: String(storeExpires) }));
     ops.push(client.pExpireAt(entryKey, storeExpires));
     members.push({ score: deadline, value: key });
     // connect-redis's own set: JSON, EX from cookie.expires against the real clock.
@@ -513,7 +514,7 @@ async function redisPopulation(clock: FakeClock, job: Job): Promise<Population> 
   {
     const accessed = clock.now() - 1000;
     const { storeExpires } = recordOf(accessed, 0);
-    await coordinator.leave('probe-leave', { now: accessed + 2, timeoutMs: TIMEOUT_MS, storeExpires, entered: false, lastAccessedTime: accessed });
+    await coordinator.leave('probe-leave', { now: accessed + 2, timeoutMs: TIMEOUT_MS, storeExpires, entered: false, lastAccessedTime: accessed, request: 'bench' });
     const members: { score: number; value: string }[] = [];
     const ops: Promise<unknown>[] = [];
     writeDirect('probe-direct', accessed, members, ops);

@@ -15,11 +15,11 @@ import { probeApp, type ProbeState } from './support/probe-app';
 
 /** Creates an entry for `key` as the request that created the session would, with a 60 s timeout. */
 async function createEntry(coordinator: LocalCoordinator, key: string, now: number): Promise<void> {
-  await coordinator.leave(key, { now, timeoutMs: 60_000, storeExpires: null, entered: false, lastAccessedTime: now });
+  await coordinator.leave(key, { now, timeoutMs: 60_000, storeExpires: null, entered: false, lastAccessedTime: now, request: 'creator' });
 }
 
 describe('LocalCoordinator.kill', () => {
-  const leaveOf = (now: number) => ({ now, timeoutMs: 60_000, storeExpires: null, entered: true, lastAccessedTime: now });
+  const leaveOf = (now: number, request: string) => ({ now, timeoutMs: 60_000, storeExpires: null, entered: true, lastAccessedTime: now, request });
 
   it('marks the entry killed and claimed, out of the expiry index, and tells the listeners', async () => {
     const coordinator = new LocalCoordinator();
@@ -44,13 +44,14 @@ describe('LocalCoordinator.kill', () => {
   it('answers true to the last of the requests using a killed session as it leaves, and only to it', async () => {
     const coordinator = new LocalCoordinator();
     await createEntry(coordinator, 'k', 1000);
-    await coordinator.enter('k', 2000, true);
-    await coordinator.enter('k', 2000, true);
+    await coordinator.enter('k', 2000, true, 'r1');
+    await coordinator.enter('k', 2000, true, 'r2');
     await expect(coordinator.kill('k')).resolves.toMatchObject({ active: 2 });
-    await expect(coordinator.enter('k', 2500, true)).resolves.toMatchObject({ claimed: true }); // not counted
-    await expect(coordinator.leave('k', leaveOf(3000))).resolves.toBe(false);
-    await expect(coordinator.leave('k', leaveOf(3000))).resolves.toBe(true);
-    await expect(coordinator.leave('k', leaveOf(3000))).resolves.toBe(false);
+    await expect(coordinator.enter('k', 2500, true, 'r3')).resolves.toMatchObject({ claimed: true }); // not counted
+    await expect(coordinator.leave('k', leaveOf(3000, 'r3'))).resolves.toBe(false);
+    await expect(coordinator.leave('k', leaveOf(3000, 'r1'))).resolves.toBe(false);
+    await expect(coordinator.leave('k', leaveOf(3000, 'r2'))).resolves.toBe(true);
+    await expect(coordinator.leave('k', leaveOf(3000, 'r2'))).resolves.toBe(false);
   });
 });
 
@@ -69,7 +70,7 @@ describe('LocalCoordinator.keys and keysOf', () => {
     await expect(coordinator.keys('b', 10)).resolves.toEqual(['bb', 'd:shop']);
     await expect(coordinator.count()).resolves.toBe(4);
     const bind = (key: string, principal: string) =>
-      coordinator.leave(key, { now: 2000, timeoutMs: 60_000, storeExpires: null, entered: false, lastAccessedTime: 2000, principal });
+      coordinator.leave(key, { now: 2000, timeoutMs: 60_000, storeExpires: null, entered: false, lastAccessedTime: 2000, principal, request: 'binder' });
     await bind('a', 'ann');
     await bind('d:shop', 'ann');
     await bind('bb', 'bob');
@@ -86,16 +87,16 @@ describe('LocalCoordinator.enter', () => {
   it('answers the entry as it was and counts the request as active', async () => {
     const coordinator = new LocalCoordinator();
     await createEntry(coordinator, 'k', 1000);
-    const before = await coordinator.enter('k', 2000, true);
-    expect(before).toEqual({ lastAccessedTime: 1000, deadline: 61_000, storeExpires: null, active: 0, claimed: false, killed: false });
+    const before = await coordinator.enter('k', 2000, true, 'r1');
+    expect(before).toEqual({ lastAccessedTime: 1000, deadline: 61_000, storeExpires: null, active: 0, claimed: false, killed: false, version: 0 });
     expect(await coordinator.inspect('k')).toMatchObject({ lastAccessedTime: 2000, active: 1 });
   });
 
   it('does not count a strict enter of a session idle past its deadline', async () => {
     const coordinator = new LocalCoordinator();
     await createEntry(coordinator, 'k', 1000);
-    await coordinator.enter('k', 61_000, true);
-    await coordinator.enter('k', 61_000, true);
+    await coordinator.enter('k', 61_000, true, 'r1');
+    await coordinator.enter('k', 61_000, true, 'r2');
     expect(await coordinator.inspect('k')).toMatchObject({ lastAccessedTime: 1000, active: 0 });
     const claims = await Promise.all([coordinator.claim('k', 61_000, true), coordinator.claim('k', 61_000, true)]);
     expect(claims.filter((claim) => claim !== undefined)).toHaveLength(1);
@@ -104,7 +105,7 @@ describe('LocalCoordinator.enter', () => {
   it('counts a non-strict enter of a session past its deadline, so nothing claims it while in use', async () => {
     const coordinator = new LocalCoordinator();
     await createEntry(coordinator, 'k', 1000);
-    await coordinator.enter('k', 61_000, false);
+    await coordinator.enter('k', 61_000, false, 'r1');
     expect(await coordinator.inspect('k')).toMatchObject({ active: 1 });
     expect(await coordinator.claim('k', 61_000, false)).toBeUndefined();
   });
@@ -112,9 +113,25 @@ describe('LocalCoordinator.enter', () => {
   it('counts a strict enter of a session past its deadline while another request uses it', async () => {
     const coordinator = new LocalCoordinator();
     await createEntry(coordinator, 'k', 1000);
-    await coordinator.enter('k', 30_000, true);
-    await coordinator.enter('k', 90_000, true);
+    await coordinator.enter('k', 30_000, true, 'r1');
+    await coordinator.enter('k', 90_000, true, 'r2');
     expect(await coordinator.inspect('k')).toMatchObject({ active: 2 });
+  });
+
+  it('forgets a request that leaves, once: a second leave, or one that never entered, changes nothing', async () => {
+    const coordinator = new LocalCoordinator();
+    await createEntry(coordinator, 'k', 1000);
+    await coordinator.enter('k', 2000, true, 'r1');
+    await coordinator.enter('k', 2000, true, 'r2');
+    const leave = (request: string) =>
+      coordinator.leave('k', { now: 3000, timeoutMs: 60_000, storeExpires: null, entered: true, lastAccessedTime: 2000, request });
+    await leave('never-entered');
+    expect(await coordinator.inspect('k')).toMatchObject({ active: 2, deadline: 61_000 });
+    await leave('r1');
+    await leave('r1');
+    expect(await coordinator.inspect('k')).toMatchObject({ active: 1, deadline: 61_000 });
+    await leave('r2');
+    expect(await coordinator.inspect('k')).toMatchObject({ active: 0, deadline: 63_000 });
   });
 });
 

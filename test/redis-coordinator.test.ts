@@ -31,6 +31,7 @@ import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
 import { probeApp, type ProbeState } from './support/probe-app';
+import { eventually } from './support/test-app';
 import {
   createRedisClient,
   deleteRedisKeys,
@@ -123,7 +124,8 @@ describeRedis('redisCoordinator', () => {
         const record = JSON.parse((await clients[0].get(`${storePrefix()}${id}`))!) as Record<string, unknown>;
         expect(record).toMatchObject({ attributes: { user: 'ann' }, esm: { v: 1, app: 'default', created } });
         const entry = await clients[0].hGetAll(`${coordinatorPrefix()}s:${id}`);
-        expect(entry).toMatchObject({ accessed: String(created), deadline: String(created + TIMEOUT * 1000), active: '0' });
+        expect(entry).toMatchObject({ accessed: String(created), deadline: String(created + TIMEOUT * 1000) });
+        expect(Object.keys(entry).filter((field) => field.startsWith('r:'))).toEqual([]); // no request uses it
       });
 
       it("reads the session through the other node with lastAccessedTime = the previous request's start", async () => {
@@ -258,7 +260,14 @@ describeRedis('redisCoordinator', () => {
         storeExpires: now + TIMEOUT * 1000 + GRACE_MS,
         entered: false,
         lastAccessedTime: now,
+        request: 'creator',
       });
+    }
+
+    /** How many requests the entry of `key` counts as using it (its `r:<token>` fields). */
+    async function activeOf(key: string): Promise<number> {
+      const fields = await clients[0].hKeys(`${coordinatorPrefix()}s:${key}`);
+      return fields.filter((field) => field.startsWith('r:')).length;
     }
 
     /** Two coordinators on two connections: two processes. */
@@ -289,7 +298,7 @@ describeRedis('redisCoordinator', () => {
       const results = await Promise.all([a.claim('claimed', clock.now(), false), b.claim('claimed', clock.now(), false)]);
       expect(results.filter((r) => r !== undefined)).toHaveLength(1);
       expect(await clients[0].hGet(`${coordinatorPrefix()}s:claimed`, 'claimed')).toBe('1');
-      expect((await a.enter('claimed', clock.now()))?.claimed).toBe(true);
+      expect((await a.enter('claimed', clock.now(), false, 'r1'))?.claimed).toBe(true);
     });
 
     it("answers enter() with the entry as it was, and counts the request as active", async () => {
@@ -297,7 +306,7 @@ describeRedis('redisCoordinator', () => {
       const t0 = clock.now();
       await createEntry(a, 'entered');
       clock.advanceSeconds(5);
-      const before = await b.enter('entered', clock.now());
+      const before = await b.enter('entered', clock.now(), false, 'r1');
       expect(before).toEqual({
         lastAccessedTime: t0,
         deadline: t0 + TIMEOUT * 1000,
@@ -305,9 +314,10 @@ describeRedis('redisCoordinator', () => {
         active: 0,
         claimed: false,
         killed: false,
+        version: 0,
       });
-      expect(await clients[0].hGet(`${coordinatorPrefix()}s:entered`, 'active')).toBe('1');
-      expect(await a.enter('unknown', clock.now())).toBeUndefined();
+      expect(await activeOf('entered')).toBe(1);
+      expect(await a.enter('unknown', clock.now(), false, 'r2')).toBeUndefined();
       expect(await clients[0].exists(`${coordinatorPrefix()}s:unknown`)).toBe(0);
     });
 
@@ -316,10 +326,11 @@ describeRedis('redisCoordinator', () => {
       const t0 = clock.now();
       await createEntry(a, 'due');
       clock.advanceSeconds(TIMEOUT);
-      const seen = await Promise.all([a.enter('due', clock.now(), true), b.enter('due', clock.now(), true)]);
+      const seen = await Promise.all([a.enter('due', clock.now(), true, 'r1'), b.enter('due', clock.now(), true, 'r2')]);
       expect(seen.map((entry) => entry?.active)).toEqual([0, 0]);
       const entry = await clients[0].hGetAll(`${coordinatorPrefix()}s:due`);
-      expect(entry).toMatchObject({ active: '0', accessed: String(t0) });
+      expect(entry).toMatchObject({ accessed: String(t0) });
+      expect(await activeOf('due')).toBe(0);
       const claims = await Promise.all([a.claim('due', clock.now(), true), b.claim('due', clock.now(), true)]);
       expect(claims.filter((claim) => claim !== undefined)).toHaveLength(1);
     });
@@ -328,8 +339,8 @@ describeRedis('redisCoordinator', () => {
       const [a] = pair();
       await createEntry(a, 'lenient');
       clock.advanceSeconds(TIMEOUT);
-      await a.enter('lenient', clock.now(), false);
-      expect(await clients[0].hGet(`${coordinatorPrefix()}s:lenient`, 'active')).toBe('1');
+      await a.enter('lenient', clock.now(), false, 'r1');
+      expect(await activeOf('lenient')).toBe(1);
       expect(await a.claim('lenient', clock.now(), false)).toBeUndefined();
     });
   });
@@ -344,12 +355,13 @@ describeRedis('redisCoordinator', () => {
       const key = `${coordinatorPrefix()}s:${id}`;
       expect(await clients[0].type(key)).toBe('hash');
       const entry = await clients[0].hGetAll(key);
-      expect(Object.keys(entry).sort()).toEqual(['accessed', 'active', 'deadline', 'store']);
+      // Colocated with connect-redis on the same client: `ver` counts the writes of its record.
+      expect(Object.keys(entry).sort()).toEqual(['accessed', 'deadline', 'store', 'ver']);
       expect(entry).toEqual({
         accessed: String(t0),
-        active: '0',
         deadline: String(t0 + TIMEOUT * 1000),
         store: String(t0 + TIMEOUT * 1000 + GRACE_MS),
+        ver: '1',
       });
       expect(await clients[0].pExpireTime(key)).toBe(t0 + TIMEOUT * 1000 + GRACE_MS);
     });
@@ -363,7 +375,8 @@ describeRedis('redisCoordinator', () => {
       expect(await clients[0].zScore(index, id)).toBe(t0 + TIMEOUT * 1000);
       clock.advanceSeconds(20);
       await state(a.app, `JSESSIONID=${id}`);
-      expect(await clients[0].zScore(index, id)).toBe(t0 + 20_000 + TIMEOUT * 1000);
+      // A read leaves the coordinator just after its response.
+      await eventually(async () => expect(await clients[0].zScore(index, id)).toBe(t0 + 20_000 + TIMEOUT * 1000));
       expect(await clients[0].hGet(`${coordinatorPrefix()}s:${id}`, 'accessed')).toBe(String(t0 + 20_000));
     });
 
@@ -404,9 +417,9 @@ describeRedis('redisCoordinator', () => {
     /** When the store's copy expires: in the future, as Redis expires the hash at that time. */
     const storeExpires = Date.now() + 200_000;
     const create = (c: RedisCoordinator, key: string, principal?: string) =>
-      c.leave(key, { now: 1000, timeoutMs: 60_000, storeExpires, entered: false, lastAccessedTime: 1000, principal });
-    const leave = (c: RedisCoordinator, key: string) =>
-      c.leave(key, { now: 3000, timeoutMs: 60_000, storeExpires, entered: true, lastAccessedTime: 2000 });
+      c.leave(key, { now: 1000, timeoutMs: 60_000, storeExpires, entered: false, lastAccessedTime: 1000, principal, request: 'creator' });
+    const leave = (c: RedisCoordinator, key: string, request: string) =>
+      c.leave(key, { now: 3000, timeoutMs: 60_000, storeExpires, entered: true, lastAccessedTime: 2000, request });
 
     it('marks a killed entry, drops its lock and index member, tells every listening coordinator, and answers the last leaver', async () => {
       const [a, b] = clients.map((client) => redisCoordinator({ client, prefix: coordinatorPrefix() }));
@@ -415,8 +428,8 @@ describeRedis('redisCoordinator', () => {
       await subscription.ready;
       try {
         await create(a, 'k');
-        await a.enter('k', 2000, true);
-        await a.enter('k', 2000, true);
+        await a.enter('k', 2000, true, 'r1');
+        await a.enter('k', 2000, true, 'r2');
         await a.acquireLock('k', 'token', 10_000);
         await expect(a.kill('k')).resolves.toMatchObject({ active: 2, claimed: false, killed: false });
         await expect(a.inspect('k')).resolves.toMatchObject({ claimed: true, killed: true, active: 2 });
@@ -427,9 +440,9 @@ describeRedis('redisCoordinator', () => {
         for (let i = 0; i < 50 && heard.length === 0; i++) await new Promise((resolve) => setTimeout(resolve, 10));
         expect(heard).toEqual(['k']);
         await expect(b.kill('k')).resolves.toMatchObject({ claimed: true, killed: true });
-        await expect(leave(a, 'k')).resolves.toBe(false);
-        await expect(leave(b, 'k')).resolves.toBe(true);
-        await expect(leave(b, 'k')).resolves.toBe(false);
+        await expect(leave(a, 'k', 'r1')).resolves.toBe(false);
+        await expect(leave(b, 'k', 'r2')).resolves.toBe(true);
+        await expect(leave(b, 'k', 'r2')).resolves.toBe(false);
         await expect(a.kill('unknown')).resolves.toBeUndefined();
       } finally {
         await subscription.close();

@@ -5,6 +5,7 @@ import type {
   Coordinator,
   ExpiryIndex,
   KillSignals,
+  RecordColocation,
   SessionClaims,
   SessionIndex,
   SessionLocking,
@@ -20,6 +21,7 @@ const CAPABILITIES = {
   'kill signals': ['kill', 'onKill'],
   'a session index': ['keys', 'count', 'keysOf'],
   'bounded calls': ['setCallTimeout'],
+  'record colocation': ['colocate'],
 } as const satisfies Record<string, readonly string[]>;
 
 /** The name of one ability, as error messages say it. */
@@ -35,6 +37,7 @@ interface CapabilityTypes {
   'kill signals': KillSignals;
   'a session index': SessionIndex;
   'bounded calls': BoundedCalls;
+  'record colocation': RecordColocation;
 }
 
 /** Whether `coordinator` has every method of `capability`. */

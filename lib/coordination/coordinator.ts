@@ -11,7 +11,12 @@
  * is given can do what its options need (`coordination/capabilities.ts`).
  *
  * Keys are session keys (`storage/session-key.ts`), one per session of an app.
+ * A request using a session is known by a token of its own (`request`), so
+ * leaving is idempotent: a leave whose enter never happened (a call that
+ * timed out, its outcome unknown) changes nothing.
  */
+
+import type { StoredRecord } from '../storage/store-adapter';
 
 /** What the coordinator knows of one session. */
 export interface AccessEntry {
@@ -33,6 +38,11 @@ export interface AccessEntry {
    * using it destroys it when it leaves (see `leave()`).
    */
   killed: boolean;
+  /**
+   * How many times the session's record was written through the coordinator
+   * (colocated records only, see {@link ColocatedRecords}); `0` otherwise.
+   */
+  version: number;
 }
 
 /** What a request reports when it stops using a session. */
@@ -57,6 +67,8 @@ export interface LeaveUpdate {
   lastAccessedTime: number;
   /** The user a top-level session is bound to: indexed for `keysOf()`. */
   principal?: string;
+  /** The request's token, as it entered (a request that did not enter has one too). */
+  request: string;
 }
 
 /** A listener of kills (see {@link KillSignals.onKill}). */
@@ -81,8 +93,9 @@ export interface AccessTracking {
    * one), and the caller is to `claim()` it with `entered: false`. Requests
    * that find it expired at the same time thus never count as its users, so
    * exactly one claim wins and none of them is served the session.
+   * `request` is the request's token: its `leave()` names it again.
    */
-  enter(key: string, now: number, strictExpiry: boolean): Promise<AccessEntry | undefined>;
+  enter(key: string, now: number, strictExpiry: boolean, request: string): Promise<AccessEntry | undefined>;
 
   /** The entry of a session as it is, changing nothing (subsessions, admin). */
   inspect(key: string): Promise<AccessEntry | undefined>;
@@ -91,7 +104,9 @@ export interface AccessTracking {
    * A request stops using a session. When no other request uses it, its
    * deadline becomes `now + timeoutMs`. Resolves `true` for the last request
    * (that entered) leaving a session killed while it was in use: that
-   * request destroys the session.
+   * request destroys the session. A request that entered leaves once: a
+   * second leave with its token, or one whose enter never happened, changes
+   * nothing and resolves `false`.
    */
   leave(key: string, update: LeaveUpdate): Promise<boolean>;
 
@@ -206,4 +221,49 @@ export interface BoundedCalls {
  */
 export type Coordinator = AccessTracking &
   SessionClaims &
-  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & BoundedCalls>;
+  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & BoundedCalls & RecordColocation>;
+
+/** What {@link ColocatedRecords.write} did. */
+export type RecordWrite =
+  /** Written; `lastOfKilled` as `leave()` answers it. */
+  | { written: true; lastOfKilled: boolean }
+  /** Not written: the record changed (another version), or the session is claimed or gone; nobody left. */
+  | { written: false };
+
+/**
+ * A store's records that the coordinator reaches itself, on the same Redis,
+ * in the same atomic steps as its own state: a read is one round trip and
+ * two commands, a write one round trip (docs/architecture.md, "Colocated
+ * records"). Records are exactly as the store writes and reads them.
+ */
+export interface ColocatedRecords {
+  /** `enter()` and the record, read together. */
+  load(
+    key: string,
+    now: number,
+    strictExpiry: boolean,
+    request: string,
+  ): Promise<{ record: StoredRecord | undefined; entry: AccessEntry | undefined }>;
+  /**
+   * Writes `record` (the store's TTL: `ttlSeconds`) and leaves, together.
+   * `version`: the version the record was merged onto (`entry.version` as
+   * loaded); it is written only if that is still the entry's and the session
+   * is not claimed. `undefined`: written whatever (a new or renamed session).
+   */
+  write(key: string, record: StoredRecord, ttlSeconds: number, version: number | undefined, update: LeaveUpdate): Promise<RecordWrite>;
+  /** Extends the record's TTL and leaves, together; resolves what `leave()` does. */
+  touch(key: string, ttlSeconds: number, update: LeaveUpdate): Promise<boolean>;
+  /**
+   * The record as it is now, with its version, to merge onto again; whether
+   * the session is claimed, and whether the coordinator knows it at all.
+   */
+  read(key: string): Promise<{ record: StoredRecord | undefined; version: number; claimed: boolean; known: boolean }>;
+  /** Deletes the record and forgets the session, together (see `remove()`). */
+  remove(key: string): Promise<boolean>;
+}
+
+/** A coordinator that may reach a store's records itself. */
+export interface RecordColocation {
+  /** The store's records as the coordinator reaches them, or `undefined` when it cannot. */
+  colocate(store: object): ColocatedRecords | undefined;
+}

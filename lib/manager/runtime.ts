@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Clock } from '../clock';
-import type { Coordinator } from '../coordination/coordinator';
+import type { ColocatedRecords, Coordinator } from '../coordination/coordinator';
 import type { EventSink } from './events';
 import type { SessionIdCodec } from '../tracking/session-id-codec';
 import type { StoreAdapter } from '../storage/store-adapter';
@@ -37,6 +37,10 @@ export interface SessionRuntime {
   readonly destroyer: SessionDestroyer;
   /** Commits (and deletes) of one session, one at a time. */
   readonly commits: CommitOrder;
+  /** The store's records as the coordinator reaches them itself, when it can (colocated records). */
+  readonly records: ColocatedRecords | undefined;
+  /** `storeTimeout` in ms. */
+  readonly storeTimeoutMs: number;
   /** The locks of serial access, for the apps that have it on. */
   readonly locks: SerialLocks;
   /** The requests using each session in this process (kills reach them). */

@@ -88,7 +88,8 @@ export class SessionManager extends ManagerEvents {
     const coordinator = boundedCoordinator(this.coordinator, this.options.storeTimeoutMs);
     this.reaperInterval = this.options.reaperInterval ?? defaultReaperInterval(this.options.invalidationTimeoutMs);
     const store = new StoreAdapter(this.store, this.options.storeTimeoutMs);
-    const destroyer = new SessionDestroyer({ store, coordinator, events: this, counters: this.counters });
+    const records = can(coordinator, 'record colocation') ? coordinator.colocate(this.store) : undefined;
+    const destroyer = new SessionDestroyer({ store, coordinator, records, events: this, counters: this.counters });
     const invalidationTimeout = this.options.invalidationTimeoutMs === null ? -1 : this.options.invalidationTimeoutMs / 1000;
     const appTimeout = (app: string): number => this.appTimeouts.get(app) ?? invalidationTimeout;
     const track = (work: Promise<unknown>): void => this.track(work);
@@ -97,7 +98,10 @@ export class SessionManager extends ManagerEvents {
       store,
       coordinator,
       destroyer,
-      commits: new CommitOrder(can(coordinator, 'commit locks') ? coordinator : undefined, this.options.storeTimeoutMs),
+      // Colocated records guard their merges with versions; other stores, across processes, with commit locks.
+      commits: new CommitOrder(!records && can(coordinator, 'commit locks') ? coordinator : undefined, this.options.storeTimeoutMs),
+      records,
+      storeTimeoutMs: this.options.storeTimeoutMs,
       codec: new SessionIdCodec(this.options.secrets),
       tracking: createTracking(this.options),
       events: this,

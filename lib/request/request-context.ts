@@ -1,4 +1,7 @@
+import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { LeaveUpdate } from '../coordination/coordinator';
 import { IllegalStateError } from '../errors';
 import type { KillTarget } from '../killing/running-requests';
 import { SerialSlot } from '../locking/serial-slot';
@@ -9,7 +12,7 @@ import { sessionKey } from '../storage/session-key';
 import { generateSessionId } from '../tracking/session-id';
 import type { DecodedId } from '../tracking/session-id-codec';
 import { ResponseHooks } from './response-hooks';
-import { commitRequest } from './session-commit';
+import { commitRequest, leaveAfterResponse, type PendingLeave } from './session-commit';
 import { loadSession } from './session-loader';
 
 /** The signal of sessions no kill can reach (new in this request): never aborted. */
@@ -46,6 +49,12 @@ export class RequestContext implements SessionHost, KillTarget {
   /** The key this request registered under in `runtime.running`, while it uses the session. */
   private runningKey: string | null = null;
   private commitWork: Promise<void> | undefined;
+  /** The sessions to leave after the response (the commit collects them). */
+  private readonly leaves: PendingLeave[] = [];
+  /** `finish()` ran. */
+  private finished = false;
+  /** This request's token in the coordinator (its enter and its leave name it). */
+  readonly token = nextToken();
   /** Behind the loaded session's `signal`; made on first use. */
   private controller: AbortController | undefined;
 
@@ -106,10 +115,34 @@ export class RequestContext implements SessionHost, KillTarget {
     return this.sharedId && this.requestedId !== null ? this.requestedId : generateSessionId();
   }
 
-  /** Finishes the request's session work once, however the request ends. */
+  /** Stores the request's session work once, however the request ends; the response waits for it. */
   commit(): Promise<void> {
-    this.commitWork ??= commitRequest(this).finally(() => this.finishUse());
+    this.commitWork ??= commitRequest(this, this.leaves);
     return this.commitWork;
+  }
+
+  /**
+   * After the response (or a client gone): the request leaves its sessions
+   * (the idle clock restarts; a killed one is destroyed by its last request)
+   * and gives its serial-access turn to the next, once.
+   */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    const work = leaveAfterResponse(this, this.leaves).finally(() => this.finishUse());
+    this.runtime.track(work);
+  }
+
+  /**
+   * Leaves `key` in the background: after a call whose outcome is unknown
+   * (it timed out: its enter may still run), or a leave that failed. A leave
+   * changes nothing when the enter never happened, so it is safe; it is
+   * retried once after `storeTimeout` should it fail too.
+   */
+  leaveLater(key: string, update: LeaveUpdate): void {
+    const { coordinator, storeTimeoutMs } = this.runtime;
+    const retry = (): Promise<unknown> => delay(storeTimeoutMs).then(() => coordinator.leave(key, update));
+    this.runtime.track(coordinator.leave(key, update).catch(retry).catch(noop));
   }
 
   /** Whether the commit has started. */
@@ -229,6 +262,17 @@ export class RequestContext implements SessionHost, KillTarget {
     );
   }
 }
+
+/** This process's prefix of request tokens: 48 random bits, so tokens of processes sharing Redis never meet. */
+const TOKEN_PREFIX = randomBytes(6).toString('base64url');
+let tokenCount = 0;
+
+/** A token unique to one request (across processes sharing a coordinator). */
+function nextToken(): string {
+  return `${TOKEN_PREFIX}${(tokenCount++).toString(36)}`;
+}
+
+function noop(): void {}
 
 /** Why a killed session's signal aborted: what `fetch(…, { signal })` rejects with. */
 function killReason(): DOMException {

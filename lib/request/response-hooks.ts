@@ -25,7 +25,7 @@ export class ResponseHooks {
   /** Behind `goneSignal`; made on first use. */
   private goneController: AbortController | undefined;
 
-  constructor(private readonly context: RequestContext) {}
+  constructor(readonly context: RequestContext) {}
 
   private get res(): ServerResponse {
     return this.context.res;
@@ -75,8 +75,14 @@ export class ResponseHooks {
     res.end = function endAfterCommit(this: ServerResponse, ...args: unknown[]): ServerResponse {
       res.end = end as ServerResponse['end'];
       hooks.trackCommit().then(
-        () => end.apply(res, args),
-        (error: unknown) => hooks.failResponse(error, end, args),
+        () => {
+          end.apply(res, args);
+          hooks.context.finish();
+        },
+        (error: unknown) => {
+          hooks.failResponse(error, end, args);
+          hooks.context.finish();
+        },
       );
       return res;
     } as ServerResponse['end'];
@@ -92,9 +98,10 @@ export class ResponseHooks {
 
   /** Finishes the session work of a request whose client went away (nothing else will end it). */
   commitAfterAbort(): void {
-    if (!this.context.committing) {
-      this.trackCommit().catch((error: unknown) => debug('commit after abort failed: %O', error));
-    }
+    if (this.context.committing) return;
+    this.trackCommit()
+      .catch((error: unknown) => debug('commit after abort failed: %O', error))
+      .finally(() => this.context.finish());
   }
 
   private trackCommit(): Promise<void> {

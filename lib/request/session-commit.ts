@@ -1,7 +1,9 @@
+import createDebug from 'debug';
+import type { LeaveUpdate } from '../coordination/coordinator';
+import { StoreUnavailableError } from '../errors';
 import type { ServletSession } from '../session/http-session';
 import { deleteSession } from '../session/destruction';
 import { sessionKey, subsessionKey } from '../storage/session-key';
-import createDebug from 'debug';
 import { readRecord } from '../storage/session-record';
 import { bindPrincipal } from './principal-binding';
 import { mergedRecord, wholeRecord, type WriteTimes } from './record-writing';
@@ -9,39 +11,65 @@ import type { RequestContext } from './request-context';
 
 /** A year: how long the store keeps a session that never expires without a write or touch. */
 const NEVER_TTL_MS = 365 * 24 * 3600 * 1000;
+/** Merges tried onto a record other processes keep writing, before the commit gives up (503). */
+const MAX_MERGES = 8;
 
 const debug = createDebug('express-session-management');
 
+/** A session the request still has to leave after the response (its write, if any, did not). */
+export interface PendingLeave {
+  key: string;
+  update: LeaveUpdate;
+}
+
 /**
- * Commits a request's session work (docs/architecture.md, "Commit"): for
- * every session it held — replaced ones first, subsessions before their
- * parent — saves what changed, deletes what was invalidated, and tells the
- * coordinator the session is idle again. One after the other: a session
- * invalidated here may share its key with its successor (web modules).
- * Rejects with the first failure once every session has been dealt with.
+ * Commits a request's session work before its response (docs/architecture.md,
+ * "Commit"): for every session it held — replaced ones first, subsessions
+ * before their parent — saves what changed and deletes what was invalidated.
+ * One after the other: a session invalidated here may share its key with
+ * its successor (web modules). The coordinator is told the sessions are idle
+ * again after the response (`leaveAfterResponse`), unless a write did it in
+ * the same step; `pending` collects those leaves, even of a session whose
+ * write failed. Rejects with the first failure once every session has been
+ * dealt with.
  */
-export async function commitRequest(context: RequestContext): Promise<void> {
+export async function commitRequest(context: RequestContext, pending: PendingLeave[]): Promise<void> {
   const now = context.runtime.clock.now();
   let failure: { error: unknown } | undefined;
-  for (const parent of context.heldSessions()) {
-    for (const session of parent.heldSubsessions()) {
-      try {
-        await commitSession(context, session, now);
-      } catch (error) {
-        failure ??= { error };
-      }
-    }
+  const commit = async (session: ServletSession): Promise<void> => {
     try {
-      await commitSession(context, parent, now);
+      await commitSession(context, session, now, pending);
     } catch (error) {
       failure ??= { error };
     }
+  };
+  for (const parent of context.heldSessions()) {
+    for (const session of parent.heldSubsessions()) await commit(session);
+    await commit(parent);
   }
   if (failure) throw failure.error;
 }
 
-/** Stores, touches or deletes one session, and always tells the coordinator the request is done. */
-async function commitSession(context: RequestContext, session: ServletSession, now: number): Promise<void> {
+/**
+ * Tells the coordinator the request is done with its sessions, after its
+ * response: the idle clock restarts, and the last request of a session killed
+ * meanwhile destroys it. A leave that fails is retried once, later: leaving
+ * twice changes nothing.
+ */
+export async function leaveAfterResponse(context: RequestContext, pending: PendingLeave[]): Promise<void> {
+  const { coordinator } = context.runtime;
+  for (const { key, update } of pending) {
+    try {
+      if (await coordinator.leave(key, update)) await destroyKilled(context, key, update.now);
+    } catch (error) {
+      debug('leave of %s failed, retried later: %O', key, error);
+      context.leaveLater(key, update);
+    }
+  }
+}
+
+/** Stores, touches or deletes one session; what it must still leave goes to `pending`. */
+async function commitSession(context: RequestContext, session: ServletSession, now: number, pending: PendingLeave[]): Promise<void> {
   const { runtime } = context;
   const { state } = session;
   const oldKey = state.storedKey;
@@ -52,8 +80,9 @@ async function commitSession(context: RequestContext, session: ServletSession, n
   }
   if (state.status === 'pending') return;
   if (context.killed && (session === context.loaded || session.parent === context.loaded)) {
-    if (session === context.loaded) await leaveKilled(context, session);
-    return; // a subsession goes with its parent
+    // Killed: nothing it changed is kept; the last request using it destroys it. A subsession goes with its parent.
+    if (session === context.loaded) pending.push({ key: oldKey!, update: leaveUpdate(context, session, now, undefined, state.storeExpires, state.entered) });
+    return;
   }
   const key = keyOf(session);
   // A subsession this request did not use keeps its idle clock and its record.
@@ -62,27 +91,20 @@ async function commitSession(context: RequestContext, session: ServletSession, n
   const moved = oldKey !== null && oldKey !== key;
   const timeoutMs = timeoutMsOf(session);
   const times: WriteTimes = { start: context.start, now, storeExpires: storeExpiry(context, now, timeoutMs) };
-  let written: number | null = state.storeExpires;
+  const leave = (storeExpires: number | null): LeaveUpdate =>
+    leaveUpdate(context, session, now, timeoutMs, storeExpires, state.entered && !moved);
+  let written: { storeExpires: number | null; left: boolean } = { storeExpires: state.storeExpires, left: false };
   try {
-    written = await write(context, session, key, times, timeoutMs);
+    written = await write(context, session, key, times, timeoutMs, leave);
   } finally {
-    // 5. The idle clock restarts when the last request using the session ends.
-    const lastOfKilled = await runtime.coordinator.leave(key, {
-      now,
-      timeoutMs,
-      storeExpires: written,
-      entered: state.entered && !moved,
-      lastAccessedTime: context.start,
-      principal: state.principal,
-    });
-    // Killed in another process, its signal not here yet: what was just written goes too.
-    if (lastOfKilled) await destroyKilled(context, key, now);
+    if (!written.left) pending.push({ key, update: leave(written.storeExpires) });
   }
 }
 
 /**
  * Writes what the session needs written; resolves when the store's copy now
- * expires (as it was when nothing was written).
+ * expires, and whether the write also left the coordinator (colocated
+ * records do both in one step).
  * 2. New or renamed: nobody else can have written it: the whole record (a
  *    rename also drops the old key, in turn with its commits).
  * 3. Changed: merged onto the record as it is now; so is a session whose
@@ -92,68 +114,105 @@ async function commitSession(context: RequestContext, session: ServletSession, n
  *    coalesced touch); a store without `touch` merges nothing instead of
  *    writing this request's (perhaps stale) copy.
  */
-async function write(context: RequestContext, session: ServletSession, key: string, times: WriteTimes, timeoutMs: number | null): Promise<number | null> {
+async function write(
+  context: RequestContext,
+  session: ServletSession,
+  key: string,
+  times: WriteTimes,
+  timeoutMs: number | null,
+  leave: (storeExpires: number | null) => LeaveUpdate,
+): Promise<{ storeExpires: number | null; left: boolean }> {
   const { runtime } = context;
   const { state } = session;
+  const { records } = runtime;
   const oldKey = state.storedKey;
+  const unchanged = { storeExpires: state.storeExpires, left: false };
   // 2.
   if (state.fresh || (oldKey !== null && oldKey !== key)) {
-    await Promise.all([
-      runtime.store.set(key, wholeRecord(session, times)),
-      oldKey === null ? undefined : runtime.commits.run(oldKey, () => deleteSession(runtime, oldKey)),
-    ]);
-    return times.storeExpires;
+    const dropOld = oldKey === null ? undefined : runtime.commits.run(oldKey, () => deleteSession(runtime, oldKey));
+    if (records) {
+      const [result] = await Promise.all([records.write(key, wholeRecord(session, times), ttlSeconds(times), undefined, leave(times.storeExpires)), dropOld]);
+      return settle(context, key, times, result.written && result.lastOfKilled);
+    }
+    await Promise.all([runtime.store.set(key, wholeRecord(session, times)), dropOld]);
+    return { storeExpires: times.storeExpires, left: false };
   }
   // 3.
   const lapsed = state.storeExpires !== null && state.storeExpires <= times.now;
-  if (state.hasChanges() || lapsed) return merge(context, session, key, times);
+  if (state.hasChanges() || lapsed) {
+    return runtime.commits.run(key, () => (records ? mergeColocated(context, session, key, times, leave) : merge(context, session, key, times)));
+  }
   // 4.
-  if (!touchDue(context, state.storeExpires, times.storeExpires, timeoutMs)) return state.storeExpires;
-  if (!runtime.store.canTouch) return merge(context, session, key, times);
+  if (!touchDue(context, state.storeExpires, times.storeExpires, timeoutMs)) return unchanged;
+  if (records) {
+    const lastOfKilled = await records.touch(key, ttlSeconds(times), leave(times.storeExpires));
+    return settle(context, key, times, lastOfKilled);
+  }
+  if (!runtime.store.canTouch) return runtime.commits.run(key, () => merge(context, session, key, times));
   await runtime.store.touch(key, wholeRecord(session, times));
-  return times.storeExpires;
+  return { storeExpires: times.storeExpires, left: false };
 }
 
 /**
- * Read-merge-write of one session, in turn with its other commits. A
- * session that is gone meanwhile (invalidated, expired or killed by another
- * request) stays gone: what this request changed is dropped. One whose
- * record the store dropped while this request used it (its entry still
- * there, unclaimed) is written whole.
+ * Read-merge-write of one session, in its commit turn. A session that is gone
+ * meanwhile (invalidated, expired or killed by another request) stays gone:
+ * what this request changed is dropped. One whose record the store dropped
+ * while this request used it (its entry still there, unclaimed) is written
+ * whole.
  */
-async function merge(context: RequestContext, session: ServletSession, key: string, times: WriteTimes): Promise<number | null> {
+async function merge(context: RequestContext, session: ServletSession, key: string, times: WriteTimes): Promise<{ storeExpires: number | null; left: false }> {
   const { runtime } = context;
-  return runtime.commits.run(key, async () => {
-    const record = await runtime.store.get(key);
-    if (record) {
-      await runtime.store.set(key, mergedRecord(readRecord(record, session.app, times.now), session, times));
-      return times.storeExpires;
-    }
-    const entry = await runtime.coordinator.inspect(key);
-    if (!entry || entry.claimed) {
-      debug('commit of %s dropped: the session is gone', key);
-      return null;
-    }
-    await runtime.store.set(key, wholeRecord(session, times));
-    return times.storeExpires;
-  });
+  const record = await runtime.store.get(key);
+  if (record) {
+    await runtime.store.set(key, mergedRecord(readRecord(record, session.app, times.now), session, times));
+    return { storeExpires: times.storeExpires, left: false };
+  }
+  const entry = await runtime.coordinator.inspect(key);
+  if (!entry || entry.claimed) return gone(key);
+  await runtime.store.set(key, wholeRecord(session, times));
+  return { storeExpires: times.storeExpires, left: false };
 }
 
 /**
- * A session killed while this request ran: nothing it changed is kept; the
- * last request using it deletes it and announces it, once.
+ * The same with colocated records, optimistically: merged onto the record as
+ * loaded and written only if nobody wrote it since (its version), with the
+ * leave in the same step — one round trip. Should another process have
+ * written it, it is read again and merged again.
  */
-async function leaveKilled(context: RequestContext, session: ServletSession): Promise<void> {
-  const key = session.state.storedKey!;
-  const now = context.runtime.clock.now();
-  const last = await context.runtime.coordinator.leave(key, {
-    now,
-    timeoutMs: undefined,
-    storeExpires: session.state.storeExpires,
-    entered: session.state.entered,
-    lastAccessedTime: context.start,
-  });
-  if (last) await destroyKilled(context, key, now);
+async function mergeColocated(
+  context: RequestContext,
+  session: ServletSession,
+  key: string,
+  times: WriteTimes,
+  leave: (storeExpires: number | null) => LeaveUpdate,
+): Promise<{ storeExpires: number | null; left: boolean }> {
+  const records = context.runtime.records!;
+  const { state } = session;
+  let base = state.base;
+  let version: number | undefined = state.version;
+  for (let tries = 0; tries < MAX_MERGES; tries++) {
+    const record = base ? mergedRecord(base, session, times) : wholeRecord(session, times);
+    const result = await records.write(key, record, ttlSeconds(times), version, leave(times.storeExpires));
+    if (result.written) return settle(context, key, times, result.lastOfKilled);
+    const now = await records.read(key);
+    if (now.claimed || (!now.record && !now.known)) return gone(key);
+    // Another version, or (no record, the entry still there) one the store dropped: merge again, or write whole.
+    base = now.record && readRecord(now.record, session.app, times.now);
+    version = now.record ? now.version : undefined;
+  }
+  throw new StoreUnavailableError('commit', new Error(`the session was written by others ${MAX_MERGES} times while this request merged`));
+}
+
+/** A colocated write left the coordinator too; the last request of a killed session destroys it now. */
+async function settle(context: RequestContext, key: string, times: WriteTimes, lastOfKilled: boolean): Promise<{ storeExpires: number; left: true }> {
+  if (lastOfKilled) await destroyKilled(context, key, times.now);
+  return { storeExpires: times.storeExpires, left: true };
+}
+
+/** A commit that found its session gone: its changes are dropped, and it leaves as usual. */
+function gone(key: string): { storeExpires: null; left: false } {
+  debug('commit of %s dropped: the session is gone', key);
+  return { storeExpires: null, left: false };
 }
 
 /** The last request of a killed session destroys it (the kill's mark is its claim). */
@@ -161,6 +220,18 @@ async function destroyKilled(context: RequestContext, key: string, now: number):
   const { runtime } = context;
   const { announced } = await runtime.destroyer.destroy(key, 'killed', { held: undefined }, { now, lastAccessedTime: context.start });
   if (announced) runtime.track(announced);
+}
+
+/** What the request reports when it stops using `session`. */
+function leaveUpdate(
+  context: RequestContext,
+  session: ServletSession,
+  now: number,
+  timeoutMs: number | null | undefined,
+  storeExpires: number | null,
+  entered: boolean,
+): LeaveUpdate {
+  return { now, timeoutMs, storeExpires, entered, lastAccessedTime: context.start, principal: session.state.principal, request: context.token };
 }
 
 /** Where a session (or a subsession) is stored. */
@@ -178,6 +249,11 @@ function timeoutMsOf(session: ServletSession): number | null {
 /** When a record written now should expire by the store's own TTL. */
 function storeExpiry(context: RequestContext, now: number, timeoutMs: number | null): number {
   return timeoutMs === null ? now + NEVER_TTL_MS : now + timeoutMs + context.runtime.graceMs(timeoutMs);
+}
+
+/** The store's TTL of a record written now, in whole seconds (as connect-redis rounds `cookie.expires`). */
+function ttlSeconds(times: WriteTimes): number {
+  return Math.max(1, Math.ceil((times.storeExpires - times.now) / 1000));
 }
 
 /** A touch is due when less than half the grace would remain past the new deadline. */

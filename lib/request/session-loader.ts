@@ -19,23 +19,17 @@ import type { RequestContext } from './request-context';
 export async function loadSession(context: RequestContext, key: string, decoded: DecodedId): Promise<void> {
   const { runtime, start } = context;
   const { store, coordinator, strictExpiry } = runtime;
-  // 1. Read the record and enter the coordinator together: one round trip when both are remote.
-  // Every call is started before any is awaited; one that fails leaves the others settled, not floating.
-  const reading = store.get(key);
-  const entering = coordinator.enter(key, start, strictExpiry);
+  // 1. Read the record and enter the coordinator together: one round trip (colocated records: one
+  // script). Every call is started before any is awaited; one that fails leaves the others settled.
   const sharing = runtime.otherApps(context.appContext.name).length > 0 ? heldByOtherApps(context, decoded.id) : undefined;
-  const entry = await entering.catch((error: unknown) => {
-    reading.catch(noop);
+  const { record, entry } = await fetch(context, key).catch((error: unknown) => {
     sharing?.catch(noop);
     throw error;
   });
   const counted = counts(entry, start, strictExpiry);
-  let record: StoredRecord | undefined;
   try {
-    record = await reading;
     context.sharedId = sharing ? await sharing : false;
   } catch (error) {
-    sharing?.catch(noop);
     if (counted) await coordinator.leave(key, abandonUpdate(context)).catch(noop);
     throw error;
   }
@@ -81,6 +75,8 @@ export async function loadSession(context: RequestContext, key: string, decoded:
   state.storedKey = key;
   state.sharedValues = store.sharesRecords;
   state.entered = entry !== undefined;
+  state.base = data;
+  state.version = entry?.version ?? 0;
   state.storeExpires = entry?.storeExpires ?? recordExpiry(record);
   const session = context.sessionOf(state);
   context.session = session;
@@ -145,6 +141,38 @@ async function destroyExpired(context: RequestContext, key: string, entry: Acces
   if (announced) runtime.track(announced);
 }
 
+/**
+ * The record and the entry (entered). Should the entry's call fail, its
+ * outcome is unknown (it may run later, or have run before its answer was
+ * lost): the request leaves anyway, in the background, which changes
+ * nothing if it never entered.
+ */
+async function fetch(context: RequestContext, key: string): Promise<{ record: StoredRecord | undefined; entry: AccessEntry | undefined }> {
+  const { runtime, start } = context;
+  const { store, coordinator, records, strictExpiry } = runtime;
+  if (records) {
+    return records.load(key, start, strictExpiry, context.token).catch((error: unknown) => {
+      context.leaveLater(key, abandonUpdate(context));
+      throw error;
+    });
+  }
+  const reading = store.get(key);
+  let entry: AccessEntry | undefined;
+  try {
+    entry = await coordinator.enter(key, start, strictExpiry, context.token);
+  } catch (error) {
+    reading.catch(noop);
+    context.leaveLater(key, abandonUpdate(context));
+    throw error;
+  }
+  try {
+    return { record: await reading, entry };
+  } catch (error) {
+    if (counts(entry, start, strictExpiry)) await coordinator.leave(key, abandonUpdate(context)).catch(noop);
+    throw error;
+  }
+}
+
 /** Whether another app of the manager has a session stored under `id`. */
 async function heldByOtherApps(context: RequestContext, id: string): Promise<boolean> {
   const { runtime } = context;
@@ -171,6 +199,7 @@ function abandonUpdate(context: RequestContext): LeaveUpdate {
     storeExpires: null,
     entered: true,
     lastAccessedTime: context.start,
+    request: context.token,
   };
 }
 

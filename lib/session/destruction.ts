@@ -1,5 +1,5 @@
 import createDebug from 'debug';
-import type { AccessEntry, Coordinator } from '../coordination/coordinator';
+import type { AccessEntry, ColocatedRecords, Coordinator } from '../coordination/coordinator';
 import type { DestroyReason, EventSink } from '../manager/events';
 import type { SessionCounters } from '../manager/runtime';
 import { parseSessionKey, subsessionKey } from '../storage/session-key';
@@ -12,6 +12,8 @@ const debug = createDebug('express-session-management');
 export interface DestructionDeps {
   store: StoreAdapter;
   coordinator: Coordinator;
+  /** The store's records as the coordinator reaches them, if it does: deleted with the entry in one step. */
+  records: ColocatedRecords | undefined;
   events: EventSink;
   counters: SessionCounters;
 }
@@ -146,7 +148,11 @@ function counterOf(reason: DestroyReason): keyof SessionCounters {
  * a request that still finds the record also finds the entry (the loader
  * tells a destroyed session from a migrated one that way).
  */
-export async function deleteSession(deps: Pick<DestructionDeps, 'store' | 'coordinator'>, key: string): Promise<void> {
+export async function deleteSession(deps: Pick<DestructionDeps, 'store' | 'coordinator' | 'records'>, key: string): Promise<void> {
+  if (deps.records) {
+    await deps.records.remove(key);
+    return;
+  }
   await deps.store.destroy(key);
   await deps.coordinator.remove(key);
 }

@@ -1,3 +1,4 @@
+import type { LoadedRecord } from '../storage/session-record';
 import { copyValue, sameValue } from './attribute-values';
 
 /** pending: not stored yet; live: stored or to be stored; invalid: invalidated. */
@@ -54,6 +55,10 @@ export class SessionState {
   entered = false;
   /** When the store's copy expires by its own TTL (ms); `null` when unknown. */
   storeExpires: number | null = null;
+  /** The record as loaded: what a merge goes onto while nobody else wrote it (colocated records). */
+  base: LoadedRecord | undefined;
+  /** The record's version as loaded (colocated records: see `ColocatedRecords.write`). */
+  version = 0;
   /**
    * What this request changed, for a commit that merges it onto the record
    * as it is in the store then (docs/architecture.md, "Commit"): attributes

@@ -7,7 +7,8 @@ import { isSubsessionKey } from '../../storage/session-key';
 interface LocalEntry extends HeapItem {
   lastAccessedTime: number;
   storeExpires: number | null;
-  active: number;
+  /** The tokens of the requests using it: none, one, or (rarer) several. */
+  requests: string | string[] | undefined;
   claimed: boolean;
   killed: boolean;
   principal: string | undefined;
@@ -30,14 +31,14 @@ export class LocalCoordinator implements Coordinator {
   /** Top-level keys in order, for `keys()`. */
   private readonly ordered = new SortedKeys();
 
-  async enter(key: string, now: number, strictExpiry = false): Promise<AccessEntry | undefined> {
+  async enter(key: string, now: number, strictExpiry: boolean, request: string): Promise<AccessEntry | undefined> {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     const before = toAccessEntry(entry);
     if (entry.claimed) return before;
-    if (strictExpiry && entry.active === 0 && entry.deadline <= now) return before; // expired: not a user
+    if (strictExpiry && before.active === 0 && entry.deadline <= now) return before; // expired: not a user
     entry.lastAccessedTime = now;
-    entry.active++;
+    entry.requests = withRequest(entry.requests, request);
     return before;
   }
 
@@ -56,7 +57,7 @@ export class LocalCoordinator implements Coordinator {
         deadline: Infinity,
         lastAccessedTime: update.lastAccessedTime,
         storeExpires: null,
-        active: 1,
+        requests: undefined,
         claimed: false,
         killed: false,
         principal: undefined,
@@ -64,15 +65,16 @@ export class LocalCoordinator implements Coordinator {
       this.entries.set(key, entry);
       if (!isSubsessionKey(key)) this.ordered.add(key);
     }
-    if (entry.claimed) {
-      if (!entry.killed || !update.entered || entry.active === 0) return false;
-      return --entry.active === 0; // the last request of a killed session destroys it
+    if (update.entered) {
+      const remaining = withoutRequest(entry.requests, update.request);
+      if (remaining === entry.requests) return false; // it left already, or never entered
+      entry.requests = remaining;
     }
+    if (entry.claimed) return entry.killed && update.entered && entry.requests === undefined; // the last of a killed session
     if (!update.entered) entry.lastAccessedTime = update.lastAccessedTime; // a subsession, or a new id
     if (update.principal !== undefined && update.principal !== entry.principal) this.bind(entry, update.principal);
-    entry.active = Math.max(0, entry.active - 1);
     entry.storeExpires = update.storeExpires;
-    if (entry.active > 0 || update.timeoutMs === undefined) return false;
+    if (entry.requests !== undefined || update.timeoutMs === undefined) return false;
     if (update.timeoutMs === null) {
       entry.deadline = Infinity;
       this.index.delete(entry);
@@ -123,7 +125,7 @@ export class LocalCoordinator implements Coordinator {
   async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {
     const entry = this.entries.get(key);
     if (!entry || entry.claimed || entry.deadline > now) return undefined;
-    if (entry.active > (entered ? 1 : 0)) return undefined;
+    if (countOf(entry.requests) > (entered ? 1 : 0)) return undefined;
     const before = toAccessEntry(entry);
     entry.claimed = true;
     this.index.delete(entry);
@@ -163,8 +165,28 @@ function toAccessEntry(entry: LocalEntry): AccessEntry {
     lastAccessedTime: entry.lastAccessedTime,
     deadline: entry.deadline === Infinity ? null : entry.deadline,
     storeExpires: entry.storeExpires,
-    active: entry.active,
+    active: countOf(entry.requests),
     claimed: entry.claimed,
     killed: entry.killed,
+    version: 0,
   };
+}
+
+/** How many requests use an entry. */
+function countOf(requests: string | string[] | undefined): number {
+  return requests === undefined ? 0 : typeof requests === 'string' ? 1 : requests.length;
+}
+
+/** The requests with `request` added. */
+function withRequest(requests: string | string[] | undefined, request: string): string | string[] {
+  if (requests === undefined) return request;
+  return typeof requests === 'string' ? [requests, request] : [...requests, request];
+}
+
+/** The requests without `request`: the same value when it is not among them. */
+function withoutRequest(requests: string | string[] | undefined, request: string): string | string[] | undefined {
+  if (requests === request) return undefined;
+  if (requests === undefined || typeof requests === 'string' || !requests.includes(request)) return requests;
+  const rest = requests.filter((token) => token !== request);
+  return rest.length === 1 ? rest[0] : rest;
 }

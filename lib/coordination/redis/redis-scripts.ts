@@ -11,7 +11,11 @@ export interface Script {
 /** The names of the scripts in `scripts.lua`. */
 export type ScriptName =
   | 'enter'
+  | 'load'
   | 'leave'
+  | 'write'
+  | 'touch'
+  | 'read'
   | 'claim'
   | 'inspect'
   | 'kill'
@@ -24,13 +28,23 @@ export type ScriptName =
   | 'members'
   | 'count';
 
-/** `scripts.lua` cut at its `--- <name>` lines. */
+/**
+ * `scripts.lua` cut at its `--- <name>` lines, each `-- @include <name>`
+ * line replaced by that section (the shared functions of `lib`).
+ */
 function parse(text: string): Map<string, Script> {
-  const scripts = new Map<string, Script>();
+  const sections = new Map<string, string>();
   for (const section of text.split(/^--- /m).slice(1)) {
     const newline = section.indexOf('\n');
-    const name = section.slice(0, newline).trim();
-    const source = section.slice(newline + 1).trim();
+    sections.set(section.slice(0, newline).trim(), section.slice(newline + 1).trim());
+  }
+  const scripts = new Map<string, Script>();
+  for (const [name, body] of sections) {
+    const source = body.replace(/^-- @include (\S+)$/gm, (_line, included: string) => {
+      const shared = sections.get(included);
+      if (shared === undefined) throw new Error(`scripts.lua: ${name} includes unknown section ${included}`);
+      return shared;
+    });
     scripts.set(name, { name, source, sha: createHash('sha1').update(source).digest('hex') });
   }
   return scripts;

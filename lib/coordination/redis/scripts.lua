@@ -1,83 +1,162 @@
 -- The Redis coordinator's scripts (its key layout is at the top of redis-coordinator.ts).
--- Each script starts at a line `--- <name>`; the build embeds this file (scripts/embed-assets.mjs).
+-- Each script starts at a line `--- <name>`; a line `-- @include <name>` inside one is replaced
+-- by that section (shared functions). The build embeds this file (scripts/embed-assets.mjs).
+--
+-- A session's entry is a hash: accessed, deadline (-1 never), store (when the store's record
+-- expires, ms), claimed, killed, principal, ver (how many times its record was written through
+-- these scripts), and one field `r:<token>` (the request's start) per request using it now.
+-- A request leaves by deleting its own field, so leaving twice, or leaving after an enter that
+-- never happened (a call that timed out), changes nothing.
+--
 -- A claimed or killed entry outlives the store's record by MARK_MARGIN_MS, so the mark keeps
 -- requests off a record the store expires a little late (its TTL counts from its own write,
 -- rounded up to whole seconds): more than a store call may take plus that rounding.
 
---- enter
--- A request starts using a session. KEYS: entry. ARGV: now, strict ('1' or '0').
--- Returns the entry's fields as they were (HMGET order), or nil when there is none.
-local before = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed', 'killed')
-if not before[1] then return false end
-if before[5] == '1' then return before end
-local active = tonumber(before[4] or '0')
-if ARGV[2] == '1' and active == 0 then
-  local deadline = tonumber(before[2] or '-1')
-  if deadline >= 0 and deadline <= tonumber(ARGV[1]) then return before end
+--- lib
+local MARK_MARGIN_MS = 10000
+
+-- Requests using the session now: its `r:<token>` fields, but `except`.
+local function activeCount(key, except)
+  local n = 0
+  for _, field in ipairs(redis.call('HKEYS', key)) do
+    if string.sub(field, 1, 2) == 'r:' and field ~= except then n = n + 1 end
+  end
+  return n
 end
-redis.call('HSET', KEYS[1], 'accessed', ARGV[1], 'active', active + 1)
-return before
+
+-- The entry's fields in the order every script answers them, `active` counted; nil when none.
+local function entryOf(key)
+  local e = redis.call('HMGET', key, 'accessed', 'deadline', 'store', 'claimed', 'killed', 'ver')
+  if not e[1] then return nil end
+  return { e[1], e[2], e[3], tostring(activeCount(key)), e[4], e[5], e[6] }
+end
+
+-- A request starts using the session (see `enter`); the entry as it was before, or nil.
+local function enterEntry(key, now, strict, token)
+  local before = entryOf(key)
+  if not before then return nil end
+  if before[5] == '1' then return before end
+  if strict == '1' and before[4] == '0' then
+    local deadline = tonumber(before[2] or '-1')
+    if deadline >= 0 and deadline <= tonumber(now) then return before end
+  end
+  redis.call('HSET', key, 'accessed', now, 'r:' .. token, now)
+  return before
+end
+
+-- A request stops using the session. KEYS[1..4]: entry, expiry index, session index, the user's
+-- set. ARGV[1..10]: now, timeout ms ('' keep, '-1' never), store expiry ms ('' none), entered
+-- ('1'/'0'), the request's start, the member (session key), principal ('' none), principal
+-- prefix, top-level ('1'/'0'), the request's token. Answers 2 to the last request of a killed
+-- session (it destroys it), else 0 or 1.
+local function leaveEntry()
+  local now, timeout, store, entered, accessed, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
+  local principal, principals, toplevel, mine = ARGV[7], ARGV[8], ARGV[9], 'r:' .. ARGV[10]
+  local e = redis.call('HMGET', KEYS[1], 'accessed', 'claimed', 'store', 'killed', 'principal')
+  local had = false
+  if not e[1] then
+    if entered == '1' then return 0 end
+    e = { accessed, false, false, false, false }
+    redis.call('HSET', KEYS[1], 'accessed', accessed, 'deadline', -1)
+    if toplevel == '1' then redis.call('ZADD', KEYS[3], 0, member) end
+  else
+    had = redis.call('HDEL', KEYS[1], mine) == 1
+    if entered == '1' and not had then return 0 end
+  end
+  if e[2] == '1' then
+    -- Claimed: only the requests of a killed session still count down; the last one destroys it.
+    if e[4] == '1' and had and activeCount(KEYS[1]) == 0 then return 2 end
+    return 0
+  end
+  local fields = {}
+  if entered == '0' then table.insert(fields, 'accessed'); table.insert(fields, accessed) end
+  if store == '' then
+    if e[3] then redis.call('HDEL', KEYS[1], 'store') end
+  elseif store ~= e[3] then
+    table.insert(fields, 'store'); table.insert(fields, store)
+  end
+  if timeout ~= '' and activeCount(KEYS[1]) == 0 then
+    if timeout == '-1' then
+      table.insert(fields, 'deadline'); table.insert(fields, -1)
+      redis.call('ZREM', KEYS[2], member)
+    else
+      local deadline = tonumber(now) + tonumber(timeout)
+      table.insert(fields, 'deadline'); table.insert(fields, deadline)
+      redis.call('ZADD', KEYS[2], deadline, member)
+    end
+  end
+  if principal ~= '' and principal ~= e[5] then
+    table.insert(fields, 'principal'); table.insert(fields, principal)
+    if e[5] then redis.call('SREM', principals .. e[5], member) end
+    redis.call('SADD', KEYS[4], member)
+  end
+  if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
+  if store ~= '' and store ~= e[3] then redis.call('PEXPIREAT', KEYS[1], store) end
+  if principal ~= '' and store ~= '' and (store ~= e[3] or principal ~= e[5]) then
+    -- The user's set lives as long as the longest-lived of its sessions.
+    local ttl = redis.call('PTTL', KEYS[4])
+    if ttl < 0 or tonumber(now) + ttl < tonumber(store) then redis.call('PEXPIREAT', KEYS[4], store) end
+  end
+  return 1
+end
+
+--- enter
+-- A request starts using a session. KEYS: entry. ARGV: now, strict ('1' or '0'), the request's
+-- token. Answers the entry as it was (nil when there is none): with strict expiry, nothing is
+-- recorded for a session idle past its deadline (nor for a claimed one).
+-- @include lib
+return enterEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) or false
+
+--- load
+-- `enter`, and the store's record read in the same step: the record lives on this Redis, in the
+-- store's own key (see `colocate`). KEYS: entry, record. ARGV: as `enter`. Answers
+-- { record or false, entry or false }.
+-- @include lib
+return { redis.call('GET', KEYS[2]), enterEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) or false }
 
 --- leave
--- A request stops using a session. KEYS: entry, expiry index, session index, the user's set.
--- ARGV: now, timeout ms ('' keep, '-1' never), store expiry ms ('' none), entered ('1'/'0'),
--- the request's start, the member (session key), principal ('' none), principal prefix,
--- top-level ('1'/'0'). Returns 2 to the last request of a killed session, else 0 or 1.
-local now, timeout, store, entered, accessed, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-local principal, principals, toplevel = ARGV[7], ARGV[8], ARGV[9]
-local e = redis.call('HMGET', KEYS[1], 'accessed', 'claimed', 'active', 'store', 'killed', 'principal')
-if not e[1] then
-  if entered == '1' then return 0 end
-  e = { accessed, false, '1', false, false, false }
-  redis.call('HSET', KEYS[1], 'accessed', accessed, 'deadline', -1)
-  if toplevel == '1' then redis.call('ZADD', KEYS[3], 0, member) end
-elseif e[2] == '1' then
-  -- Claimed: only the requests of a killed session still count down; the last one destroys it.
-  local active = tonumber(e[3] or '0')
-  if e[5] ~= '1' or entered ~= '1' or active == 0 then return 0 end
-  redis.call('HSET', KEYS[1], 'active', active - 1)
-  if active == 1 then return 2 end
-  return 0
-elseif entered == '0' then
-  redis.call('HSET', KEYS[1], 'accessed', accessed)
+-- @include lib
+return leaveEntry()
+
+--- write
+-- Writes the session's record in the store's key (JSON, EX ttl) and leaves, in one step. KEYS:
+-- as `leave`, then the record. ARGV: as `leave`, then the record's JSON, its TTL in seconds, and
+-- the version it was merged onto ('' when it is written whole: a new or renamed session). A
+-- record merged onto another version than the entry's now, or onto a session claimed (killed,
+-- expiring) or gone meanwhile, is not written: { 'conflict' } (the caller reads it again).
+-- Answers { 'written', leave's answer }.
+-- @include lib
+local expected = ARGV[13]
+if expected ~= '' then
+  local e = redis.call('HMGET', KEYS[1], 'ver', 'claimed')
+  if e[2] == '1' or tonumber(e[1] or '0') ~= tonumber(expected) then return { 'conflict' } end
 end
-local active = math.max(0, tonumber(e[3] or '0') - 1)
-local fields = { 'active', active }
-if store == '' then
-  if e[4] then redis.call('HDEL', KEYS[1], 'store') end
-elseif store ~= e[4] then
-  table.insert(fields, 'store'); table.insert(fields, store)
-end
-if active == 0 and timeout ~= '' then
-  if timeout == '-1' then
-    table.insert(fields, 'deadline'); table.insert(fields, -1)
-    redis.call('ZREM', KEYS[2], member)
-  else
-    local deadline = tonumber(now) + tonumber(timeout)
-    table.insert(fields, 'deadline'); table.insert(fields, deadline)
-    redis.call('ZADD', KEYS[2], deadline, member)
-  end
-end
-if principal ~= '' and principal ~= e[6] then
-  table.insert(fields, 'principal'); table.insert(fields, principal)
-  if e[6] then redis.call('SREM', principals .. e[6], member) end
-  redis.call('SADD', KEYS[4], member)
-end
-redis.call('HSET', KEYS[1], unpack(fields))
-if store ~= '' and store ~= e[4] then redis.call('PEXPIREAT', KEYS[1], store) end
-if principal ~= '' and store ~= '' and (store ~= e[4] or principal ~= e[6]) then
-  -- The user's set lives as long as the longest-lived of its sessions.
-  local ttl = redis.call('PTTL', KEYS[4])
-  if ttl < 0 or tonumber(now) + ttl < tonumber(store) then redis.call('PEXPIREAT', KEYS[4], store) end
-end
-return 1
+redis.call('SET', KEYS[5], ARGV[11], 'EX', ARGV[12])
+local left = leaveEntry()
+if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'ver', 1) end
+return { 'written', left }
+
+--- touch
+-- Extends the TTL of the session's record (EXPIRE) and leaves, in one step. KEYS: as `leave`,
+-- then the record. ARGV: as `leave`, then the TTL in seconds. Answers leave's answer.
+-- @include lib
+redis.call('EXPIRE', KEYS[5], ARGV[11])
+return leaveEntry()
+
+--- read
+-- The record in the store's key and the entry's version, to merge onto again after a conflict.
+-- KEYS: entry, record. Answers { record or false, version or false, claimed or false, entry
+-- exists (1 or 0) }.
+local e = redis.call('HMGET', KEYS[1], 'ver', 'claimed')
+return { redis.call('GET', KEYS[2]), e[1] or false, e[2] or false, redis.call('EXISTS', KEYS[1]) }
 
 --- claim
 -- Claims a due, idle, unclaimed session for destruction. KEYS: entry, expiry index.
--- ARGV: now ('Infinity': whatever the deadline), entered ('1'/'0'), member.
-local MARK_MARGIN_MS = 10000
-local e = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed', 'killed')
-if not e[1] then
+-- ARGV: now ('Infinity': whatever the deadline), entered ('1': the caller's own request may be
+-- using it), member.
+-- @include lib
+local e = entryOf(KEYS[1])
+if not e then
   -- The hash expired by itself (no reaper ran within the grace): drop its stale index member.
   redis.call('ZREM', KEYS[2], ARGV[3])
   return false
@@ -89,7 +168,7 @@ if ARGV[1] ~= 'Infinity' then
 end
 local allowed = 0
 if ARGV[2] == '1' then allowed = 1 end
-if tonumber(e[4] or '0') > allowed then return false end
+if tonumber(e[4]) > allowed then return false end
 redis.call('HSET', KEYS[1], 'claimed', 1)
 redis.call('ZREM', KEYS[2], ARGV[3])
 if e[3] then redis.call('PEXPIREAT', KEYS[1], tonumber(e[3]) + MARK_MARGIN_MS) end
@@ -97,16 +176,15 @@ return e
 
 --- inspect
 -- The entry as it is. KEYS: entry.
-local e = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed', 'killed')
-if not e[1] then return false end
-return e
+-- @include lib
+return entryOf(KEYS[1]) or false
 
 --- kill
 -- Marks a session killed, drops its lock, tells every process. KEYS: entry, expiry index, lock.
 -- ARGV: member, kill channel.
-local MARK_MARGIN_MS = 10000
-local e = redis.call('HMGET', KEYS[1], 'accessed', 'deadline', 'store', 'active', 'claimed', 'killed')
-if not e[1] then return false end
+-- @include lib
+local e = entryOf(KEYS[1])
+if not e then return false end
 if e[5] == '1' then return e end
 redis.call('HSET', KEYS[1], 'claimed', 1, 'killed', 1)
 redis.call('ZREM', KEYS[2], ARGV[1])
@@ -116,7 +194,7 @@ redis.call('PUBLISH', ARGV[2], ARGV[1])
 return e
 
 --- lock
--- Serial access: takes the lock. KEYS: lock. ARGV: token, ttl ms.
+-- Serial access (and the commit lock): takes the lock. KEYS: lock. ARGV: token, ttl ms.
 return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 
 --- renew
@@ -134,9 +212,10 @@ return 0
 return redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 
 --- remove
--- Forgets a session; 1 for the one caller that removed it. KEYS: entry, expiry index, session index.
--- ARGV: member, principal prefix.
+-- Forgets a session; 1 for the one caller that removed it. KEYS: entry, expiry index, session
+-- index, and (colocated) the record, deleted first. ARGV: member, principal prefix.
 local principal = redis.call('HGET', KEYS[1], 'principal')
+if KEYS[4] then redis.call('DEL', KEYS[4]) end
 local removed = redis.call('DEL', KEYS[1])
 redis.call('ZREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])

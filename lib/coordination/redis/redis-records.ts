@@ -1,0 +1,72 @@
+import type { AccessEntry, ColocatedRecords, LeaveUpdate, RecordWrite } from '../coordinator';
+import type { StoredRecord } from '../../storage/store-adapter';
+import type { ScriptName } from './redis-scripts';
+import { toAccessEntry } from './redis-entry';
+
+/** What the colocated records need of their coordinator: its scripts and its key layout. */
+export interface RecordScripts {
+  run(name: ScriptName, keys: string[], args: string[]): Promise<unknown>;
+  entryKey(key: string): string;
+  /** Where the store keeps a session's record (connect-redis: its prefix and the key). */
+  recordKey(key: string): string;
+  leaveKeys(key: string, update: LeaveUpdate): string[];
+  leaveArgs(key: string, update: LeaveUpdate): string[];
+  removeKeys(key: string): string[];
+  removeArgs(key: string): string[];
+}
+
+/**
+ * connect-redis's records reached by the Redis coordinator itself
+ * (docs/architecture.md, "Colocated records"): read with `enter` in one
+ * script, written (JSON, `EX` the record's TTL, as connect-redis writes them)
+ * with `leave` in one script, an optimistic version guarding merges.
+ */
+export class RedisRecords implements ColocatedRecords {
+  constructor(private readonly scripts: RecordScripts) {}
+
+  async load(key: string, now: number, strictExpiry: boolean, request: string): Promise<{ record: StoredRecord | undefined; entry: AccessEntry | undefined }> {
+    const { scripts } = this;
+    const reply = (await scripts.run('load', [scripts.entryKey(key), scripts.recordKey(key)], [
+      String(now),
+      strictExpiry ? '1' : '0',
+      request,
+    ])) as [string | null, unknown];
+    return { record: parse(reply[0]), entry: toAccessEntry(reply[1]) };
+  }
+
+  async write(key: string, record: StoredRecord, ttlSeconds: number, version: number | undefined, update: LeaveUpdate): Promise<RecordWrite> {
+    const { scripts } = this;
+    const keys = [...scripts.leaveKeys(key, update), scripts.recordKey(key)];
+    const args = [...scripts.leaveArgs(key, update), JSON.stringify(record), String(ttlSeconds), version === undefined ? '' : String(version)];
+    const reply = (await scripts.run('write', keys, args)) as [string, unknown?];
+    return reply[0] === 'written' ? { written: true, lastOfKilled: Number(reply[1]) === 2 } : { written: false };
+  }
+
+  async touch(key: string, ttlSeconds: number, update: LeaveUpdate): Promise<boolean> {
+    const { scripts } = this;
+    const keys = [...scripts.leaveKeys(key, update), scripts.recordKey(key)];
+    return Number(await scripts.run('touch', keys, [...scripts.leaveArgs(key, update), String(ttlSeconds)])) === 2;
+  }
+
+  async read(key: string): Promise<{ record: StoredRecord | undefined; version: number; claimed: boolean; known: boolean }> {
+    const { scripts } = this;
+    const [record, version, claimed, exists] = (await scripts.run('read', [scripts.entryKey(key), scripts.recordKey(key)], [])) as (
+      | string
+      | number
+      | null
+    )[];
+    return { record: parse(record as string | null), version: Number(version ?? 0), claimed: claimed === '1', known: Number(exists) === 1 };
+  }
+
+  async remove(key: string): Promise<boolean> {
+    const { scripts } = this;
+    return Number(await scripts.run('remove', [...scripts.removeKeys(key), scripts.recordKey(key)], scripts.removeArgs(key))) === 1;
+  }
+}
+
+/** A record as connect-redis keeps it (JSON), or `undefined`. */
+function parse(json: string | null | undefined): StoredRecord | undefined {
+  if (!json) return undefined;
+  const record: unknown = JSON.parse(json);
+  return record && typeof record === 'object' ? (record as StoredRecord) : undefined;
+}
