@@ -325,6 +325,8 @@ describeFaults('Redis faults, in one process (connect-redis + redisCoordinator, 
       // A session of its own for each write: a reset may leave a session's commit lock behind, and
       // the next commit of that session would wait for it (503s for its TTL, 2 × storeTimeout).
       for (let v = 1; v <= 30; v++) {
+        // The client notices the last reset a moment later: let it, then let it reconnect.
+        await delay(50);
         await eventually(() => expect(node.client!.isReady).toBe(true), RECOVER_WITHIN_MS);
         const id = await createSession(node, v, DUE_TTL_S);
         resetSessions.push(id);
