@@ -455,6 +455,10 @@ async function main(): Promise<void> {
       sessionsDestroyed: perId.size,
       sessionsDestroyedTwice: destroyedTwice,
       expiredWithoutSessionDestroyed: expiredSilently,
+      // Where each was last used: a fault window (its fault) or none, to tell causes apart.
+      expiredWithoutSessionDestroyedLastUsed: countBy(
+        silent.filter((g) => g.expirable).map(({ session }) => soak.windows.find((w) => session.lastUsedAt >= w.from && session.lastUsedAt < w.to)?.fault ?? 'outside fault windows'),
+      ),
       goneBeforeTheirTimeoutWithoutSessionDestroyed: goneEarly,
       sessionsCountedInUseAfterTraffic: inUse,
       unreadableAtTheEnd: verified.unreadable,
@@ -473,6 +477,13 @@ async function main(): Promise<void> {
     soak.agent.destroy();
     await rig.stop();
   }
+}
+
+/** How many times each value occurs. */
+function countBy(values: string[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const value of values) counts[value] = (counts[value] ?? 0) + 1;
+  return counts;
 }
 
 /** How many `sessionDestroyed` each session (or subsession) got, across the workers. */
@@ -494,7 +505,7 @@ function report(result: Record<string, unknown> & { windows: Window[] }, options
     `requests ${String(result.requests)}, sessions ${String(result.sessions)}`,
     `acknowledged writes lost: ${String(result.acknowledgedWritesLost)} (stale reads seen during the run: ${String(result.staleReads)})`,
     `sessions destroyed twice: ${String(result.sessionsDestroyedTwice)} (destroyed: ${String(result.sessionsDestroyed)})`,
-    `sessions gone without a sessionDestroyed: ${String(result.expiredWithoutSessionDestroyed)} after their idle timeout (destroyed zero times), ${String(result.goneBeforeTheirTimeoutWithoutSessionDestroyed)} before it`,
+    `sessions gone without a sessionDestroyed: ${String(result.expiredWithoutSessionDestroyed)} after their idle timeout (destroyed zero times; last used: ${JSON.stringify(result.expiredWithoutSessionDestroyedLastUsed)}), ${String(result.goneBeforeTheirTimeoutWithoutSessionDestroyed)} before it`,
     `sessions still counted in use once traffic had stopped (never reaped): ${String(result.sessionsCountedInUseAfterTraffic)}`,
     `workers that crashed (exited without being killed on purpose): ${String(result.workersCrashed)}`,
     `5xx or unanswered outside fault windows (settling ${options.settle} s after each fault): ${JSON.stringify(result.errorsOutsideFaultWindows)}`,
