@@ -13,21 +13,32 @@ export const ROUTES = ['read', 'write'] as const;
 export type RouteName = (typeof ROUTES)[number];
 
 /**
- * Every route a server answers: the routes `run.ts` measures, plus
- * `slow-read` (a 1 ms timer, then the read), which `serial.ts` uses so that
- * a request holds its session across some async work.
+ * Every route a server answers: the routes `run.ts` measures, plus those of
+ * `concurrency.ts`: `slow-read` (a 1 ms timer, then the read: a request
+ * holds its session across some async work) and `write-own` (sets one of
+ * {@link OWN_ATTRIBUTES} attributes, another one for each request, so
+ * concurrent requests of one session change different attributes).
  */
-export type ServerRoute = RouteName | 'slow-read';
+export const SERVER_ROUTES = [...ROUTES, 'slow-read', 'write-own'] as const;
+export type ServerRoute = (typeof SERVER_ROUTES)[number];
+
+/** How many attributes `POST /write-own` cycles through: `a0` … `a49`, the next one for each request a server answers. */
+export const OWN_ATTRIBUTES = 50;
+
+/** The HTTP method of a route. */
+export function methodOf(route: ServerRoute): 'GET' | 'POST' {
+  return route === 'write' || route === 'write-own' ? 'POST' : 'GET';
+}
 
 /** Per-server settings beyond the configuration (command-line flags of server.ts). */
 export interface ServerVariant {
-  /** `false` runs the library with `serialAccess: false`. @default true (the library's default) */
+  /** `true` runs this library with `serialAccess: true`. @default false (the library's default) */
   serialAccess?: boolean;
 }
 
 /** The flags of server.ts for `variant`. */
 export function variantArgs(variant: ServerVariant): string[] {
-  return variant.serialAccess === false ? ['--serial-access=off'] : [];
+  return variant.serialAccess ? ['--serial-access=on'] : [];
 }
 
 /** What each configuration is, for the tables. */
@@ -49,4 +60,9 @@ export function expressSessionPeer(config: ConfigName): ConfigName | undefined {
   if (config === 'esm+memory') return 'express-session+memory';
   if (config === 'esm+redis' || config === 'esm+redis+coordinator') return 'express-session+redis';
   return undefined;
+}
+
+/** Whether `config` runs this library (and so has its options, such as `serialAccess`). */
+export function isThisLibrary(config: ConfigName): boolean {
+  return config.startsWith('esm');
 }

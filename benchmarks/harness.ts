@@ -1,18 +1,18 @@
 /**
- * What run.ts and profile.ts share: compiling the servers, starting one,
- * giving each connection its own session, driving it with autocannon, and
- * reading Redis command counters.
+ * What the benchmarks share: compiling the servers, starting one, giving
+ * each connection its own session, driving it with autocannon, reading Redis
+ * command counters (and, with MONITOR, where each command ran), CPU use.
  */
 import { execSync, fork, spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { closeSync, openSync, readdirSync, readFileSync, readSync, rmSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { monitorEventLoopDelay, performance, PerformanceObserver } from 'node:perf_hooks';
 import autocannon from 'autocannon';
 import { createClient } from 'redis';
 import { build } from 'tsup';
-import type { ConfigName, ServerRoute } from './configs';
+import { methodOf, type ConfigName, type ServerRoute } from './configs';
 
 export const ROOT = join(__dirname, '..');
 export const BUILD_DIR = join(__dirname, '.build');
@@ -139,7 +139,7 @@ export async function load(
   let next = 0;
   const result = await autocannon({
     url: `${server.url}/${route}`,
-    method: route === 'write' ? 'POST' : 'GET',
+    method: methodOf(route),
     connections: options.connections,
     duration: options.duration,
     setupClient(client) {
@@ -218,6 +218,67 @@ export function perRequest(before: CommandStats, after: CommandStats, requests: 
     }
   }
   return { sent, sentByCommand, inScripts };
+}
+
+/** Commands per request by where they ran: sent by a client over the network, or run by a Lua script. */
+export interface CommandSources {
+  /** Requests answered while counting. */
+  requests: number;
+  /** Network commands per request (`EVALSHA` counts once, as sent). */
+  sent: number;
+  sentByCommand: Record<string, number>;
+  /** Commands the scripts ran, per request. */
+  inScripts: number;
+  inScriptsByCommand: Record<string, number>;
+}
+
+/** How long {@link commandSources} waits for MONITOR to catch up after the work, ms. */
+const MONITOR_CATCH_UP_MS = 10_000;
+
+/**
+ * Which commands `work` (a load run) sends to Redis and which the Lua scripts
+ * run, per request. `INFO commandstats` counts both alike, and the scripts
+ * run commands clients send too (the locks' `SET`, `GET`, `DEL`); MONITOR
+ * names each command's source (`lua` inside a script). MONITOR slows Redis
+ * down, so this is a pass apart from the measured runs. `admin` (connected
+ * to the same Redis) must be idle: it sends the marker that ends the count.
+ */
+export async function commandSources(admin: ReturnType<typeof createClient>, work: () => Promise<{ requests: number }>): Promise<CommandSources> {
+  const sent: Record<string, number> = {};
+  const inScripts: Record<string, number> = {};
+  const marker = `census-end-${randomUUID()}`;
+  let markerSeen = (): void => undefined;
+  const caughtUp = new Promise<void>((resolve) => (markerSeen = resolve));
+  // 1. A connection of its own in MONITOR mode (connected first: its handshake is not counted).
+  const monitor = admin.duplicate();
+  monitor.on('error', () => undefined);
+  await monitor.connect();
+  try {
+    await monitor.monitor((line) => {
+      if (line.includes(marker)) return markerSeen();
+      // `1733387712.123456 [0 127.0.0.1:50312] "GET" "sess:…"`, or `[0 lua]` inside a script.
+      const match = /^[\d.]+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
+      if (!match) return;
+      const counts = match[1] === 'lua' ? inScripts : sent;
+      const command = match[2].toLowerCase();
+      counts[command] = (counts[command] ?? 0) + 1;
+    });
+    // 2. The work, then a marker through `admin`: once MONITOR shows it, every command before it was counted.
+    const { requests } = await work();
+    await admin.echo(marker);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<void>((_, reject) => (timer = setTimeout(() => reject(new Error('MONITOR did not catch up')), MONITOR_CATCH_UP_MS)));
+    await Promise.race([caughtUp, timedOut]).finally(() => clearTimeout(timer));
+    // 3. Per request.
+    const rate = (counts: Record<string, number>): Record<string, number> =>
+      Object.fromEntries(Object.entries(counts).map(([command, calls]) => [command, requests > 0 ? calls / requests : 0]));
+    const sum = (counts: Record<string, number>): number => Object.values(counts).reduce((a, b) => a + b, 0);
+    const sentByCommand = rate(sent);
+    const inScriptsByCommand = rate(inScripts);
+    return { requests, sent: sum(sentByCommand), sentByCommand, inScripts: sum(inScriptsByCommand), inScriptsByCommand };
+  } finally {
+    monitor.destroy();
+  }
 }
 
 /** CPU accounting from /proc (Linux); every figure in clock ticks of 10 ms. */
@@ -316,7 +377,10 @@ export function git(): Record<string, unknown> {
     const dirty = execSync('git status --porcelain -- lib', { cwd: ROOT, encoding: 'utf8' }).trimEnd();
     // lib/ changes under other hands: a digest of what was measured.
     const hash = createHash('sha1');
-    for (const file of readdirSync(join(ROOT, 'lib')).sort()) hash.update(file).update(readFileSync(join(ROOT, 'lib', file)));
+    const files = readdirSync(join(ROOT, 'lib'), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+    for (const file of files.map((entry) => relative(join(ROOT, 'lib'), join(entry.parentPath, entry.name))).sort()) {
+      hash.update(file).update(readFileSync(join(ROOT, 'lib', file)));
+    }
     return { commit, libModifiedSinceCommit: dirty.length > 0, libModified: dirty.split('\n').filter(Boolean).map((l) => l.trim()), libSha1: hash.digest('hex') };
   } catch {
     return {};

@@ -1,16 +1,19 @@
 /**
  * CPU profile of one configuration's server under load:
  *   npx tsx benchmarks/profile.ts [config=esm+memory] [route=read] [seconds=10]
+ *       [--connections=10] [--one-session] [--serial-access=on]
  * Runs the compiled server with `node --cpu-prof`, drives it with autocannon,
  * and prints the top functions by self time and the self time per file/package.
- * The .cpuprofile is kept (path printed) for Chrome DevTools.
+ * `--one-session`: every connection sends the same session's cookie (as
+ * concurrency.ts's "one"); `--serial-access=on` runs this library with
+ * `serialAccess: true`. The .cpuprofile is kept (path printed) for Chrome DevTools.
  * BENCH_NO_COMPILE=1 profiles benchmarks/.build as it is, e.g. after an experiment edited it.
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
-import { CONFIGS, ROUTES, usesRedis, type ConfigName, type RouteName } from './configs';
+import { CONFIGS, SERVER_ROUTES, usesRedis, variantArgs, type ConfigName, type ServerRoute } from './configs';
 import { compileServers, createSessions, load, ROOT, startServer } from './harness';
 
 interface ProfileNode {
@@ -21,21 +24,30 @@ interface ProfileNode {
 }
 
 async function main(): Promise<void> {
-  const config = (process.argv[2] ?? 'esm+memory') as ConfigName;
-  const route = (process.argv[3] ?? 'read') as RouteName;
-  const seconds = Number(process.argv[4] ?? 10);
-  if (!CONFIGS.includes(config) || !ROUTES.includes(route)) throw new Error(`usage: profile.ts <${CONFIGS.join('|')}> <read|write> [seconds]`);
+  const flags = process.argv.slice(2).filter((a) => a.startsWith('--'));
+  const [configArg, routeArg, secondsArg] = process.argv.slice(2).filter((a) => !a.startsWith('--'));
+  const config = (configArg ?? 'esm+memory') as ConfigName;
+  const route = (routeArg ?? 'read') as ServerRoute;
+  const seconds = Number(secondsArg ?? 10);
+  const connections = Number(flags.find((f) => f.startsWith('--connections='))?.split('=')[1] ?? 10);
+  const oneSession = flags.includes('--one-session');
+  const serialAccess = flags.includes('--serial-access=on');
+  if (!CONFIGS.includes(config) || !SERVER_ROUTES.includes(route)) {
+    throw new Error(`usage: profile.ts <${CONFIGS.join('|')}> <${SERVER_ROUTES.join('|')}> [seconds] [--connections=10] [--one-session] [--serial-access=on]`);
+  }
   // BENCH_NO_COMPILE=1 reuses benchmarks/.build as it is (to try a hand-edited build).
   if (process.env.BENCH_NO_COMPILE !== '1') await compileServers();
   let redis: RedisServer | undefined;
   if (usesRedis(config)) redis = await startRedisServer(findOnPath('redis-server') ?? 'redis-server');
   const dir = mkdtempSync(join(tmpdir(), 'esm-profile-'));
-  const server = await startServer(config, { redisUrl: redis?.url, execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`] });
+  const server = await startServer(config, { redisUrl: redis?.url, execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`], args: variantArgs({ serialAccess }) });
   try {
-    const cookies = await createSessions(server, 10);
-    await load(server, route, cookies, { connections: 10, duration: 2 });
-    const result = await load(server, route, cookies, { connections: 10, duration: seconds });
-    console.log(`${config} ${route}: ${result.rps.toFixed(0)} req/s, p99 ${result.latencyP99} ms (under the profiler)`);
+    const cookies = await createSessions(server, connections);
+    const sent = oneSession ? [cookies[0]] : cookies;
+    await load(server, route, sent, { connections, duration: 2 });
+    const result = await load(server, route, sent, { connections, duration: seconds });
+    const what = `${connections} connections on ${oneSession ? 'one session' : 'a session each'}${serialAccess ? ', serial access on' : ''}`;
+    console.log(`${config} ${route}, ${what}: ${result.rps.toFixed(0)} req/s, p99 ${result.latencyP99} ms (under the profiler)`);
   } finally {
     await server.stop();
     await redis?.stop();

@@ -1,14 +1,18 @@
 /**
- * One benchmark server: `node server.js <config> [--serial-access=off]`
+ * One benchmark server: `node server.js <config> [--serial-access=on]`
  * (compiled by harness.ts), with REDIS_URL for the Redis configurations. It
  * reports its port to the parent over IPC and exits on SIGTERM.
- * `--serial-access=off` runs this library with `serialAccess: false`.
+ * `--serial-access=on` runs this library with `serialAccess: true` (off is
+ * the library's default); the other configurations refuse it.
  *
  * Routes (same behaviour in every configuration):
  *   POST /setup      creates a session with `user` (an object) and `count` = 0
  *   GET  /read       reads `user` from the session: 200, or 410 if there is no session
  *   GET  /slow-read  the same after a 1 ms timer (async work while the request holds its session)
  *   POST /write      increments `count`: 200 with the new value
+ *   POST /write-own  sets attribute `a<k>` to n, n counting this server's
+ *                    write-own requests and k = n mod OWN_ATTRIBUTES: concurrent
+ *                    requests of one session set different attributes
  */
 import express, { type Express } from 'express';
 import session from 'express-session';
@@ -16,7 +20,7 @@ import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { sessionManagement } from '../lib/index';
 import { redisCoordinator } from '../lib/redis';
-import { CONFIGS, usesRedis, type ConfigName, type ServerVariant } from './configs';
+import { CONFIGS, isThisLibrary, OWN_ATTRIBUTES, usesRedis, type ConfigName, type ServerVariant } from './configs';
 
 const SECRET = 'benchmark-secret'; // both libraries sign the cookie, so both pay the HMAC
 const USER = { id: 42, name: 'bench', roles: ['reader', 'writer'] };
@@ -31,12 +35,23 @@ declare module 'express-session' {
   interface SessionData {
     user: typeof USER;
     count: number;
+    [own: `a${number}`]: number;
   }
+}
+
+/** The attribute `POST /write-own` sets next (a0 … a49, round robin), and its value. */
+function ownWriter(): () => { name: `a${number}`; value: number } {
+  let writes = 0;
+  return () => {
+    const value = writes++;
+    return { name: `a${value % OWN_ATTRIBUTES}`, value };
+  };
 }
 
 async function build(config: ConfigName, variant: ServerVariant): Promise<Express> {
   const app = express();
   const redis = usesRedis(config) ? await connectRedis() : undefined;
+  const nextOwn = ownWriter();
 
   if (config === 'express') {
     let count = 0;
@@ -47,6 +62,7 @@ async function build(config: ConfigName, variant: ServerVariant): Promise<Expres
       res.json({ user: USER.name });
     });
     app.post('/write', (_req, res) => void res.json({ count: ++count }));
+    app.post('/write-own', (_req, res) => void res.json({ set: nextOwn().name }));
     return app;
   }
 
@@ -73,6 +89,11 @@ async function build(config: ConfigName, variant: ServerVariant): Promise<Expres
       req.session.count = (req.session.count ?? 0) + 1;
       res.json({ count: req.session.count });
     });
+    app.post('/write-own', (req, res) => {
+      const { name, value } = nextOwn();
+      req.session[name] = value;
+      res.json({ set: name });
+    });
     return app;
   }
 
@@ -82,7 +103,7 @@ async function build(config: ConfigName, variant: ServerVariant): Promise<Expres
       secret: SECRET,
       ...(redis ? { store: new RedisStore({ client: redis, prefix: `sess:${config}:` }) } : {}),
       ...(config === 'esm+redis+coordinator' ? { coordinator: redisCoordinator({ client: redis! }) } : {}),
-      ...(variant.serialAccess === false ? { serialAccess: false as const } : {}),
+      ...(variant.serialAccess ? { serialAccess: true } : {}),
     }),
   );
   app.post('/setup', (req, res) => {
@@ -106,6 +127,11 @@ async function build(config: ConfigName, variant: ServerVariant): Promise<Expres
     req.httpSession.setAttribute('count', count);
     res.json({ count });
   });
+  app.post('/write-own', (req, res) => {
+    const { name, value } = nextOwn();
+    req.httpSession.setAttribute(name, value);
+    res.json({ set: name });
+  });
   return app;
 }
 
@@ -122,9 +148,11 @@ async function main(): Promise<void> {
   const config = process.argv[2] as ConfigName;
   if (!CONFIGS.includes(config)) throw new Error(`unknown configuration "${config}"; one of ${CONFIGS.join(', ')}`);
   const flags = process.argv.slice(3);
-  for (const flag of flags) if (flag !== '--serial-access=off') throw new Error(`unknown flag "${flag}"; only --serial-access=off`);
+  for (const flag of flags) if (flag !== '--serial-access=on') throw new Error(`unknown flag "${flag}"; only --serial-access=on`);
+  const serialAccess = flags.includes('--serial-access=on');
+  if (serialAccess && !isThisLibrary(config)) throw new Error(`--serial-access=on is an option of this library, not of ${config}`);
   process.on('SIGTERM', () => process.exit(0)); // exit() so --cpu-prof writes its file
-  const app = await build(config, { serialAccess: !flags.includes('--serial-access=off') });
+  const app = await build(config, { serialAccess });
   const server = app.listen(0, '127.0.0.1', () => {
     const address = server.address();
     const port = typeof address === 'object' && address ? address.port : 0;

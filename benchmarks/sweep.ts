@@ -206,7 +206,7 @@ function newIds(count: number): string[] {
 /** A store record as the manager writes it for a session last used at `accessed`. */
 function recordOf(accessed: number, n: number): { record: StoredRecord; storeExpires: number } {
   const storeExpires = accessed + TIMEOUT_MS + GRACE_MS;
-  const meta = { v: 1 as const, app: 'default', created: accessed - 60_000, accessed };
+  const meta = { app: 'default', created: accessed - 60_000, accessed };
   const attributes = { user: { id: n, name: `user-${n}`, roles: ['reader'] }, visits: n % 17 };
   return { record: lib().buildRecord(meta, attributes, storeExpires, accessed), storeExpires };
 }

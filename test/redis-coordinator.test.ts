@@ -122,7 +122,7 @@ describeRedis('redisCoordinator', () => {
         const created = clock.now();
         const { id } = await login(a.app);
         const record = JSON.parse((await clients[0].get(`${storePrefix()}${id}`))!) as Record<string, unknown>;
-        expect(record).toMatchObject({ attributes: { user: 'ann' }, esm: { v: 1, app: 'default', created } });
+        expect(record).toMatchObject({ attributes: { user: 'ann' }, esm: { v: 2, c: created } });
         const entry = await clients[0].hGetAll(`${coordinatorPrefix()}s:${id}`);
         expect(entry).toMatchObject({ accessed: String(created), deadline: String(created + TIMEOUT * 1000) });
         expect(Object.keys(entry).filter((field) => field.startsWith('r:'))).toEqual([]); // no request uses it

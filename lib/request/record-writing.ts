@@ -20,7 +20,6 @@ export function wholeRecord(session: ServletSession, times: WriteTimes): StoredR
   const { state } = session;
   const subsessions = session.getSubsessionNames();
   const meta: SessionMeta = {
-    v: 1,
     app: session.app,
     created: state.creationTime,
     accessed: times.start,
@@ -52,7 +51,6 @@ export function mergedRecord(current: LoadedRecord, session: ServletSession, tim
     else subsessions.delete(name);
   }
   const meta: SessionMeta = {
-    v: 1,
     app: current.meta.app,
     created: current.meta.created,
     accessed: Math.max(current.meta.accessed, times.start),

@@ -1,20 +1,9 @@
 import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { systemClock, type Clock } from '../clock';
+import { expiresAtOf, pack, unpack, withCookie } from './memory-record';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
-
-interface Entry {
-  /**
-   * The record, parsed once when written and never changed afterwards (a
-   * touch or a write replaces it): callers of the express-session API get a
-   * copy; the session manager shares it (`peek`) and copies what it hands
-   * out to an application.
-   */
-  record: SessionData;
-  /** `cookie.expires` in ms, or `Infinity` when the record has none. */
-  expiresAt: number;
-}
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -32,12 +21,19 @@ export interface MemoryStoreOptions {
  * being asked for it: `prune()` drops every record whose `cookie.expires` has
  * passed, and `all()` / `length()` never report one. The session manager's
  * reaper deletes idle sessions through `destroy()`, so memory follows the
- * number of live sessions. Records are kept parsed and never changed in
- * place: what the express-session API hands out is a copy; the session
- * manager reads them without one (`peek`, docs/architecture.md, "Records").
+ * number of live sessions.
+ *
+ * How records are kept (docs/architecture.md, "Records"): each as one string
+ * (`memory-record.ts`: the cookie the manager writes folded into two
+ * numbers, the rest as JSON), the most compact form; the records read lately
+ * also parsed, in a bounded cache, never changed in place: what the
+ * express-session API hands out is a copy, the session manager reads them
+ * without one (`peek`).
  */
 export class MemoryStore extends Store {
-  private readonly records = new Map<string, Entry>();
+  private readonly records = new Map<string, string>();
+  /** Records read lately, parsed: a write or a delete drops its key; the oldest goes first when full. */
+  private readonly parsed = new Map<string, SessionData>();
   private readonly clock: Clock;
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -47,8 +43,8 @@ export class MemoryStore extends Store {
 
   /** Fetches a copy of a live record, or `undefined` (an expired one is dropped). */
   override get(sid: string, callback: Callback<SessionData | null>): void {
-    const record = this.peek(sid);
-    defer(callback, undefined, record && copy(record));
+    const kept = this.live(sid);
+    defer(callback, undefined, kept === undefined ? undefined : unpack(kept));
   }
 
   /** Stores a copy of a record, replacing any previous one. */
@@ -73,34 +69,45 @@ export class MemoryStore extends Store {
   override all(callback: Callback<Record<string, SessionData>>): void {
     this.prune();
     const result: Record<string, SessionData> = {};
-    for (const [sid, entry] of this.records) result[sid] = copy(entry.record);
+    for (const [sid, kept] of this.records) result[sid] = unpack(kept);
     defer(callback, undefined, result);
   }
 
   /**
-   * The live record itself, not a copy, at once: for the session manager,
-   * which never changes it (it copies an attribute before handing it out).
+   * The live record, at once and not a copy when read lately: for the
+   * session manager, which never changes it (it copies an attribute before
+   * handing it out).
    */
   peek(sid: string): SessionData | undefined {
-    return this.live(sid)?.record;
+    const kept = this.live(sid);
+    if (kept === undefined) return undefined;
+    let record = this.parsed.get(sid);
+    if (record === undefined) {
+      record = unpack(kept);
+      if (this.parsed.size >= PARSED_CACHE_SIZE) this.parsed.delete(this.parsed.keys().next().value!);
+      this.parsed.set(sid, record);
+    }
+    return record;
   }
 
-  /** `set` at once: stores a copy, so the caller's objects are never the store's. */
+  /** `set` at once: stores it packed (a copy: the caller's objects are never the store's). */
   put(sid: string, session: SessionData): void {
-    this.records.set(sid, { record: copy(session), expiresAt: expiresAt(session) });
+    this.records.set(sid, pack(session));
+    this.parsed.delete(sid);
   }
 
   /** `destroy` at once. */
   remove(sid: string): void {
     this.records.delete(sid);
+    this.parsed.delete(sid);
   }
 
-  /** `touch` at once: the record with the given one's cookie replaces it (a record is never changed in place). */
+  /** `touch` at once: the record with the given one's cookie replaces it. */
   extend(sid: string, session: SessionData): void {
-    const entry = this.live(sid);
-    if (!entry) return;
-    const cookie = copy(session.cookie);
-    this.records.set(sid, { record: { ...entry.record, cookie }, expiresAt: expiresAt(session) });
+    const kept = this.live(sid);
+    if (kept === undefined) return;
+    this.records.set(sid, withCookie(kept, session.cookie));
+    this.parsed.delete(sid);
   }
 
   /** The number of live records. */
@@ -112,6 +119,7 @@ export class MemoryStore extends Store {
   /** Deletes every record. */
   override clear(callback?: Callback): void {
     this.records.clear();
+    this.parsed.clear();
     defer(callback);
   }
 
@@ -119,38 +127,28 @@ export class MemoryStore extends Store {
   prune(): number {
     const now = this.clock.now();
     let dropped = 0;
-    for (const [sid, entry] of this.records) {
-      if (entry.expiresAt <= now) {
-        this.records.delete(sid);
+    for (const [sid, kept] of this.records) {
+      if (expiresAtOf(kept) <= now) {
+        this.remove(sid);
         dropped++;
       }
     }
     return dropped;
   }
 
-  /** The entry of `sid` unless it has expired (then it is dropped). */
-  private live(sid: string): Entry | undefined {
-    const entry = this.records.get(sid);
-    if (entry && entry.expiresAt <= this.clock.now()) {
-      this.records.delete(sid);
+  /** The kept record of `sid` unless it has expired (then it is dropped). */
+  private live(sid: string): string | undefined {
+    const kept = this.records.get(sid);
+    if (kept !== undefined && expiresAtOf(kept) <= this.clock.now()) {
+      this.remove(sid);
       return undefined;
     }
-    return entry;
+    return kept;
   }
 }
 
-/** `cookie.expires` of a record in ms; `Infinity` when it has none. */
-function expiresAt(session: SessionData): number {
-  const expires = session.cookie?.expires;
-  if (!expires) return Infinity;
-  const ms = new Date(expires).getTime();
-  return Number.isNaN(ms) ? Infinity : ms;
-}
-
-/** A deep copy of JSON data. */
-function copy<T>(value: T): T {
-  return JSON.parse(JSON.stringify(value)) as T;
-}
+/** How many records the store keeps parsed besides packed (the sessions in use now, typically). */
+const PARSED_CACHE_SIZE = 4096;
 
 /** Calls back asynchronously, as express-session's own stores do. */
 function defer<T>(callback: Callback<T> | undefined, err?: unknown, value?: T): void {

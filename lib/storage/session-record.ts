@@ -1,10 +1,8 @@
 import type { StoredRecord } from './store-adapter';
 
-/** What we keep beside the attributes in a store record. */
+/** What we keep beside the attributes in a store record, as the library works with it. */
 export interface SessionMeta {
-  /** Format version. */
-  v: 1;
-  /** The app (web module) the session belongs to. */
+  /** The app (web module) the session belongs to (from its key). */
   app: string;
   /** Creation time, ms since epoch. */
   created: number;
@@ -24,27 +22,64 @@ export interface LoadedRecord {
   attributes: Record<string, unknown>;
 }
 
+/** `esm` as version 2 writes it: short names (every byte is kept once per session). */
+interface StoredMeta {
+  v: 2;
+  /** created */
+  c: number;
+  /** accessed */
+  a: number;
+  /** timeout */
+  t?: number;
+  /** subsessions */
+  s?: string[];
+  /** principal */
+  p?: string;
+}
+
+/** `esm` as version 1 wrote it (still read). */
+interface StoredMetaV1 {
+  v: 1;
+  app: string;
+  created: number;
+  accessed: number;
+  timeout?: number;
+  subsessions?: string[];
+  principal?: string;
+}
+
 /**
- * Record layout, express-session-shaped so any store computes its own TTL:
+ * Record layout, express-session-shaped so any store computes its own TTL
+ * (docs/architecture.md, "Records"):
  *
  * ```
  * { cookie: { originalMaxAge, expires, httpOnly, path },   // expires = idle deadline + grace
- *   esm: { v: 1, app, created, accessed, timeout?, subsessions?, principal? },
+ *   esm: { v: 2, c: created, a: accessed, t?: timeout, s?: subsessions, p?: principal },
  *   attributes: { ... } }
  * ```
  *
- * A record written by express-session (no `esm`) is read as a live session of
- * the default app whose fields other than `cookie` are its attributes.
+ * The app is the key's (`storage/session-key.ts`). A version 1 record (long
+ * names, and the app) is read as well. A record written by express-session
+ * (no `esm`) is read as a live session of the default app whose fields other
+ * than `cookie` are its attributes.
  */
 export function readRecord(record: StoredRecord, app: string, now: number): LoadedRecord {
-  const meta = (record as { esm?: SessionMeta }).esm;
+  const stored = (record as { esm?: StoredMeta | StoredMetaV1 }).esm;
   const attributes = (record as { attributes?: unknown }).attributes;
-  if (meta && meta.v === 1 && typeof attributes === 'object' && attributes !== null) {
-    return { meta, attributes: attributes as Record<string, unknown> };
+  if (stored && typeof attributes === 'object' && attributes !== null) {
+    const found = attributes as Record<string, unknown>;
+    if (stored.v === 2) {
+      const meta: SessionMeta = { app, created: stored.c, accessed: stored.a };
+      if (stored.t !== undefined) meta.timeout = stored.t;
+      if (stored.s !== undefined) meta.subsessions = stored.s;
+      if (stored.p !== undefined) meta.principal = stored.p;
+      return { meta, attributes: found };
+    }
+    if (stored.v === 1) return { meta: { ...stored, app }, attributes: found };
   }
   const legacy: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(record as object)) if (name !== 'cookie') legacy[name] = value;
-  return { meta: { v: 1, app, created: now, accessed: now }, attributes: legacy };
+  return { meta: { app, created: now, accessed: now }, attributes: legacy };
 }
 
 /** Builds the record to store; `storeExpires` null means no TTL of our own. */
@@ -54,6 +89,10 @@ export function buildRecord(
   storeExpires: number | null,
   now: number,
 ): StoredRecord {
+  const esm: StoredMeta = { v: 2, c: meta.created, a: meta.accessed };
+  if (meta.timeout !== undefined) esm.t = meta.timeout;
+  if (meta.subsessions !== undefined) esm.s = meta.subsessions;
+  if (meta.principal !== undefined) esm.p = meta.principal;
   return {
     cookie: {
       originalMaxAge: storeExpires === null ? null : storeExpires - now,
@@ -61,7 +100,7 @@ export function buildRecord(
       httpOnly: true,
       path: '/',
     },
-    esm: meta,
+    esm,
     attributes,
   } as unknown as StoredRecord;
 }
