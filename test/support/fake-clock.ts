@@ -26,3 +26,23 @@ export class FakeClock implements Clock {
     this.time += s * 1000;
   }
 }
+
+/**
+ * Real time plus an offset moved by hand: for tests that need real time to
+ * pass (network timeouts, reconnects, a reaper's timer) and also need
+ * sessions to fall due at a moment they choose, without waiting for it.
+ * Stores that compare `cookie.expires` with `Date.now()` see records live
+ * for longer than the manager does, never shorter.
+ */
+export class ShiftedClock implements Clock {
+  private offset = 0;
+
+  now(): number {
+    return Date.now() + this.offset;
+  }
+
+  /** Moves time forward by `ms` from now on. */
+  advance(ms: number): void {
+    this.offset += ms;
+  }
+}

@@ -45,11 +45,33 @@ export class Cluster {
   private readonly output = new Map<string, string>();
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 32 });
   private readonly reapWaiters = new Map<string, ((expired: number) => void)[]>();
+  /** The options of {@link start}, for {@link respawn}. */
+  private options: ClusterOptions | undefined;
 
   /** Forks `count` workers and waits until each listens (or one fails). */
   async start(count: number, options: ClusterOptions, startupMs = 20_000): Promise<void> {
+    this.options = options;
     const ready = Array.from({ length: count }, (_, i) => this.fork(`w${i}`, options, startupMs));
     this.workers.push(...(await Promise.all(ready)));
+  }
+
+  /**
+   * SIGKILLs `worker` (a crash: nothing is closed, no request finished) and
+   * waits until it has exited; with `restart`, forks a new process under the
+   * same name and options and waits until it listens. The new worker takes
+   * the old one's place in {@link workers}.
+   */
+  async crash(worker: Worker, restart: boolean, startupMs = 20_000): Promise<Worker | undefined> {
+    if (worker.child.exitCode === null && worker.child.signalCode === null) {
+      const gone = exited(worker.child);
+      worker.child.kill('SIGKILL');
+      await gone;
+    }
+    if (!restart) return undefined;
+    const replacement = await this.fork(worker.name, this.options!, startupMs);
+    const index = this.workers.indexOf(worker);
+    if (index >= 0) this.workers[index] = replacement;
+    return replacement;
   }
 
   /** What a worker printed, for failure messages. */
@@ -114,7 +136,7 @@ export class Cluster {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
     this.children.push(child);
-    this.output.set(name, '');
+    if (!this.output.has(name)) this.output.set(name, '');
     const keep = (chunk: Buffer): void => {
       const text = this.output.get(name)!;
       if (text.length < 16_384) this.output.set(name, text + chunk.toString('utf8'));

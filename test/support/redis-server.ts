@@ -1,7 +1,10 @@
 /**
- * A private, throw-away redis-server for one test run: started from PATH on
- * a free loopback port, with no persistence, and stopped by global teardown.
- * The machine's own Redis (6379 or wherever it runs) is never touched.
+ * A private, throw-away redis-server: started from PATH on a free loopback
+ * port, with no persistence unless asked, and stopped by its owner (global
+ * teardown for the run's server). The fault suites also pause it (SIGSTOP),
+ * resume it (SIGCONT), stop it (SIGTERM) and start it again on its data on
+ * the same port. The machine's own Redis (6379 or wherever it runs) is never
+ * touched.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
@@ -12,12 +15,34 @@ import { createClient } from 'redis';
 
 /** A running redis-server started by {@link startRedisServer}. */
 export interface RedisServer {
-  /** `redis://127.0.0.1:<port>` */
+  /** `redis://127.0.0.1:<port>`; the same after {@link RedisServer.restart}. */
   url: string;
-  /** The redis-server process id (what {@link RedisServer.stop} signals). */
-  pid: number;
-  /** Stops the server (SIGTERM, then SIGKILL after 3 s) and removes its directory. */
+  /** The redis-server process id now (what the signals go to; a restart changes it). */
+  readonly pid: number;
+  /** Stops the server (SIGCONT, SIGTERM, then SIGKILL after 3 s) and removes its directory. */
   stop(): Promise<void>;
+  /** Freezes the process (SIGSTOP): connections stay open, nothing is answered. */
+  pause(): void;
+  /** Thaws a paused process (SIGCONT). */
+  resume(): void;
+  /** Stops the process (SIGTERM, as an orchestrator would) and keeps its directory for {@link RedisServer.restart}. */
+  terminate(): Promise<void>;
+  /**
+   * Starts the server again on the same port and directory and resolves once
+   * it answers PING. It comes back with its data only when started with
+   * `persistent: true`.
+   */
+  restart(): Promise<void>;
+}
+
+/** Options of {@link startRedisServer}. */
+export interface RedisServerOptions {
+  /**
+   * Keep the data across {@link RedisServer.restart}: an append-only file
+   * fsynced on every write (`--appendonly yes --appendfsync always`), so
+   * every acknowledged write survives a SIGTERM. @default false (no persistence)
+   */
+  persistent?: boolean;
 }
 
 /** How long a started server may take to answer PING. */
@@ -67,36 +92,68 @@ export async function pingRedis(url: string, timeoutMs = 2000): Promise<void> {
 
 /**
  * Starts `redis-server` (found at `binary`) on a free loopback port and
- * resolves once it answers PING:
- * `--port N --bind 127.0.0.1 --save "" --appendonly no`, in a temp directory.
+ * resolves once it answers PING: `--port N --bind 127.0.0.1 --save ""
+ * --appendonly no` (or, `persistent`, `--appendonly yes --appendfsync
+ * always`), in a temp directory of its own.
  */
-export async function startRedisServer(binary: string): Promise<RedisServer> {
+export async function startRedisServer(binary: string, options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'esm-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
-  const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  const output = collectOutput(child);
+  const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
+  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir];
+  const url = `redis://127.0.0.1:${port}`;
+  let child: ChildProcess | undefined;
   // Backstop for a run that dies before teardown: never leave a server behind.
   const killOnExit = (): void => {
-    child.kill('SIGKILL');
+    child?.kill('SIGKILL');
   };
   process.once('exit', killOnExit);
 
+  /** Spawns the server and waits for PING; on failure the message carries what it said. */
+  const launch = async (): Promise<void> => {
+    const current = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    child = current;
+    const output = collectOutput(current);
+    try {
+      await waitForPing(url, current);
+    } catch (err) {
+      await stopChild(current);
+      const reason = err instanceof Error ? err.message : String(err);
+      throw new Error(`${reason}${output().trim() ? `; redis-server said:\n${output().trim()}` : ''}`);
+    }
+    if (current.pid === undefined) throw new Error('redis-server has no pid');
+  };
+
   const stop = async (): Promise<void> => {
     process.removeListener('exit', killOnExit);
-    await stopChild(child);
+    if (child) await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
   };
 
   try {
-    await waitForPing(`redis://127.0.0.1:${port}`, child);
+    await launch();
   } catch (err) {
     await stop();
-    const reason = err instanceof Error ? err.message : String(err);
-    throw new Error(`${reason}${output().trim() ? `; redis-server said:\n${output().trim()}` : ''}`);
+    throw err;
   }
-  if (child.pid === undefined) throw new Error('redis-server has no pid');
-  return { url: `redis://127.0.0.1:${port}`, pid: child.pid, stop };
+  return {
+    url,
+    get pid() {
+      return child!.pid!;
+    },
+    stop,
+    pause: () => {
+      child!.kill('SIGSTOP');
+    },
+    resume: () => {
+      child!.kill('SIGCONT');
+    },
+    terminate: () => stopChild(child!),
+    restart: async () => {
+      if (child && running(child)) throw new Error('restart: the server is still running (terminate() it first)');
+      await launch();
+    },
+  };
 }
 
 /** Polls PING until the server answers, exits, or {@link STARTUP_TIMEOUT_MS} passes. */
@@ -135,10 +192,16 @@ function collectOutput(child: ChildProcess): () => string {
   return () => text;
 }
 
-/** SIGTERM, then SIGKILL if the child is still there after 3 s. */
+/** Whether the child has not exited yet. */
+function running(child: ChildProcess): boolean {
+  return child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+}
+
+/** SIGTERM (after a SIGCONT, should it be paused), then SIGKILL if the child is still there after 3 s. */
 async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  if (!running(child)) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGCONT');
   child.kill('SIGTERM');
   const timer = setTimeout(() => child.kill('SIGKILL'), 3000);
   await exited;

@@ -1,7 +1,7 @@
 /**
  * Breaks an express-session store on demand, in place: chosen methods answer
- * with an error, or never answer at all (the callback is never called), until
- * repaired. For the store-failure suites; patch before or after building the
+ * with an error, never answer at all (the callback is never called), or
+ * start only after a delay (a slow store), until repaired. For the store-failure suites; patch before or after building the
  * manager (it looks methods up on every call).
  */
 import type { Store } from 'express-session';
@@ -16,6 +16,8 @@ export type Breakage = 'error' | 'hang';
 export interface StoreBreaker {
   /** Breaks `methods` (default: all four) the given way. */
   break(how: Breakage, methods?: BreakableMethod[]): void;
+  /** Makes `methods` (default: all four) start `ms` late, and then work. */
+  slow(ms: number, methods?: BreakableMethod[]): void;
   /** Makes every method work again. */
   repair(): void;
   /** Calls answered with an error or left unanswered so far. */
@@ -29,7 +31,7 @@ type AnyMethod = (...args: unknown[]) => unknown;
 
 /** Patches `store` so that its methods can be broken and repaired. */
 export function breakableStore(store: Store): StoreBreaker {
-  const broken = new Map<BreakableMethod, Breakage>();
+  const broken = new Map<BreakableMethod, Breakage | { slowMs: number }>();
   let failedCalls = 0;
   const target = store as unknown as Record<string, unknown>;
   for (const method of METHODS) {
@@ -38,6 +40,10 @@ export function breakableStore(store: Store): StoreBreaker {
     target[method] = (...args: unknown[]): unknown => {
       const how = broken.get(method);
       if (how === undefined) return (original as AnyMethod).apply(store, args);
+      if (typeof how === 'object') {
+        setTimeout(() => (original as AnyMethod).apply(store, args), how.slowMs);
+        return undefined;
+      }
       failedCalls++;
       const callback = args[args.length - 1];
       if (how === 'error' && typeof callback === 'function') {
@@ -49,6 +55,9 @@ export function breakableStore(store: Store): StoreBreaker {
   return {
     break(how, methods = METHODS) {
       for (const method of methods) broken.set(method, how);
+    },
+    slow(ms, methods = METHODS) {
+      for (const method of methods) broken.set(method, { slowMs: ms });
     },
     repair() {
       broken.clear();
