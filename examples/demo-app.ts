@@ -251,10 +251,10 @@ const NO_SESSION = 'No session in this app yet. Set an attribute to create one: 
 
 /** The page of one app; `demo.path` prefixes its form actions. */
 function page(demo: DemoApp, session: HttpSession | null, log: LogLine[], error: string | undefined, user: string | undefined): string {
-  const at = escape(demo.path === '/' ? '' : demo.path);
-  const nav = APPS.map((a) => (a === demo ? `<strong>${escape(a.name)}</strong>` : `<a href="${escape(a.path)}">${escape(a.name)}</a>`));
+  const at = escapeHtml(demo.path === '/' ? '' : demo.path);
+  const nav = APPS.map((a) => (a === demo ? `<strong>${escapeHtml(a.name)}</strong>` : `<a href="${escapeHtml(a.path)}">${escapeHtml(a.name)}</a>`));
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>express-session-management demo: ${escape(demo.name)}</title>
+<html lang="en"><head><meta charset="utf-8"><title>express-session-management demo: ${escapeHtml(demo.name)}</title>
 <style>
   body { font: 15px/1.5 system-ui, sans-serif; max-width: 56rem; margin: 2rem auto; padding: 0 1rem; }
   table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: .2rem .6rem; text-align: left; }
@@ -262,9 +262,9 @@ function page(demo: DemoApp, session: HttpSession | null, log: LogLine[], error:
 </style></head><body>
 <nav>Apps of one session manager: ${nav.join(' · ')} — <a href="/admin/">admin page</a> (every session, kill buttons)</nav>
 ${loginForm(user)}
-<h1>Your session in the app "${escape(demo.name)}"</h1>
-<p>${escape(demo.about)}</p>
-${error ? `<p class="error">${escape(error)}</p>` : ''}
+<h1>Your session in the app "${escapeHtml(demo.name)}"</h1>
+<p>${escapeHtml(demo.about)}</p>
+${error ? `<p class="error">${escapeHtml(error)}</p>` : ''}
 ${session ? sessionSection(session, at) : `<p id="no-session">${NO_SESSION}</p>`}
 ${demo.actions ?? ''}
 
@@ -288,7 +288,7 @@ ${demo.actions ?? ''}
 
 <h2>Events (last 20, every session of every app)</h2>
 <table><tr><th>time</th><th>event</th><th>app</th><th>subsession</th><th>session, detail</th></tr>
-${log.map((l) => tr(time(l.at), escape(l.event), escape(l.app), escape(l.subsession), `<code>${escape(l.detail)}</code>`)).join('\n')}
+${log.map((l) => tr(time(l.at), escapeHtml(l.event), escapeHtml(l.app), escapeHtml(l.subsession), `<code>${escapeHtml(l.detail)}</code>`)).join('\n')}
 </table>
 </body></html>`;
 }
@@ -296,7 +296,7 @@ ${log.map((l) => tr(time(l.at), escape(l.event), escape(l.app), escape(l.subsess
 /** Who you are: the login form, or your name and a logout button. */
 function loginForm(user: string | undefined): string {
   if (user !== undefined) {
-    return `<form id="login" method="post" action="/logout">Logged in as <strong>${escape(user)}</strong>:
+    return `<form id="login" method="post" action="/logout">Logged in as <strong>${escapeHtml(user)}</strong>:
 your sessions are bound to you. <button>log out</button></form>`;
   }
   return `<form id="login" method="post" action="/login">
@@ -308,10 +308,10 @@ your sessions are bound to you. <button>log out</button></form>`;
 function sessionSection(s: HttpSession, at: string): string {
   const names = s.getSubsessionNames();
   const remove = (name: string): string => `<form method="post" action="${at}/attributes/remove">
-<input type="hidden" name="name" value="${escape(name)}"><button>remove</button></form>`;
+<input type="hidden" name="name" value="${escapeHtml(name)}"><button>remove</button></form>`;
   return `<section id="session"><table>
-<tr><th>id</th><td id="session-id"><code>${escape(s.getId())}</code></td></tr>
-<tr><th>app</th><td>${escape(s.app)}</td></tr>
+<tr><th>id</th><td id="session-id"><code>${escapeHtml(s.getId())}</code></td></tr>
+<tr><th>app</th><td>${escapeHtml(s.app)}</td></tr>
 <tr><th>created</th><td>${time(s.getCreationTime())}</td></tr>
 <tr><th>last accessed</th><td>${time(s.getLastAccessedTime())} (start of your previous request)</td></tr>
 <tr><th>timeout</th><td id="timeout">${timeout(s.getMaxInactiveInterval())}</td></tr>
@@ -329,15 +329,15 @@ function subsessionSection(parent: HttpSession, name: string): string {
   const sub = parent.getSubsession(name, { create: false })!; // getting it restarts its idle clock
   const own = sub.getAttributeNames();
   const names = [...new Set([...own, ...parent.getAttributeNames()])];
-  return `<h2>Subsession "${escape(name)}"</h2>
-<div id="subsession-${escape(name)}"><p>timeout: ${timeout(sub.getMaxInactiveInterval())}</p>
+  return `<h2>Subsession "${escapeHtml(name)}"</h2>
+<div id="subsession-${escapeHtml(name)}"><p>timeout: ${timeout(sub.getMaxInactiveInterval())}</p>
 ${attributeTable(sub, names, (n) => (own.includes(n) ? 'own' : 'from the parent'))}</div>`;
 }
 
 /** Rows of name, JSON value, and a last cell (trusted markup). */
 function attributeTable(s: HttpSession, names: string[], last: (name: string) => string): string {
   if (names.length === 0) return '<p>None.</p>';
-  const rows = names.map((n) => tr(escape(n), `<code>${escape(json(s.getAttribute(n)))}</code>`, last(n)));
+  const rows = names.map((n) => tr(escapeHtml(n), `<code>${escapeHtml(json(s.getAttribute(n)))}</code>`, last(n)));
   return `<table>${rows.join('\n')}</table>`;
 }
 
@@ -355,12 +355,12 @@ function json(value: unknown): string {
 }
 
 function time(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').slice(0, 19) + ' UTC';
+  return `${new Date(ms).toISOString().replace('T', ' ').slice(0, 19)} UTC`;
 }
 
 const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
 /** Everything a user typed goes through this before it reaches the page. */
-function escape(text: string): string {
+function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ENTITIES[c]);
 }

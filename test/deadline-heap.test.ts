@@ -40,7 +40,9 @@ describe('DeadlineHeap', () => {
     it('adds items in any order and keeps the earliest deadline at the root', () => {
       const heap = new DeadlineHeap<HeapItem>();
       const deadlines = [50, 10, 90, 30, 70, 20, 80, 40, 60, 0];
-      deadlines.forEach((d) => heap.set(item(`k${d}`), d));
+      deadlines.forEach((d) => {
+        heap.set(item(`k${d}`), d);
+      });
       expectHeapOrder(heap);
       expect(heap.size).toBe(deadlines.length);
       expect(heapArray(heap)[0].key).toBe('k0');
@@ -57,7 +59,9 @@ describe('DeadlineHeap', () => {
     it('moves an item to an earlier deadline without duplicating it', () => {
       const heap = new DeadlineHeap<HeapItem>();
       const items = Array.from({ length: 20 }, (_, i) => item(`k${i}`));
-      items.forEach((it, i) => heap.set(it, 100 + i));
+      items.forEach((it, i) => {
+        heap.set(it, 100 + i);
+      });
       heap.set(items[19], 1);
       expectHeapOrder(heap);
       expect(heap.size).toBe(20);
@@ -68,7 +72,9 @@ describe('DeadlineHeap', () => {
     it('moves an item to a later deadline without duplicating it', () => {
       const heap = new DeadlineHeap<HeapItem>();
       const items = Array.from({ length: 20 }, (_, i) => item(`k${i}`));
-      items.forEach((it, i) => heap.set(it, 100 + i));
+      items.forEach((it, i) => {
+        heap.set(it, 100 + i);
+      });
       heap.set(items[0], 1000);
       expectHeapOrder(heap);
       expect(heap.size).toBe(20);
@@ -80,7 +86,9 @@ describe('DeadlineHeap', () => {
     it('keeps an item in place when its deadline does not change', () => {
       const heap = new DeadlineHeap<HeapItem>();
       const items = Array.from({ length: 7 }, (_, i) => item(`k${i}`));
-      items.forEach((it, i) => heap.set(it, i * 10));
+      items.forEach((it, i) => {
+        heap.set(it, i * 10);
+      });
       heap.set(items[3], 30);
       expectHeapOrder(heap);
       expect(heap.size).toBe(7);
@@ -92,7 +100,9 @@ describe('DeadlineHeap', () => {
       const heap = new DeadlineHeap<HeapItem>();
       const items = Array.from({ length: 31 }, (_, i) => item(`k${i}`));
       // Deadlines out of insertion order so the tree is not trivially sorted.
-      items.forEach((it, i) => heap.set(it, (i * 17) % 31));
+      items.forEach((it, i) => {
+        heap.set(it, (i * 17) % 31);
+      });
       const root = heapArray(heap)[0];
       const leaf = heapArray(heap)[heap.size - 1];
       const inner = heapArray(heap)[3];
@@ -187,7 +197,9 @@ describe('DeadlineHeap', () => {
     it('visits only due items and their children, not the whole heap', () => {
       const heap = new DeadlineHeap<HeapItem>();
       const items = Array.from({ length: 10_000 }, (_, i) => item(`k${i}`));
-      items.forEach((it, i) => heap.set(it, 1000 + i));
+      items.forEach((it, i) => {
+        heap.set(it, 1000 + i);
+      });
       heap.set(items[5000], 1);
       heap.set(items[9000], 2);
       // Count deadline reads: an O(due) walk reads a handful, a scan reads 10,000.

@@ -8,7 +8,6 @@
 import type { Express } from 'express';
 import request from 'supertest';
 import { createSessionManager, MemoryStore, type SessionDestroyedEvent } from '../lib/index';
-import { LocalCoordinator } from '../lib/coordination/local/local-coordinator';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';

@@ -27,7 +27,7 @@ import {
 import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix, type TestRedisClient } from './support/services';
 
 /** Everything a test started, closed after it whatever happened. */
-const cleanups: (() => Promise<unknown> | void)[] = [];
+const cleanups: (() => unknown)[] = [];
 
 afterEach(async () => {
   jest.restoreAllMocks();

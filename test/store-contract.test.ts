@@ -137,7 +137,7 @@ function describeStoreContract(name: string, makeStore: () => Promise<StoreFixtu
         await store.set(sid, record(LONG_LIFETIME_MS, { user: { name: 'ann' } }));
         const first = await store.get(sid);
         (first?.user as { name: string }).name = 'changed';
-        expect(((await store.get(sid))?.user as { name: string }).name).toBe('ann');
+        expect(((await store.get(sid))!.user as { name: string }).name).toBe('ann');
       });
     });
 

@@ -26,7 +26,7 @@ function attributesOf(line: string): Map<string, string | true> {
 }
 
 /** The value of a `name=value` pair. */
-function valueOf(pair: string | undefined): string {
+function cookieValueOf(pair: string | undefined): string {
   if (pair === undefined) throw new Error('no such cookie in the response');
   return pair.slice(pair.indexOf('=') + 1);
 }
@@ -53,8 +53,8 @@ describe.each(EXPRESS_FLAVOURS)('tracking on %s', (_flavour, createExpress: () =
       const res = await request(app).post('/set/a/1').expect(200);
       const line = setCookieLine(res);
       expect(line).toBeDefined();
-      expect(valueOf(cookieFrom(res))).toBe((res.body as ProbeState).id);
-      expect(valueOf(cookieFrom(res))).toMatch(BASE64URL_ID);
+      expect(cookieValueOf(cookieFrom(res))).toBe((res.body as ProbeState).id);
+      expect(cookieValueOf(cookieFrom(res))).toMatch(BASE64URL_ID);
       const attributes = attributesOf(line!);
       expect(attributes.get('path')).toBe('/');
       expect(attributes.get('httponly')).toBe(true);
@@ -144,7 +144,7 @@ describe.each(EXPRESS_FLAVOURS)('tracking on %s', (_flavour, createExpress: () =
       const res = await request(app).post('/invalidate').set('Cookie', cookieFrom(created)!).expect(204);
       const line = setCookieLine(res);
       expect(line).toBeDefined();
-      expect(valueOf(cookieFrom(res))).toBe('');
+      expect(cookieValueOf(cookieFrom(res))).toBe('');
       const attributes = attributesOf(line!);
       expect(attributes.get('expires')).toBe('Thu, 01 Jan 1970 00:00:00 GMT');
       expect(attributes.get('path')).toBe('/');
@@ -224,7 +224,7 @@ describe.each(EXPRESS_FLAVOURS)('tracking on %s', (_flavour, createExpress: () =
       const { app } = build({ secret: 'keyboard cat' });
       const res = await request(app).post('/set/a/1').expect(200);
       const id = (res.body as ProbeState).id!;
-      const value = valueOf(cookieFrom(res));
+      const value = cookieValueOf(cookieFrom(res));
       expect(value).toBe(encodeURIComponent(`s:${sign(id, 'keyboard cat')}`));
       expect(value.startsWith('s%3A')).toBe(true);
       expect(unsign(decodeURIComponent(value).slice(2), 'keyboard cat')).toBe(id);
@@ -251,7 +251,7 @@ describe.each(EXPRESS_FLAVOURS)('tracking on %s', (_flavour, createExpress: () =
       expect(state.id).toBe(id);
       expect(state.requestedIdValid).toBe(true);
       expect(state.attributes).toEqual({ user: 'ann' });
-      const reissued = valueOf(cookieFrom(res));
+      const reissued = cookieValueOf(cookieFrom(res));
       expect(reissued).toBe(encodeURIComponent(`s:${sign(id, 'new-secret')}`));
       expect(attributesOf(setCookieLine(res)!).get('httponly')).toBe(true);
 

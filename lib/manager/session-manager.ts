@@ -139,7 +139,7 @@ export class SessionManager extends ManagerEvents {
     this.sessions = new SessionAdmin(listing, killing);
     this.kills = this.listenForKills(coordinator);
     this.ready = this.kills ? this.kills.ready : Promise.resolve();
-    warnAtStartup(this.options, this.store, this.coordinator, this.reaperInterval);
+    warnAtStartup(this.options, this.store, this.reaperInterval);
     this.reaper.start();
   }
 

@@ -19,7 +19,7 @@ export function defaultReaperInterval(invalidationTimeoutMs: number | null): num
  * Settings that work but are probably not what was meant, said once at
  * startup through `process.emitWarning`.
  */
-export function warnAtStartup(options: ResolvedManagerOptions, store: Store, coordinator: Coordinator, reaperInterval: number): void {
+export function warnAtStartup(options: ResolvedManagerOptions, store: Store, reaperInterval: number): void {
   if (!options.coordinator && !isInProcess(store)) {
     warn(
       'an external store with the in-process coordinator is right for one process only; ' +

@@ -75,7 +75,7 @@ export function sameValue(current: unknown, original: unknown): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
   for (const key of keys) {
-    if (!Object.prototype.hasOwnProperty.call(b, key) || !sameValue(a[key], b[key])) return false;
+    if (!Object.hasOwn(b, key) || !sameValue(a[key], b[key])) return false;
   }
   return true;
 }

@@ -34,7 +34,7 @@ export class CookieTracking implements SessionTracking {
 
   read(req: IncomingMessage): string | undefined {
     const header = req.headers.cookie;
-    if (!header || !header.includes(this.cookie.name)) return undefined;
+    if (!header?.includes(this.cookie.name)) return undefined;
     return cookieValue(header, this.cookie.name);
   }
 

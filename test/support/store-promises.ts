@@ -129,6 +129,4 @@ function asRecord(data: SessionData | null | undefined): StoreRecord | null | un
 }
 
 /** Drops a store call's value for operations that answer nothing. */
-function nothing(): void {
-  return undefined;
-}
+function nothing(): void {}

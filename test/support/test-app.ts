@@ -14,7 +14,6 @@ import {
   type SessionManagerOptions,
 } from '../../lib';
 import type { AccessEntry } from '../../lib/coordination/coordinator';
-import type { LocalCoordinator } from '../../lib/coordination/local/local-coordinator';
 import { sessionKey } from '../../lib/storage/session-key';
 import { cookieFrom } from './cookies';
 import { FakeClock } from './fake-clock';
