@@ -16,25 +16,14 @@
  */
 import { resolve } from 'node:path';
 import { OUTAGES, describeFaults, startFaultRig, type FaultRig, type Outage } from './support/fault-rig';
+import { DUE_TTL_S, GIVE_UP_MS, JUMP_MS, LONG_TTL_S, RECOVER_WITHIN_MS, SETTLE_MS, timely } from './support/fault-times';
 import type { FaultProbe } from './support/fault-worker';
 import { Cluster, type Worker } from './support/reaper-cluster';
 import { uniquePrefix } from './support/services';
 import { eventually } from './support/test-app';
-import { call, delay, within, type Answer } from './support/timed-call';
+import { call, delay, } from './support/timed-call';
 
 const FAULT_WORKER = resolve(__dirname, 'support', 'fault-worker.ts');
-/** storeTimeout of the workers (fault-worker.ts), seconds. */
-const STORE_TIMEOUT_S = 1;
-/** The contract: a request that needs a session is answered within storeTimeout + 0.5 s. */
-const ANSWER_WITHIN_MS = STORE_TIMEOUT_S * 1000 + 500;
-/** A request the test gives up on (status 0). */
-const GIVE_UP_MS = 4_000;
-/** Idle timeout of the sessions that live on (the workers' invalidationTimeout), seconds. */
-const LONG_TTL_S = 600;
-/** Idle timeout of the sessions made to fall due during an outage, seconds. */
-const DUE_TTL_S = 30;
-/** How far the workers' clocks jump during an outage: past the short timeout, far from its store TTL. */
-const JUMP_MS = (DUE_TTL_S + 1) * 1000;
 /**
  * Serial access of the workers: on for those that reach Redis directly (the
  * process faults then also bound the Redis lock), off (the default) for those
@@ -43,15 +32,6 @@ const JUMP_MS = (DUE_TTL_S + 1) * 1000;
 const SERIAL_ACCESS: Record<Outage['via'], boolean> = { direct: true, proxy: false };
 /** How long four workers may take to start (tsx compiles each; slow on a loaded 2-core machine). */
 const STARTUP_MS = 60_000;
-/** How long a worker may take to reach Redis again (node-redis backs off up to 2 s). */
-const RECOVER_WITHIN_MS = 10_000;
-/** How long to listen for a duplicate sessionDestroyed from the slower process. */
-const SETTLE_MS = 1_500;
-
-/** Status and whether it came in time. */
-function timely(answer: Answer): { status: number; answered: string } {
-  return { status: answer.status, answered: within(answer, ANSWER_WITHIN_MS) };
-}
 
 /** `POST /session` on a worker: the new session's id. */
 async function createSession(worker: Worker, n: number, ttl?: number): Promise<string> {

@@ -13,49 +13,25 @@
  * connection reset in the middle of a commit never turns into a false 200.
  */
 import { OUTAGES, describeFaults, startFaultRig, type FaultRig, type Outage } from './support/fault-rig';
+import { ANSWER_WITHIN_MS, DUE_TTL_S, GIVE_UP_MS, JUMP_MS, LONG_TTL_S, RECOVER_WITHIN_MS, SETTLE_MS, STORE_TIMEOUT_S, timely } from './support/fault-times';
 import { startRedisFaultNode, type FaultNode } from './support/fault-node';
 import { pendingCommands } from './support/app-redis-client';
 import { eventually } from './support/test-app';
-import { call, delay, keepAliveAgent, within, type Answer } from './support/timed-call';
+import { call, delay, keepAliveAgent, type Answer } from './support/timed-call';
 import { realProcess, watchUnhandledRejections, type RejectionWatch } from './support/unhandled-rejections';
 import { uniquePrefix } from './support/services';
 import { ShiftedClock } from './support/fake-clock';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createClient } from 'redis';
 
-/** storeTimeout of every node here, seconds. */
-const STORE_TIMEOUT_S = 1;
-/** The contract: a request that needs a session is answered within storeTimeout + 0.5 s. */
-const ANSWER_WITHIN_MS = STORE_TIMEOUT_S * 1000 + 500;
-/** A request the test gives up on (status 0): well past the contract, well within the test's timeout. */
-const GIVE_UP_MS = 4_000;
-/** Idle timeout of the sessions that live on, seconds. */
-const LONG_TTL_S = 600;
-/** Idle timeout of the sessions made to fall due during an outage, seconds. */
-const DUE_TTL_S = 30;
-/**
- * How far the managers' clock jumps during an outage: past the short
- * sessions' timeout, far from the long ones', and far from the short ones'
- * store TTL (timeout + a grace as long), so none of them vanishes by itself.
- */
-const JUMP_MS = (DUE_TTL_S + 1) * 1000;
 /** How long the write that meets an outage in its commit spends in its handler, ms (the outage begins meanwhile). */
 const COMMIT_AFTER_MS = 600;
-/** How long a node may take to reach Redis again (node-redis backs off up to 2 s between attempts). */
-const RECOVER_WITHIN_MS = 10_000;
-/** How long to listen for a duplicate sessionDestroyed after the expected one. */
-const SETTLE_MS = 1_500;
 
 /** Active timers of this process (jest's own included: compare before and after). */
 function activeTimers(): number {
   return realProcess()
     .getActiveResourcesInfo()
     .filter((kind) => kind === 'Timeout').length;
-}
-
-/** Status and whether it came in time, for one readable failure message per answer. */
-function timely(answer: Answer): { status: number; answered: string } {
-  return { status: answer.status, answered: within(answer, ANSWER_WITHIN_MS) };
 }
 
 /** `POST /session` on `node`: the new session's id. */

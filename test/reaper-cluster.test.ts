@@ -9,10 +9,10 @@
  * Every session's sessionDestroyed must fire exactly once in total, none may
  * be lost, and none may fire for a session while it is being kept alive.
  */
-import { redisLayout, zCardAll } from './support/redis-layout';
-import { Cluster, eachLimited, waitFor, type Worker } from './support/reaper-cluster';
+import { clusterPerTest } from './support/cluster-run';
+import { eachLimited, waitFor, type Worker } from './support/reaper-cluster';
 import type { WorkerView } from './support/reaper-cluster-worker';
-import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix, type TestRedisClient } from './support/services';
+import { describeRedis } from './support/services';
 
 const WORKERS = 3;
 const SESSIONS = 300;
@@ -28,26 +28,10 @@ const KEEP_ALIVE_MS = 5_000;
 const REAP_WITHIN_MS = (TIMEOUT_S + 2 * REAPER_INTERVAL_S) * 1000 + 3_000;
 
 describeRedis('the reaper across processes', () => {
-  let cluster: Cluster | undefined;
-  let client: TestRedisClient | undefined;
-  let prefix = '';
-
-  afterEach(async () => {
-    cluster?.kill();
-    cluster = undefined;
-    if (client) {
-      await deleteRedisKeys(client, prefix);
-      await client.close();
-      client = undefined;
-    }
-  });
+  const startCluster = clusterPerTest('reaper-cluster');
 
   it('fires sessionDestroyed exactly once per expired session, loses none, and spares sessions kept alive', async () => {
-    prefix = uniquePrefix('reaper-cluster');
-    client = await createRedisClient();
-    cluster = new Cluster();
-    const c = cluster;
-    await c.start(WORKERS, { redisUrl: process.env.REDIS_URL!, prefix, timeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
+    const { cluster: c, leftovers } = await startCluster(WORKERS, { timeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
 
     // 1. 300 sessions through HTTP, spread round-robin over the processes.
     const sessions: { n: number; id: string; createdOn: Worker }[] = [];
@@ -160,9 +144,6 @@ describeRedis('the reaper across processes', () => {
     expect(expiredTotal).toBe(SESSIONS);
 
     // Nothing is left in Redis: no record, no entry, no index member.
-    expect(await zCardAll(client, redisLayout(`${prefix}esm:`).allExpiry())).toBe(0);
-    const left: string[] = [];
-    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) left.push(...keys);
-    expect(left).toEqual([]);
+    await expect(leftovers()).resolves.toEqual({ keys: [], expiryMembers: 0 });
   }, 60_000);
 });

@@ -11,9 +11,9 @@
  * `expired`; and the process that announces a parent must have announced
  * its three subsessions itself, before it.
  */
-import { redisLayout, zCardAll } from './support/redis-layout';
-import { Cluster, eachLimited, waitFor, type DestroyedReport, type Worker } from './support/reaper-cluster';
-import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix, type TestRedisClient } from './support/services';
+import { clusterPerTest } from './support/cluster-run';
+import { eachLimited, waitFor, type DestroyedReport, type Worker } from './support/reaper-cluster';
+import { describeRedis } from './support/services';
 
 const WORKERS = 3;
 const PARENTS = 60;
@@ -33,26 +33,10 @@ function keyOf(d: Pick<DestroyedReport, 'id' | 'subsession'>): string {
 }
 
 describeRedis('the subsession cascade across processes', () => {
-  let cluster: Cluster | undefined;
-  let client: TestRedisClient | undefined;
-  let prefix = '';
-
-  afterEach(async () => {
-    cluster?.kill();
-    cluster = undefined;
-    if (client) {
-      await deleteRedisKeys(client, prefix);
-      await client.close();
-      client = undefined;
-    }
-  });
+  const startCluster = clusterPerTest('subsession-cluster');
 
   it('destroys every subsession exactly once with its parent, in the process that claims the parent, before the parent', async () => {
-    prefix = uniquePrefix('subsession-cluster');
-    client = await createRedisClient();
-    cluster = new Cluster();
-    const c = cluster;
-    await c.start(WORKERS, { redisUrl: process.env.REDIS_URL!, prefix, timeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
+    const { cluster: c, client, prefix, leftovers } = await startCluster(WORKERS, { timeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
 
     // 1. 60 parents with 3 subsessions each through HTTP, spread round-robin over the processes.
     const parents: { n: number; id: string; createdOn: Worker }[] = [];
@@ -150,9 +134,6 @@ describeRedis('the subsession cascade across processes', () => {
     expect(stats.reduce((sum, s) => sum + s.sessions.expired, 0)).toBe(EVENTS);
 
     // Nothing is left in Redis: no record, no entry, no index member.
-    expect(await zCardAll(client, redisLayout(`${prefix}esm:`).allExpiry())).toBe(0);
-    const left: string[] = [];
-    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) left.push(...keys);
-    expect(left).toEqual([]);
+    await expect(leftovers()).resolves.toEqual({ keys: [], expiryMembers: 0 });
   }, 40_000);
 });

@@ -37,15 +37,9 @@ interface StoredMeta {
   p?: string;
 }
 
-/** `esm` as version 1 wrote it (still read). */
-interface StoredMetaV1 {
+/** `esm` as version 1 wrote it (still read): the meta under its own names. */
+interface StoredMetaV1 extends SessionMeta {
   v: 1;
-  app: string;
-  created: number;
-  accessed: number;
-  timeout?: number;
-  subsessions?: string[];
-  principal?: string;
 }
 
 /**

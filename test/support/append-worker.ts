@@ -25,16 +25,13 @@
  * `ESM_CLUSTER_PREFIX` (key prefix of the run), `ESM_CLUSTER_WORKER` (its
  * name), `ESM_APPEND_MODE`. It exits when the parent goes.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type Express, type Request, type Response } from 'express';
 import session from 'express-session-1.19';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
-import type { WorkerMessage } from './reaper-cluster-worker';
-import { answerErrors, closeServer, runWorker } from './worker-process';
+import { answerErrors, runWorker, serveWorker } from './worker-process';
 
 /** The session layers a worker can serve the app with. */
 export type AppendMode = 'manager' | 'merging' | 'express-session';
@@ -58,10 +55,6 @@ const DEFAULT_WAIT_MS = 5;
 const MAX_WAIT_S = 8;
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function send(message: WorkerMessage): void {
-  process.send?.(message);
-}
 
 /**
  * The app on createSessionManager + redisCoordinator: with `serial`,
@@ -152,20 +145,7 @@ async function main(): Promise<void> {
   client.on('error', () => undefined);
   await client.connect();
   const { app, close } = mode === 'express-session' ? expressSessionApp(client, prefix) : managerApp(client, prefix, mode === 'manager');
-  const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-
-  process.on('message', (message: { type?: string }) => {
-    if (message?.type !== 'stop') return;
-    void (async () => {
-      await close();
-      await closeServer(server);
-      await client.close();
-      send({ type: 'stopped', worker, stats: { mode } });
-      process.disconnect();
-    })();
-  });
-  send({ type: 'ready', worker, port: (server.address() as AddressInfo).port });
+  await serveWorker(worker, app, { close, closeClient: () => client.close(), stats: () => ({ mode }) });
 }
 
 runWorker(worker, main);

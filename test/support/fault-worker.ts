@@ -24,15 +24,14 @@
  * serial access, maxWaitTime 5 s), `ESM_FAULT_CLIENT` (`default` or
  * `recommended`: see app-redis-client.ts). It exits when the parent goes.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import express, { type Request, type Response } from 'express';
 import { connectAppClient, pendingCommands, type ClientConfig } from './app-redis-client';
 import { faultApp, redisManager } from './fault-app';
 import { ShiftedClock } from './fake-clock';
 import type { WorkerMessage } from './reaper-cluster-worker';
-import { closeServer, runWorker } from './worker-process';
+import { runWorker, serveWorker } from './worker-process';
+import { STORE_TIMEOUT_S } from './fault-times';
 
 /** What `GET /probe` answers. */
 export interface FaultProbe {
@@ -44,8 +43,6 @@ export interface FaultProbe {
 }
 
 const worker = process.env.ESM_CLUSTER_WORKER ?? `worker-${process.pid}`;
-/** storeTimeout of every fault worker, seconds. */
-const STORE_TIMEOUT_S = 1;
 /** serialAccess.maxWaitTime when serial access is on, seconds. */
 const MAX_WAIT_S = 5;
 
@@ -102,20 +99,11 @@ async function main(): Promise<void> {
     res.sendStatus(204);
   });
   app.use(faultApp(manager));
-  const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-
-  process.on('message', (message: { type?: string }) => {
-    if (message?.type !== 'stop') return;
-    void (async () => {
-      await manager.close();
-      await closeServer(server);
-      client.destroy();
-      send({ type: 'stopped', worker, stats: manager.stats() });
-      process.disconnect();
-    })();
+  await serveWorker(worker, app, {
+    close: () => manager.close(),
+    closeClient: () => client.destroy(),
+    stats: () => manager.stats(),
   });
-  send({ type: 'ready', worker, port: (server.address() as AddressInfo).port });
 }
 
 runWorker(worker, main);

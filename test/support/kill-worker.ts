@@ -20,15 +20,13 @@
  * `/hold` handler runs. Environment: `REDIS_URL`, `ESM_CLUSTER_PREFIX`,
  * `ESM_CLUSTER_WORKER`, `ESM_KILL_HANG_URL`. It exits when the parent goes.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
-import { answerErrors, closeServer, runWorker } from './worker-process';
+import { answerErrors, runWorker, serveWorker } from './worker-process';
 
 /** Messages a kill worker sends: the reaper worker's, and `running`. */
 export type KillWorkerMessage = WorkerMessage | { type: 'running'; worker: string; route: 'fetch' | 'hold'; id: string };
@@ -118,21 +116,14 @@ async function main(): Promise<void> {
   });
   app.use(answerErrors(worker));
 
-  const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-
-  process.on('message', (message: { type?: string }) => {
-    if (message?.type !== 'stop') return;
-    void (async () => {
+  await serveWorker(worker, app, {
+    close: () => {
       releaseHolds();
-      await manager.close();
-      await closeServer(server);
-      await client.close();
-      send({ type: 'stopped', worker, stats: manager.stats() });
-      process.disconnect();
-    })();
+      return manager.close();
+    },
+    closeClient: () => client.close(),
+    stats: () => manager.stats(),
   });
-  send({ type: 'ready', worker, port: (server.address() as AddressInfo).port });
 }
 
 runWorker(worker, main);

@@ -14,14 +14,12 @@
  * `ESM_CLUSTER_WORKER` (its name), `ESM_CLUSTER_TIMEOUT` and
  * `ESM_CLUSTER_REAPER_INTERVAL` (seconds). It exits when the parent goes.
  */
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
-import { closeServer, runWorker } from './worker-process';
+import { runWorker, serveWorker } from './worker-process';
 
 /** Messages a worker sends to the parent. */
 export type WorkerMessage =
@@ -98,27 +96,18 @@ async function main(): Promise<void> {
     };
     res.json(view);
   });
-  const server = createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-
-  process.on('message', (message: { type?: string }) => {
-    if (message?.type === 'reap') {
+  await serveWorker(worker, app, {
+    close: () => manager.close(),
+    closeClient: () => client.close(),
+    stats: () => manager.stats(),
+    onMessage: (message) => {
+      if (message.type !== 'reap') return;
       manager.reap().then(
         (result) => send({ type: 'reaped', worker, expired: result.expired }),
         () => send({ type: 'reaped', worker, expired: -1 }),
       );
-      return;
-    }
-    if (message?.type !== 'stop') return;
-    void (async () => {
-      await manager.close();
-      await closeServer(server);
-      await client.close();
-      send({ type: 'stopped', worker, stats: manager.stats() });
-      process.disconnect();
-    })();
+    },
   });
-  send({ type: 'ready', worker, port: (server.address() as AddressInfo).port });
 }
 
 runWorker(worker, main);

@@ -73,6 +73,13 @@ export function uniquePrefix(name: string): string {
   return `esm-test:${name}:${process.pid}:${worker}:${randomBytes(4).toString('hex')}:`;
 }
 
+/** The keys under `prefix` (a SCAN: never KEYS on a shared server). */
+export async function redisKeysUnder(client: TestRedisClient, prefix: string): Promise<string[]> {
+  const found: string[] = [];
+  for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) found.push(...keys);
+  return found;
+}
+
 /** Deletes every key under `prefix` (never anything else: no FLUSHALL/FLUSHDB). */
 export async function deleteRedisKeys(client: TestRedisClient, prefix: string): Promise<number> {
   if (!prefix) throw new Error('deleteRedisKeys needs a non-empty prefix');

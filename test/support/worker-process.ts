@@ -1,11 +1,46 @@
 /**
  * Plumbing shared by the cluster tests' child processes (`*-worker.ts`, run
- * with `node --import tsx`): closing their server, and running their main so
- * that they never outlive the parent and report a failure instead of dying
- * silently.
+ * with `node --import tsx`): serving their app until the parent asks them to
+ * stop, closing their server, and running their main so that they never
+ * outlive the parent and report a failure instead of dying silently.
  */
-import type { Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import type { ErrorRequestHandler } from 'express';
+
+/** How a worker serves until stopped (see {@link serveWorker}). */
+export interface WorkerService {
+  /** Closes the manager (or app); before the server, so requests still running end. */
+  close(): Promise<void>;
+  /** Closes the worker's Redis connection, after the server. */
+  closeClient(): Promise<void> | void;
+  /** What `stopped` reports (called once everything is closed). */
+  stats(): unknown;
+  /** Any other message from the parent. */
+  onMessage?(message: { type?: string }): void;
+}
+
+/**
+ * Serves `app` on a free loopback port and tells the parent `{ type:
+ * 'ready', worker, port }`. On `{ type: 'stop' }`: closes the manager, the
+ * server and the client, reports `{ type: 'stopped', worker, stats }` and
+ * disconnects (which ends the process, see {@link runWorker}).
+ */
+export async function serveWorker(worker: string, app: RequestListener, service: WorkerService): Promise<void> {
+  const server = createServer(app);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  process.on('message', (message: { type?: string }) => {
+    if (message?.type !== 'stop') return service.onMessage?.(message);
+    void (async () => {
+      await service.close();
+      await closeServer(server);
+      await service.closeClient();
+      process.send?.({ type: 'stopped', worker, stats: service.stats() });
+      process.disconnect();
+    })();
+  });
+  process.send?.({ type: 'ready', worker, port: (server.address() as AddressInfo).port });
+}
 
 /** Closes `server`, cutting its open (keep-alive) connections. */
 export async function closeServer(server: Server): Promise<void> {
