@@ -20,7 +20,7 @@ let clients: TestRedisClient[] = [];
 let prefix = '';
 
 coordinatorContract('redisCoordinator', {
-  abilities: ['an expiry index', 'session locks', 'commit locks', 'kill signals', 'a session index'],
+  abilities: ['an expiry index', 'session locks', 'commit locks', 'kill signals', 'a session index', 'request leases'],
   describe: (name, fn) =>
     describeRedis(name, () => {
       beforeAll(async () => {

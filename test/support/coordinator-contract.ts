@@ -17,20 +17,25 @@ import type {
   ExpiryIndex,
   KillSignals,
   LeaveUpdate,
+  RequestLeases,
   SessionClaims,
   SessionIndex,
   SessionLocking,
 } from '../../lib/coordination/coordinator';
 import { sessionKey, subsessionKey } from '../../lib/storage/session-key';
+import { FakeClock } from './fake-clock';
 import { eventually } from './test-app';
 
 /** The abilities the contract checks (the optional ones besides the base). */
-export type ContractAbility = Extract<Capability, 'an expiry index' | 'session locks' | 'commit locks' | 'kill signals' | 'a session index'>;
+export type ContractAbility = Extract<
+  Capability,
+  'an expiry index' | 'session locks' | 'commit locks' | 'kill signals' | 'a session index' | 'request leases'
+>;
 
 /** A coordinator as a fixture gives it: the base, and whichever abilities it declares. */
 export type ContractCoordinator = AccessTracking &
   SessionClaims &
-  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex>;
+  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & RequestLeases>;
 
 /** Two coordinators on one shared state: two processes. */
 export type CoordinatorPair = [ContractCoordinator, ContractCoordinator];
@@ -40,7 +45,7 @@ export type CoordinatorPair = [ContractCoordinator, ContractCoordinator];
  * ability run only for a coordinator that declares it, and the first check
  * asserts that the declaration is true.
  */
-type Able = AccessTracking & SessionClaims & ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex;
+type Able = AccessTracking & SessionClaims & ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & RequestLeases;
 
 /** How the contract gets coordinators for one test, and what it may expect of them. */
 export interface CoordinatorFixture {
@@ -54,7 +59,7 @@ export interface CoordinatorFixture {
   describe?: (name: string, fn: () => void) => void;
 }
 
-const ALL_ABILITIES: ContractAbility[] = ['an expiry index', 'session locks', 'commit locks', 'kill signals', 'a session index'];
+const ALL_ABILITIES: ContractAbility[] = ['an expiry index', 'session locks', 'commit locks', 'kill signals', 'a session index', 'request leases'];
 
 /** Idle timeout of the contract's sessions, ms. */
 const TIMEOUT_MS = 60_000;
@@ -82,9 +87,13 @@ export function coordinatorContract(name: string, fixture: CoordinatorFixture): 
   describeSuite(`coordinator contract: ${name}`, () => {
     let a: Able;
     let b: Able;
+    /** The clock a coordinator with leases counts them by (the manager's, as `useClock` gives it). */
+    let clock: FakeClock;
 
     beforeEach(async () => {
       [a, b] = (await fixture.create()) as [Able, Able];
+      clock = new FakeClock(T0);
+      if (can(a, 'request leases')) for (const coordinator of new Set([a, b])) coordinator.useClock(clock);
     });
 
     afterEach(async () => {
@@ -154,7 +163,7 @@ export function coordinatorContract(name: string, fixture: CoordinatorFixture): 
       it('counts a strict enter() of a session past its deadline while another request uses it', async () => {
         await create(a, 'k');
         await a.enter('k', T0 + 30_000, true, 'r1');
-        await b.enter('k', T0 + 90_000, true, 'r2');
+        await b.enter('k', T0 + 70_000, true, 'r2');
         await expect(a.inspect('k')).resolves.toMatchObject({ active: 2 });
       });
 
@@ -406,6 +415,35 @@ export function coordinatorContract(name: string, fixture: CoordinatorFixture): 
         await a.acquireLock('k', 'holder', 10_000);
         await b.kill('k');
         await expect(b.acquireLock('k', 'queued', 10_000)).resolves.toBe(true);
+      });
+    });
+
+    withAbilities(['request leases'], () => {
+      it('stops counting a request once its lease has run out (its leave lost), so the session can expire', async () => {
+        await create(a, 'k');
+        await a.enter('k', T0 + 1000, false, 'r1');
+        clock.advance(1000 + a.leaseMs - 1);
+        await expect(b.inspect('k')).resolves.toMatchObject({ active: 1 });
+        await expect(b.claim('k', T0 + TIMEOUT_MS, false)).resolves.toBeUndefined();
+        clock.advance(1);
+        await expect(b.inspect('k')).resolves.toMatchObject({ active: 0 });
+        await expect(b.claim('k', T0 + TIMEOUT_MS, false)).resolves.toMatchObject({ active: 0 });
+      });
+
+      it('extends the lease of a request still using the session, and of no other', async () => {
+        await create(a, 'k');
+        await a.enter('k', T0 + 1000, false, 'r1');
+        await b.renewLease('k', 'r1', T0 + 40_000);
+        await a.renewLease('k', 'never-entered', T0 + 40_000);
+        clock.advance(1000 + a.leaseMs);
+        await expect(a.inspect('k')).resolves.toMatchObject({ active: 1 });
+        await expect(a.claim('k', T0 + TIMEOUT_MS, false)).resolves.toBeUndefined();
+        clock.advance(40_000 - 1000);
+        await expect(a.inspect('k')).resolves.toMatchObject({ active: 0 });
+        await a.enter('k', T0 + 50_000, false, 'r2');
+        await a.leave('k', departure('r2', T0 + 50_000, T0 + 50_000));
+        await b.renewLease('k', 'r2', T0 + 50_000);
+        await expect(b.inspect('k')).resolves.toMatchObject({ active: 0 });
       });
     });
 
