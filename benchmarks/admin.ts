@@ -44,7 +44,7 @@
  *          --out=<file> (also write the raw results as JSON)
  */
 import { writeFileSync } from 'node:fs';
-import { Agent, createServer, request as httpRequest, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -55,6 +55,7 @@ import type { Store } from 'express-session';
 import { createClient } from 'redis';
 import type { Coordinator, SessionManager } from '../lib';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
+import { postMany } from '../test/support/bulk-sessions';
 import { compileForBench, cpuSnapshot, cpuUse, git, machine, median, runChild, runMainOrChild, waitForQuiet } from './harness';
 
 /** Sessions per page, as the admin page asks. */
@@ -234,32 +235,9 @@ async function startApp(manager: SessionManager): Promise<{ server: Server; port
 
 /** Creates one session per entry of `users` with `parallel` keep-alive connections; resolves their ids. */
 async function createSessions(port: number, users: User[], parallel = CONNECTIONS): Promise<string[]> {
-  const agent = new Agent({ keepAlive: true, maxSockets: parallel });
-  const ids: string[] = new Array<string>(users.length);
-  const one = (i: number): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const headers: Record<string, string> = users[i] === undefined ? {} : { 'x-user': users[i]! };
-      const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: '/login', agent, headers }, (res) => {
-        const cookie = res.headers['set-cookie']?.[0];
-        res.resume();
-        res.on('end', () => {
-          if (res.statusCode !== 200 || !cookie) return reject(new Error(`POST /login: HTTP ${res.statusCode}, cookie ${cookie}`));
-          ids[i] = cookie.slice(cookie.indexOf('=') + 1, cookie.indexOf(';'));
-          resolve();
-        });
-      });
-      req.on('error', reject);
-      req.end();
-    });
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < users.length) await one(next++);
-  };
-  try {
-    await Promise.all(Array.from({ length: Math.min(parallel, users.length) }, worker));
-  } finally {
-    agent.destroy();
-  }
+  const headers = (i: number): Record<string, string> => (users[i] === undefined ? {} : { 'x-user': users[i]! });
+  const ids = await postMany(port, users.length, () => '/login', { parallel, headers });
+  if (ids.includes('')) throw new Error('POST /login: an answer set no cookie');
   return ids;
 }
 

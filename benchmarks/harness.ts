@@ -314,6 +314,16 @@ function machineBusyTicks(): number {
   }
 }
 
+/** CPU time a process has used so far (ms; all its threads), from /proc: 0 without a pid, NaN when unreadable. */
+export function processCpuMs(pid: number | undefined): number {
+  return readTicks(pid) * TICK_MS;
+}
+
+/** Busy CPU time of the whole machine so far (ms; every core), from /proc/stat. */
+export function machineBusyMs(): number {
+  return machineBusyTicks() * TICK_MS;
+}
+
 export function cpuSnapshot(pids: Record<string, number | undefined>): CpuSnapshot {
   const processes: Record<string, number> = {};
   for (const [name, pid] of Object.entries(pids)) processes[name] = readTicks(pid);
@@ -345,16 +355,17 @@ export function cpuUse(before: CpuSnapshot, after: CpuSnapshot): CpuUse {
 }
 
 /**
- * Waits (at most `maxMs`) until the rest of the machine uses less than
- * `threshold` cores, sampled over 500 ms while our servers are idle.
- * Returns how long it waited.
+ * Waits (at most `maxMs`) until the rest of the machine (this process left
+ * out) uses less than `threshold` cores, sampled over 500 ms while our
+ * servers are idle. Returns how long it waited.
  */
 export async function waitForQuiet(threshold: number, maxMs: number): Promise<number> {
   const start = Date.now();
+  const self = { self: process.pid };
   while (Date.now() - start < maxMs) {
-    const before = cpuSnapshot({});
+    const before = cpuSnapshot(self);
     await new Promise((resolve) => setTimeout(resolve, 500));
-    if (cpuUse(before, cpuSnapshot({})).otherCores < threshold) break;
+    if (cpuUse(before, cpuSnapshot(self)).otherCores < threshold) break;
   }
   return Date.now() - start;
 }

@@ -35,14 +35,12 @@
  */
 import { redisLayout } from '../test/support/redis-layout';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
-import { Agent, createServer, request as httpRequest } from 'node:http';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance, PerformanceObserver } from 'node:perf_hooks';
-import { setFlagsFromString } from 'node:v8';
-import { runInNewContext } from 'node:vm';
 import { RedisStore } from 'connect-redis';
 import express from 'express';
 import { createClient } from 'redis';
@@ -51,7 +49,17 @@ import type { StoredRecord } from '../lib/storage/store-adapter';
 import { FakeClock } from '../test/support/fake-clock';
 import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
 import { seededRandom } from '../test/support/seeded-random';
-import { compileForBench, runChild as runChildProcess, runMainOrChild } from './harness';
+import { collectGarbage, postMany } from '../test/support/bulk-sessions';
+import {
+  commandStats,
+  compileForBench,
+  machineBusyMs,
+  median,
+  processCpuMs,
+  runChild as runChildProcess,
+  runMainOrChild,
+  waitForQuiet,
+} from './harness';
 
 /** The sessions' idle timeout (the manager's `invalidationTimeout`). */
 const TIMEOUT_S = 1800;
@@ -89,8 +97,8 @@ function lib(): Compiled {
     const load = (name: string): unknown => require(join(BUILD_DIR, 'lib', `${name}.js`));
     compiledLib = {
       createSessionManager: (load('index') as typeof import('../lib')).createSessionManager,
-      redisCoordinator: (load('redis-coordinator') as typeof import('../lib/coordination/redis/redis-coordinator')).redisCoordinator,
-      buildRecord: (load('session-record') as typeof import('../lib/storage/session-record')).buildRecord,
+      redisCoordinator: (load('coordination/redis/redis-coordinator') as typeof import('../lib/coordination/redis/redis-coordinator')).redisCoordinator,
+      buildRecord: (load('storage/session-record') as typeof import('../lib/storage/session-record')).buildRecord,
     };
   }
   return compiledLib;
@@ -175,25 +183,8 @@ function log(message: string): void {
   process.stderr.write(`[sweep] ${message}\n`);
 }
 
-/** A full collection (three, to let weak references and finalizers settle). */
-function collectGarbage(): void {
-  const exposed = (globalThis as { gc?: () => void }).gc;
-  let gc = exposed;
-  if (!gc) {
-    setFlagsFromString('--expose-gc');
-    gc = runInNewContext('gc') as () => void;
-  }
-  for (let i = 0; i < 3; i++) gc();
-}
-
 function heapMB(): number {
   return process.memoryUsage().heapUsed / 2 ** 20;
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
 }
 
 /** `count` session ids like the library's (32 random bytes, base64url, 43 characters). */
@@ -212,53 +203,12 @@ function recordOf(accessed: number, n: number): { record: StoredRecord; storeExp
   return { record: lib().buildRecord(meta, attributes, storeExpires, accessed), storeExpires };
 }
 
-/** redis-server CPU time so far (ms), from /proc. */
-function redisCpuMs(pid: number | undefined): number {
-  if (!pid) return 0;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * 10; // utime + stime, 10 ms ticks
-  } catch {
-    return 0;
-  }
-}
-
-/** Busy CPU time of the whole machine so far (ms; every core), from /proc/stat. */
-function machineBusyMs(): number {
-  try {
-    const [, ...values] = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
-    const [user, nice, system, , , irq, softirq, steal] = values.map(Number);
-    return (user + nice + system + irq + softirq + steal) * 10;
-  } catch {
-    return NaN;
-  }
-}
-
 function ownCpuMs(): number {
   const { user, system } = process.cpuUsage();
   return (user + system) / 1000;
 }
 
-/** Waits (at most `maxMs`) until the rest of the machine uses under `threshold` cores over 500 ms; returns how long. */
-async function waitForQuiet(threshold: number, maxMs: number): Promise<number> {
-  const started = Date.now();
-  while (Date.now() - started < maxMs) {
-    const [machine, own, at] = [machineBusyMs(), ownCpuMs(), Date.now()];
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    if ((machineBusyMs() - machine - (ownCpuMs() - own)) / (Date.now() - at) < threshold) break;
-  }
-  return Date.now() - started;
-}
-
 type Redis = ReturnType<typeof createClient>;
-
-async function commandStats(client: Redis): Promise<Record<string, number>> {
-  const text = await client.info('commandstats');
-  const stats: Record<string, number> = {};
-  for (const match of text.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) if (match[1] !== 'info') stats[match[1]] = Number(match[2]);
-  return stats;
-}
 
 /** Every command run between two `commandStats()`, per `per` (scripts' own commands included: Redis counts them too). */
 function commandsPer(before: Record<string, number>, after: Record<string, number>, per: number): Record<string, number> {
@@ -362,13 +312,13 @@ async function sweepJob(job: Job): Promise<SweepResult> {
     await new Promise((resolve) => setTimeout(resolve, Math.max(AFTER_GC_MS, n / 1000)));
     const redis = population.redis;
     const statsBefore = redis && (await commandStats(redis.admin));
-    const redisBefore = redisCpuMs(redis?.pid);
+    const redisBefore = processCpuMs(redis?.pid);
     await settle();
     gcPauses.ms = 0;
     const cpu = process.cpuUsage();
     const result = await manager.reap();
     const { user, system } = process.cpuUsage(cpu);
-    const redisAfter = redisCpuMs(redis?.pid);
+    const redisAfter = processCpuMs(redis?.pid);
     await settle();
     const gcMs = gcPauses.ms;
     const statsAfter = redis && (await commandStats(redis.admin));
@@ -583,27 +533,7 @@ async function memoryJob(job: Job): Promise<MemoryResult> {
   const storeLength = (): Promise<number> =>
     new Promise((resolve, reject) => store.length((err, length) => (err ? reject(err) : resolve(length ?? -1))));
 
-  const createMany = async (count: number, parallel = 64): Promise<void> => {
-    const agent = new Agent({ keepAlive: true, maxSockets: parallel });
-    const one = (n: number): Promise<void> =>
-      new Promise((resolve, reject) => {
-        const req = httpRequest({ host: '127.0.0.1', port, method: 'POST', path: `/session?n=${n}`, agent }, (res) => {
-          res.resume();
-          res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-        });
-        req.on('error', reject);
-        req.end();
-      });
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < count) await one(next++);
-    };
-    try {
-      await Promise.all(Array.from({ length: parallel }, worker));
-    } finally {
-      agent.destroy();
-    }
-  };
+  const createMany = (count: number): Promise<string[]> => postMany(port, count, (n) => `/session?n=${n}`);
   const pastDeadline = (): void => clock.advance(TIMEOUT_MS + 1000);
 
   // Warm-up: code paths, the agent and the HTTP parser allocate once.
@@ -640,9 +570,9 @@ async function memoryJob(job: Job): Promise<MemoryResult> {
 
 async function runChild(job: Job): Promise<Result> {
   const waitedMs = await waitForQuiet(0.5, 15_000);
-  const [machine, own, redis, at] = [machineBusyMs(), ownCpuMs(), redisCpuMs(job.redisPid), Date.now()];
+  const [machine, own, redis, at] = [machineBusyMs(), ownCpuMs(), processCpuMs(job.redisPid), Date.now()];
   const result = await spawnChild(job);
-  const others = machineBusyMs() - machine - (ownCpuMs() - own) - (redisCpuMs(job.redisPid) - redis) - (result.childCpuMs ?? 0);
+  const others = machineBusyMs() - machine - (ownCpuMs() - own) - (processCpuMs(job.redisPid) - redis) - (result.childCpuMs ?? 0);
   return { ...result, waitedMs, otherCores: Math.max(0, others / (Date.now() - at)) };
 }
 

@@ -4,16 +4,14 @@
  * sweep destroys and what it must skip, exactly-once against requests, the
  * store-scan fallback, `strictExpiry: false`, and memory after a sweep.
  */
-import { request as httpRequest, Agent } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { runInNewContext } from 'node:vm';
-import { setFlagsFromString } from 'node:v8';
 import type { Express } from 'express';
 import { ConfigurationError, createSessionManager, LocalCoordinator, MemoryStore } from '../lib';
 import type { Coordinator } from '../lib/coordination/coordinator';
 import type { SessionManager } from '../lib/manager/session-manager';
 import { defaultReaperInterval } from '../lib/manager/startup-warnings';
 import type { SessionManagerOptions } from '../lib/manager/options';
+import { collectGarbage, postMany } from './support/bulk-sessions';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
 import {
@@ -900,38 +898,9 @@ describe.each(EXPRESS_FLAVOURS)('the reaper (%s)', (_flavour, makeApp) => {
 });
 
 describe('memory', () => {
-  /** `POST /session` over keep-alive connections, `parallel` at a time. */
-  async function createMany(port: number, count: number, parallel = 64): Promise<void> {
-    const agent = new Agent({ keepAlive: true, maxSockets: parallel });
-    const one = (n: number): Promise<void> =>
-      new Promise((resolve, reject) => {
-        const req = httpRequest(
-          { host: '127.0.0.1', port, method: 'POST', path: `/session?attributes=${encodeURIComponent(JSON.stringify({ n, cart: ['item'] }))}`, agent },
-          (res) => {
-            res.resume();
-            res.on('end', () => (res.statusCode === 200 ? resolve() : reject(new Error(`HTTP ${res.statusCode}`))));
-          },
-        );
-        req.on('error', reject);
-        req.end();
-      });
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < count) await one(next++);
-    };
-    try {
-      await Promise.all(Array.from({ length: parallel }, worker));
-    } finally {
-      agent.destroy();
-    }
-  }
-
-  /** A full collection, through V8's own gc() exposed at run time. */
-  function collectGarbage(): void {
-    setFlagsFromString('--expose-gc');
-    const gc = runInNewContext('gc') as () => void;
-    for (let i = 0; i < 3; i++) gc();
-  }
+  /** `POST /session` `count` times, each with attributes of its own. */
+  const createMany = (port: number, count: number): Promise<string[]> =>
+    postMany(port, count, (n) => `/session?attributes=${encodeURIComponent(JSON.stringify({ n, cart: ['item'] }))}`);
 
   it('leaves no session, index entry or heap behind once 20,000 expired sessions are swept', async () => {
     const clock = new FakeClock();
