@@ -37,10 +37,8 @@
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
 import { expressSessionPeer, isThisLibrary, usesRedis, variantArgs, type ConfigName, type ServerRoute } from './configs';
 import {
-  adminClient,
   averageRecords,
   BUILD_DIR,
   commandSources,
@@ -51,6 +49,7 @@ import {
   measureRun,
   machine,
   median,
+  startBenchRedis,
   startServer,
   waitForQuiet,
   type CommandSources,
@@ -204,17 +203,7 @@ async function main(): Promise<void> {
   log(`load average ${loadBefore.map((l) => l.toFixed(2)).join(' ')}; compiling lib/ and the server to benchmarks/.build/concurrency ...`);
   await compileServers(buildDir);
 
-  let configs = options.only;
-  let redis: RedisServer | undefined;
-  if (configs.some(usesRedis)) {
-    const binary = findOnPath('redis-server');
-    if (binary) redis = await startRedisServer(binary);
-    else {
-      log('!!! redis-server is not on PATH: the Redis configurations are SKIPPED (apt-get install redis-server)');
-      configs = configs.filter((c) => !usesRedis(c));
-    }
-  }
-  const admin = redis ? await adminClient(redis.url) : undefined;
+  const { configs, redis, admin } = await startBenchRedis(options.only, usesRedis, log);
   const cells = cellsOf(serversOf(configs, options.serial), options.routes);
 
   const measurements: Measurement[] = [];

@@ -13,6 +13,7 @@ import autocannon from 'autocannon';
 import { createClient } from 'redis';
 import { build } from 'tsup';
 import { methodOf, type ConfigName, type ServerRoute } from './configs';
+import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
 
 export const ROOT = join(__dirname, '..');
 export const BUILD_DIR = join(__dirname, '.build');
@@ -168,6 +169,30 @@ export function averageRecords(records: Record<string, number>[]): Record<string
   for (const record of records) for (const [k, v] of Object.entries(record)) out[k] = (out[k] ?? 0) + v / records.length;
   for (const k of Object.keys(out)) out[k] = Math.round(out[k] * 100) / 100;
   return out;
+}
+
+/** A private redis-server for the configurations that need one, with a client for its counters. */
+export interface BenchRedis<Config> {
+  /** The configurations to measure: those needing Redis left out when there is no redis-server. */
+  configs: Config[];
+  redis: RedisServer | undefined;
+  admin: ReturnType<typeof createClient> | undefined;
+}
+
+/**
+ * Starts a private redis-server (loopback, no persistence) when any of
+ * `configs` needs Redis; without redis-server on PATH those configurations
+ * are skipped, and `log` says so loudly.
+ */
+export async function startBenchRedis<Config>(configs: Config[], needsRedis: (config: Config) => boolean, log: (message: string) => void): Promise<BenchRedis<Config>> {
+  if (!configs.some(needsRedis)) return { configs, redis: undefined, admin: undefined };
+  const binary = findOnPath('redis-server');
+  if (!binary) {
+    log('!!! redis-server is not on PATH: the Redis configurations are SKIPPED (apt-get install redis-server)');
+    return { configs: configs.filter((config) => !needsRedis(config)), redis: undefined, admin: undefined };
+  }
+  const redis = await startRedisServer(binary);
+  return { configs, redis, admin: await adminClient(redis.url) };
 }
 
 /** A client for reading the private redis-server's counters (and flushing it between configurations). */

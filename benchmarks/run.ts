@@ -12,10 +12,8 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { findOnPath, startRedisServer, type RedisServer } from '../test/support/redis-server';
 import { CONFIGS, DESCRIPTIONS, ROUTES, expressSessionPeer, usesRedis, type ConfigName, type RouteName } from './configs';
 import {
-  adminClient,
   commandSources,
   compileServers,
   waitForQuiet,
@@ -25,6 +23,7 @@ import {
   measureRun,
   machine,
   median,
+  startBenchRedis,
   startServer,
   type CommandSources,
   type RunningServer,
@@ -108,17 +107,7 @@ async function main(): Promise<void> {
   log(`compiling lib/ and the server to benchmarks/.build ...`);
   await compileServers();
 
-  let configs = options.only;
-  let redis: RedisServer | undefined;
-  if (configs.some(usesRedis)) {
-    const binary = findOnPath('redis-server');
-    if (binary) redis = await startRedisServer(binary);
-    else {
-      log('!!! redis-server is not on PATH: the Redis configurations are SKIPPED (apt-get install redis-server)');
-      configs = configs.filter((c) => !usesRedis(c));
-    }
-  }
-  const admin = redis ? await adminClient(redis.url) : undefined;
+  const { configs, redis, admin } = await startBenchRedis(options.only, usesRedis, log);
 
   const measurements: Measurement[] = [];
   let waitBudgetMs = 90_000;

@@ -31,7 +31,7 @@ import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
-import { answerErrors, runWorker, serveWorker } from './worker-process';
+import { answerErrors, runWorker, serveWorker, workerName, workerSettings } from './worker-process';
 
 /** The session layers a worker can serve the app with. */
 export type AppendMode = 'manager' | 'merging' | 'express-session';
@@ -44,7 +44,7 @@ interface AppendApp {
 
 type RedisClient = ReturnType<typeof createClient>;
 
-const worker = process.env.ESM_CLUSTER_WORKER ?? `worker-${process.pid}`;
+const worker = workerName;
 /** How long `/append` holds the list it read before writing it back, unless `wait` says otherwise. */
 const DEFAULT_WAIT_MS = 5;
 /**
@@ -135,9 +135,7 @@ function expressSessionApp(client: RedisClient, prefix: string): AppendApp {
 }
 
 async function main(): Promise<void> {
-  const url = process.env.REDIS_URL;
-  const prefix = process.env.ESM_CLUSTER_PREFIX;
-  if (!url || !prefix) throw new Error('REDIS_URL and ESM_CLUSTER_PREFIX are required');
+  const { url, prefix } = workerSettings();
   const mode = (process.env.ESM_APPEND_MODE ?? 'manager') as AppendMode;
   if (mode !== 'manager' && mode !== 'merging' && mode !== 'express-session') throw new Error(`unknown ESM_APPEND_MODE: ${mode}`);
 

@@ -30,7 +30,7 @@ import { connectAppClient, pendingCommands, type ClientConfig } from './app-redi
 import { faultApp, redisManager } from './fault-app';
 import { ShiftedClock } from './fake-clock';
 import type { WorkerMessage } from './reaper-cluster-worker';
-import { runWorker, serveWorker } from './worker-process';
+import { runWorker, serveWorker, workerName, workerSettings } from './worker-process';
 import { STORE_TIMEOUT_S } from './fault-times';
 
 /** What `GET /probe` answers. */
@@ -42,7 +42,7 @@ export interface FaultProbe {
   heapUsed: number;
 }
 
-const worker = process.env.ESM_CLUSTER_WORKER ?? `worker-${process.pid}`;
+const worker = workerName;
 /** serialAccess.maxWaitTime when serial access is on, seconds. */
 const MAX_WAIT_S = 5;
 
@@ -51,11 +51,7 @@ function send(message: WorkerMessage): void {
 }
 
 async function main(): Promise<void> {
-  const url = process.env.REDIS_URL;
-  const prefix = process.env.ESM_CLUSTER_PREFIX;
-  if (!url || !prefix) throw new Error('REDIS_URL and ESM_CLUSTER_PREFIX are required');
-  // Warnings (reaperInterval under 10 s) are expected here; keep stderr for real trouble.
-  process.removeAllListeners('warning');
+  const { url, prefix } = workerSettings();
 
   const client = await connectAppClient(url, (process.env.ESM_FAULT_CLIENT ?? 'default') as ClientConfig);
   const clock = new ShiftedClock();

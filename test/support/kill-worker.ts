@@ -26,7 +26,7 @@ import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
-import { answerErrors, runWorker, serveWorker } from './worker-process';
+import { answerErrors, runWorker, serveWorker, workerName, workerSettings } from './worker-process';
 
 /** Messages a kill worker sends: the reaper worker's, and `running`. */
 export type KillWorkerMessage = WorkerMessage | { type: 'running'; worker: string; route: 'fetch' | 'hold'; id: string };
@@ -39,7 +39,7 @@ export interface KillView {
   changed: boolean | null;
 }
 
-const worker = process.env.ESM_CLUSTER_WORKER ?? `worker-${process.pid}`;
+const worker = workerName;
 /** serialAccess.maxWaitTime, seconds: a lock a kill failed to drop shows as a 503, not as a hung test. */
 const MAX_WAIT_S = 8;
 
@@ -48,12 +48,9 @@ function send(message: KillWorkerMessage): void {
 }
 
 async function main(): Promise<void> {
-  const url = process.env.REDIS_URL;
-  const prefix = process.env.ESM_CLUSTER_PREFIX;
+  const { url, prefix } = workerSettings();
   const hangUrl = process.env.ESM_KILL_HANG_URL;
-  if (!url || !prefix || !hangUrl) throw new Error('REDIS_URL, ESM_CLUSTER_PREFIX and ESM_KILL_HANG_URL are required');
-  // Warnings (e.g. the reaper interval) are expected here; keep stderr for real trouble.
-  process.removeAllListeners('warning');
+  if (!hangUrl) throw new Error('ESM_KILL_HANG_URL is required');
 
   const client = createClient({ url });
   client.on('error', () => undefined);

@@ -19,7 +19,7 @@ import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
-import { runWorker, serveWorker } from './worker-process';
+import { runWorker, serveWorker, workerName, workerSettings } from './worker-process';
 
 /** Messages a worker sends to the parent. */
 export type WorkerMessage =
@@ -46,7 +46,7 @@ export interface WorkerView {
   n: number | null;
 }
 
-const worker = process.env.ESM_CLUSTER_WORKER ?? `worker-${process.pid}`;
+const worker = workerName;
 
 /** The names `POST /session?subs=k` gives its subsessions, in order. */
 const SUBSESSION_NAMES = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h'];
@@ -56,11 +56,7 @@ function send(message: WorkerMessage): void {
 }
 
 async function main(): Promise<void> {
-  const url = process.env.REDIS_URL;
-  const prefix = process.env.ESM_CLUSTER_PREFIX;
-  if (!url || !prefix) throw new Error('REDIS_URL and ESM_CLUSTER_PREFIX are required');
-  // Warnings (reaperInterval under 10 s) are expected here; keep stderr for real trouble.
-  process.removeAllListeners('warning');
+  const { url, prefix } = workerSettings();
 
   const client = createClient({ url });
   client.on('error', () => undefined);

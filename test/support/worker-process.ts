@@ -8,6 +8,24 @@ import { createServer, type RequestListener, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ErrorRequestHandler } from 'express';
 
+/** The worker's name, as the parent gave it (`ESM_CLUSTER_WORKER`). */
+export const workerName = process.env.ESM_CLUSTER_WORKER ?? `worker-${process.pid}`;
+
+/**
+ * What every worker is given by its parent (see reaper-cluster.ts): the
+ * run's Redis (`REDIS_URL`) and the test's key prefix (`ESM_CLUSTER_PREFIX`);
+ * throws when either is missing. Silences process warnings (the short
+ * timeouts and reaper intervals of the tests cause them), so stderr keeps
+ * only real trouble.
+ */
+export function workerSettings(): { url: string; prefix: string } {
+  const url = process.env.REDIS_URL;
+  const prefix = process.env.ESM_CLUSTER_PREFIX;
+  if (!url || !prefix) throw new Error('REDIS_URL and ESM_CLUSTER_PREFIX are required');
+  process.removeAllListeners('warning');
+  return { url, prefix };
+}
+
 /** How a worker serves until stopped (see {@link serveWorker}). */
 export interface WorkerService {
   /** Closes the manager (or app); before the server, so requests still running end. */
