@@ -541,7 +541,7 @@ function openSchedStat(): number | undefined {
 }
 
 /**
- * Starts watching the event loop for stalls (DESIGN §9: none over 20 ms).
+ * Starts watching the event loop for stalls (docs/architecture.md, "Faults": none over 20 ms).
  * `stop()` lets the loop turn before reading, so a stall that lasted until
  * the watched work ended (in-process work that never waits for I/O runs in
  * microtasks, from start to end) is counted too, and GC entries, which

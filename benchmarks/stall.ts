@@ -1,7 +1,7 @@
 /**
  * `npm run bench:stall` (`npx tsx benchmarks/stall.ts`): the longest
- * event-loop stall the library causes at the scale it claims (DESIGN §9: no
- * work of the library may hold the loop for more than 20 ms; issue 10).
+ * event-loop stall the library causes at the scale it claims (docs/architecture.md,
+ * "Faults": no work of the library may hold the loop for more than 20 ms; issue 10).
  *
  * - Listing: `manager.sessions.list({ limit: 100 })` at 1,000,000 live
  *   sessions, right after 125,000 new ones were added to 875,000 already

@@ -1,5 +1,5 @@
 /**
- * Clients that go away (issue 10, item 2; DESIGN §3 and §8, end): a request
+ * Clients that go away (issue 10, item 2; docs/architecture.md, "Faults"): a request
  * whose client disconnects — while it waits for the store, while it waits
  * for its turn (serial access), in the handler, or while its changes are
  * being stored — holds nothing afterwards: no serial-access slot, no Redis

@@ -1,5 +1,5 @@
 /**
- * Redis faults across two processes (issue 10; DESIGN §8, end, §3 and §4):
+ * Redis faults across two processes (issue 10; docs/architecture.md, "Faults"):
  * two Node processes (fault-worker.ts) serve one set of sessions from
  * connect-redis + `redisCoordinator` on a private redis-server of this
  * file's own, with `storeTimeout` 1 s, a background reaper each (every

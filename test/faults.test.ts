@@ -1,5 +1,5 @@
 /**
- * Redis faults in one process (issue 10; DESIGN §8, end, and §3): the app's
+ * Redis faults in one process (issue 10; docs/architecture.md, "Faults"): the app's
  * sessions live in connect-redis + `redisCoordinator` on a private
  * redis-server of this file's own, with `storeTimeout` 1 s and a node-redis
  * client as most users configure it (the defaults). Each outage — the server

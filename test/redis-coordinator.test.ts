@@ -1,21 +1,12 @@
 /**
- * The Redis coordinator (lib/redis-coordinator.ts) under the full HTTP stack:
- * connect-redis@9 as the store, `redisCoordinator({ client, prefix })`, and
- * two managers standing for two processes that share both, on one fake
- * clock. Against the test redis-server; Express 4 and 5.
- *
- * Keys this suite expects, as the coordinator documents them (`P` = the
- * coordinator prefix, `K` = session key: `<id>` for the default app,
- * `<id>:<app>` for others):
- *
- * - `PsK` — hash: `accessed` (ms), `deadline` (ms, `-1` never), `store`
- *   (ms), `active` (requests now), `claimed` (`1` once claimed); the key
- *   expires by itself at `store` (PEXPIREAT).
- * - `Pexpiry` — sorted set: member `K`, score = deadline; never-expiring
- *   sessions are absent.
- * - `Psessions` — sorted set of every top-level key (score 0), the admin listing.
- *
- * connect-redis keeps the record under `<store prefix>K`.
+ * The Redis coordinator (lib/coordination/redis/redis-coordinator.ts) under
+ * the full HTTP stack: connect-redis@9 as the store, `redisCoordinator({
+ * client, prefix })`, and two managers standing for two processes that
+ * share both, on one fake clock. Against the test redis-server; Express 4
+ * and 5. The keys it expects are those the coordinator documents at the top
+ * of its file (names from test/support/redis-layout.ts); connect-redis keeps
+ * the record under `<store prefix>K`. What each call promises, on every
+ * coordinator, is in the coordinator contract (coordinator-contract.test.ts).
  */
 import { RedisStore } from 'connect-redis';
 import type { Express } from 'express';

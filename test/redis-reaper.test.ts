@@ -2,7 +2,7 @@
  * The reaper over Redis: connect-redis 9 as the store and
  * `redisCoordinator()` as the expiry index, on the run's private
  * redis-server. The sorted set and hashes as documented in
- * lib/redis-coordinator.ts, exclusive claims between managers sweeping at
+ * lib/coordination/redis/redis-coordinator.ts, exclusive claims between managers sweeping at
  * once, and the TTL safety net when no reaper runs at all.
  */
 import { RedisStore } from 'connect-redis';

@@ -1,5 +1,5 @@
 /**
- * Session ids (lib/session-id.ts, lib/session-id-codec.ts): 256 random bits
+ * Session ids (lib/tracking/session-id.ts, lib/tracking/session-id-codec.ts): 256 random bits
  * in base64url, and whatever a client sends that names no live session —
  * malformed, unsigned when signing is on, badly signed, oversized, unknown —
  * is simply "no session": a 200 with a fresh pending session, never a 500.

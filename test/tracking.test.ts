@@ -2,7 +2,7 @@ import { parse as parseCookie } from 'cookie';
 import { cookieValue } from '../lib/tracking/tracking';
 import { seededRandom } from './support/seeded-random';
 /**
- * How the session id travels (lib/tracking.ts, lib/session-id-codec.ts):
+ * How the session id travels (lib/tracking/tracking.ts, lib/tracking/session-id-codec.ts):
  * the JSESSIONID cookie and its attributes, header tracking for cookieless
  * clients, express-session's signed format, secret rotation, and clearing
  * the id on invalidate. Every case runs on Express 4 and Express 5.

@@ -1,6 +1,6 @@
 /**
  * One node of the serial access cluster test
- * (test/serial-access-cluster.test.ts), run as a child process with
+ * (test/concurrent-requests-cluster.test.ts), run as a child process with
  * `node --import tsx` by the {@link Cluster} of reaper-cluster.ts. It serves
  * the lost-update app over HTTP, its sessions in connect-redis on the shared
  * redis-server:

@@ -18,7 +18,7 @@ function compareStrings(a: string, b: string): number {
  * (sorted-btree) whose leaves are walked in order, so adding or deleting a
  * key costs O(log n) and a page O(log n + its keys). Nothing ever sorts the
  * whole set again, so no call holds the event loop longer as n grows
- * (DESIGN §9).
+ * (docs/architecture.md, "Faults": long work yields).
  */
 export class SortedKeys {
   private readonly tree = new BTree<string, undefined>(undefined, compareStrings);

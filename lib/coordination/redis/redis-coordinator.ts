@@ -79,44 +79,19 @@
 import createDebug from 'debug';
 import { systemClock, type Clock } from '../../clock';
 import { withinBound } from '../../storage/call-bound';
-import { isSubsessionKey } from '../../storage/session-key';
-import { ConfigurationError } from '../../errors';
 import type { AccessEntry, ColocatedRecords, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
-import { RedisConnection, type RedisScriptClient } from './redis-connection';
+import { RedisConnection } from './redis-connection';
+import { checkRedisCoordinatorOptions, type RedisCoordinatorOptions } from './redis-coordinator-options';
 import { toAccessEntry } from './redis-entry';
-import { RedisKeys } from './redis-keys';
+import { RedisKeys, roundRobin } from './redis-keys';
 import { RedisRecords } from './redis-records';
 import { script, type ScriptName } from './redis-scripts';
+import { ScriptArguments } from './script-arguments';
 
 const debug = createDebug('express-session-management:redis');
 
 export type { RedisClusterClient, RedisScriptClient, RedisSentinelClient, RedisSingleClient, RedisSubscriber } from './redis-connection';
-
-/** Options of {@link redisCoordinator}. */
-export interface RedisCoordinatorOptions {
-  /**
-   * A connected node-redis client (5 or 6): `createClient`, `createCluster`
-   * or `createSentinel`. Yours: the coordinator never closes it.
-   */
-  client: RedisScriptClient;
-  /** Prefix of every key the coordinator writes. @default 'esm:' */
-  prefix?: string;
-  /**
-   * How many shards the indexes are split into (each a hash tag, so a
-   * cluster spreads them over its nodes). Fixed for a deployment: every
-   * process must use the same, and changing it orphans the indexes. 1–1024.
-   * @default 16
-   */
-  shards?: number;
-  /**
-   * Replicas that must have a claim or a kill (`WAIT`, bounded by
-   * `storeTimeout`) before its `sessionDestroyed` is announced. Without it a
-   * primary that fails right after a claim can hand the same session to a
-   * second reaper through a promoted replica that never saw the claim.
-   * @default 0
-   */
-  replicas?: number;
-}
+export type { RedisCoordinatorOptions } from './redis-coordinator-options';
 
 /** How long a call may take until a manager sets its `storeTimeout` (the option's default). */
 const DEFAULT_CALL_TIMEOUT_MS = 5000;
@@ -128,6 +103,8 @@ export const REQUEST_LEASE_MS = 60_000;
 export class RedisCoordinator implements Coordinator {
   private readonly connection: RedisConnection;
   private readonly layout: RedisKeys;
+  /** KEYS and ARGV of the scripts that enter, leave and remove. */
+  private readonly args: ScriptArguments;
   private readonly replicas: number;
   private callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
   readonly leaseMs = REQUEST_LEASE_MS;
@@ -141,6 +118,7 @@ export class RedisCoordinator implements Coordinator {
     this.connection = new RedisConnection(options.client);
     this.connection.setTimeout(DEFAULT_CALL_TIMEOUT_MS);
     this.layout = new RedisKeys(options.prefix ?? 'esm:', options.shards ?? 16);
+    this.args = new ScriptArguments(this.layout, this.leaseMs);
     this.replicas = options.replicas ?? 0;
   }
 
@@ -160,7 +138,7 @@ export class RedisCoordinator implements Coordinator {
   }
 
   async enter(key: string, now: number, strictExpiry: boolean, request: string): Promise<AccessEntry | undefined> {
-    return toAccessEntry(await this.run('enter', [this.layout.entry(key)], this.enterArgs(now, strictExpiry, request)));
+    return toAccessEntry(await this.run('enter', [this.layout.entry(key)], this.args.enterArgs(now, strictExpiry, request)));
   }
 
   async inspect(key: string): Promise<AccessEntry | undefined> {
@@ -172,11 +150,11 @@ export class RedisCoordinator implements Coordinator {
   }
 
   async leave(key: string, update: LeaveUpdate): Promise<boolean> {
-    return Number(await this.run('leave', this.leaveKeys(key, update), this.leaveArgs(key, update))) === 2;
+    return Number(await this.run('leave', this.args.leaveKeys(key, update), this.args.leaveArgs(key, update))) === 2;
   }
 
   async remove(key: string): Promise<boolean> {
-    return Number(await this.run('remove', this.removeKeys(key), this.removeArgs(key))) === 1;
+    return Number(await this.run('remove', this.args.removeKeys(key), this.args.removeArgs(key))) === 1;
   }
 
   async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {
@@ -283,54 +261,9 @@ export class RedisCoordinator implements Coordinator {
     return new RedisRecords({
       run: (name, keys, args) => this.run(name, keys, args),
       entryKey: (key) => this.layout.entry(key),
-      enterArgs: (now, strictExpiry, request) => this.enterArgs(now, strictExpiry, request),
       recordKey: (key) => prefix + key,
-      leaveKeys: (key, update) => this.leaveKeys(key, update),
-      leaveArgs: (key, update) => this.leaveArgs(key, update),
-      removeKeys: (key) => this.removeKeys(key),
-      removeArgs: (key) => this.removeArgs(key),
+      args: this.args,
     });
-  }
-
-  /** ARGV of `enter` (and `load`): now, strict, the request's token, when its lease runs out. */
-  private enterArgs(now: number, strictExpiry: boolean, request: string): string[] {
-    return [String(now), strictExpiry ? '1' : '0', request, String(now + this.leaseMs)];
-  }
-
-  /** KEYS of `leave` (and of the scripts that leave too): entry, expiry index, session index, the user's set. */
-  private leaveKeys(key: string, update: LeaveUpdate): string[] {
-    const layout = this.layout;
-    const shard = layout.shardOf(key);
-    return [layout.entry(key), layout.expiry(shard), layout.sessions(shard), layout.principalPrefix(shard) + (update.principal ?? '')];
-  }
-
-  /** ARGV of `leave`, as scripts.lua lists them. */
-  private leaveArgs(key: string, update: LeaveUpdate): string[] {
-    const timeout = update.timeoutMs === undefined ? '' : update.timeoutMs === null ? '-1' : String(update.timeoutMs);
-    return [
-      String(update.now),
-      timeout,
-      update.storeExpires === null ? '' : String(update.storeExpires),
-      update.entered ? '1' : '0',
-      String(update.lastAccessedTime),
-      key,
-      update.principal ?? '',
-      this.layout.principalPrefix(this.layout.shardOf(key)),
-      isSubsessionKey(key) ? '0' : '1',
-      update.request,
-    ];
-  }
-
-  /** KEYS of `remove`: entry, expiry index, session index. */
-  private removeKeys(key: string): string[] {
-    const layout = this.layout;
-    const shard = layout.shardOf(key);
-    return [layout.entry(key), layout.expiry(shard), layout.sessions(shard)];
-  }
-
-  /** ARGV of `remove`: the member, the shard's principal prefix. */
-  private removeArgs(key: string): string[] {
-    return [key, this.layout.principalPrefix(this.layout.shardOf(key))];
   }
 
   /**
@@ -358,32 +291,8 @@ export class RedisCoordinator implements Coordinator {
   }
 }
 
-/** Up to `limit` of the lists' members, taken from each in turn: every shard gets its share of a sweep's batch. */
-function roundRobin(lists: string[][], limit: number): string[] {
-  const taken: string[] = [];
-  for (let i = 0; taken.length < limit; i++) {
-    let any = false;
-    for (const list of lists) {
-      if (i >= list.length) continue;
-      any = true;
-      taken.push(list[i]);
-      if (taken.length === limit) break;
-    }
-    if (!any) break;
-  }
-  return taken;
-}
-
 /** The coordinator for processes sharing Redis (one server, Sentinel, or a cluster). */
 export function redisCoordinator(options: RedisCoordinatorOptions): RedisCoordinator {
-  const client = options?.client as unknown as Record<string, unknown> | undefined;
-  if (!client || typeof client.evalSha !== 'function' || typeof client.eval !== 'function') {
-    throw new TypeError('redisCoordinator({ client }): client must be a connected node-redis client (createClient, createCluster or createSentinel)');
-  }
-  const violations: string[] = [];
-  const { shards, replicas } = options;
-  if (shards !== undefined && (!Number.isInteger(shards) || shards < 1 || shards > 1024)) violations.push('redisCoordinator: shards must be a whole number from 1 to 1024');
-  if (replicas !== undefined && (!Number.isInteger(replicas) || replicas < 0)) violations.push('redisCoordinator: replicas must be a whole number, 0 or more');
-  if (violations.length > 0) throw new ConfigurationError(violations);
+  checkRedisCoordinatorOptions(options);
   return new RedisCoordinator(options);
 }

@@ -87,3 +87,19 @@ function evenTag(shard: number, shards: number): string {
     if (Math.floor(calculateSlot(tag) / width) === shard) return tag;
   }
 }
+
+/** Up to `limit` of the lists' members, taken from each in turn: every shard gets its share of a sweep's batch. */
+export function roundRobin(lists: string[][], limit: number): string[] {
+  const taken: string[] = [];
+  for (let i = 0; taken.length < limit; i++) {
+    let any = false;
+    for (const list of lists) {
+      if (i >= list.length) continue;
+      any = true;
+      taken.push(list[i]);
+      if (taken.length === limit) break;
+    }
+    if (!any) break;
+  }
+  return taken;
+}

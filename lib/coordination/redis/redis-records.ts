@@ -2,18 +2,16 @@ import type { AccessEntry, ColocatedRecords, LeaveUpdate, RecordWrite } from '..
 import type { StoredRecord } from '../../storage/store-adapter';
 import type { ScriptName } from './redis-scripts';
 import { toAccessEntry } from './redis-entry';
+import type { ScriptArguments } from './script-arguments';
 
 /** What the colocated records need of their coordinator: its scripts and its key layout. */
 export interface RecordScripts {
   run(name: ScriptName, keys: string[], args: string[]): Promise<unknown>;
   entryKey(key: string): string;
-  enterArgs(now: number, strictExpiry: boolean, request: string): string[];
   /** Where the store keeps a session's record (connect-redis: its prefix and the key). */
   recordKey(key: string): string;
-  leaveKeys(key: string, update: LeaveUpdate): string[];
-  leaveArgs(key: string, update: LeaveUpdate): string[];
-  removeKeys(key: string): string[];
-  removeArgs(key: string): string[];
+  /** The KEYS and ARGV of entering, leaving and removing, as the coordinator's own calls build them. */
+  args: ScriptArguments;
 }
 
 /**
@@ -28,22 +26,22 @@ export class RedisRecords implements ColocatedRecords {
   async load(key: string, now: number, strictExpiry: boolean, request: string): Promise<{ record: StoredRecord | undefined; entry: AccessEntry | undefined }> {
     const { scripts } = this;
     const keys = [scripts.entryKey(key), scripts.recordKey(key)];
-    const reply = (await scripts.run('load', keys, scripts.enterArgs(now, strictExpiry, request))) as [string | null, unknown];
+    const reply = (await scripts.run('load', keys, scripts.args.enterArgs(now, strictExpiry, request))) as [string | null, unknown];
     return { record: parse(reply[0]), entry: toAccessEntry(reply[1]) };
   }
 
   async write(key: string, record: StoredRecord, ttlSeconds: number, version: number | undefined, update: LeaveUpdate): Promise<RecordWrite> {
     const { scripts } = this;
-    const keys = [...scripts.leaveKeys(key, update), scripts.recordKey(key)];
-    const args = [...scripts.leaveArgs(key, update), JSON.stringify(record), String(ttlSeconds), version === undefined ? '' : String(version)];
+    const keys = [...scripts.args.leaveKeys(key, update), scripts.recordKey(key)];
+    const args = [...scripts.args.leaveArgs(key, update), JSON.stringify(record), String(ttlSeconds), version === undefined ? '' : String(version)];
     const reply = (await scripts.run('write', keys, args)) as [string, unknown?];
     return reply[0] === 'written' ? { written: true, lastOfKilled: Number(reply[1]) === 2 } : { written: false };
   }
 
   async touch(key: string, ttlSeconds: number, update: LeaveUpdate): Promise<boolean> {
     const { scripts } = this;
-    const keys = [...scripts.leaveKeys(key, update), scripts.recordKey(key)];
-    return Number(await scripts.run('touch', keys, [...scripts.leaveArgs(key, update), String(ttlSeconds)])) === 2;
+    const keys = [...scripts.args.leaveKeys(key, update), scripts.recordKey(key)];
+    return Number(await scripts.run('touch', keys, [...scripts.args.leaveArgs(key, update), String(ttlSeconds)])) === 2;
   }
 
   async read(key: string): Promise<{ record: StoredRecord | undefined; version: number; claimed: boolean; known: boolean }> {
@@ -58,7 +56,7 @@ export class RedisRecords implements ColocatedRecords {
 
   async remove(key: string): Promise<boolean> {
     const { scripts } = this;
-    return Number(await scripts.run('remove', [...scripts.removeKeys(key), scripts.recordKey(key)], scripts.removeArgs(key))) === 1;
+    return Number(await scripts.run('remove', [...scripts.args.removeKeys(key), scripts.recordKey(key)], scripts.args.removeArgs(key))) === 1;
   }
 }
 
