@@ -14,6 +14,8 @@
  *   POST /write-own  sets attribute `a<k>` to n, n counting this server's
  *                    write-own requests and k = n mod OWN_ATTRIBUTES: concurrent
  *                    requests of one session set different attributes
+ *   POST /new        creates a session with `user` and stores it (the load
+ *                    sends no cookie: a new session per request): 204
  */
 import express, { type Express } from 'express';
 import session from 'express-session';
@@ -64,6 +66,7 @@ async function build(config: ConfigName, variant: ServerVariant): Promise<Expres
     });
     app.post('/write', (_req, res) => void res.json({ count: ++count }));
     app.post('/write-own', (_req, res) => void res.json({ set: nextOwn().name }));
+    app.post('/new', (_req, res) => void res.sendStatus(204));
     return app;
   }
 
@@ -94,6 +97,10 @@ async function build(config: ConfigName, variant: ServerVariant): Promise<Expres
       const { name, value } = nextOwn();
       req.session[name] = value;
       res.json({ set: name });
+    });
+    app.post('/new', (req, res) => {
+      req.session.user = USER;
+      res.sendStatus(204);
     });
     return app;
   }
@@ -132,6 +139,10 @@ async function build(config: ConfigName, variant: ServerVariant): Promise<Expres
     const { name, value } = nextOwn();
     req.httpSession.setAttribute(name, value);
     res.json({ set: name });
+  });
+  app.post('/new', (req, res) => {
+    req.httpSession.setAttribute('user', USER);
+    res.sendStatus(204);
   });
   return app;
 }
