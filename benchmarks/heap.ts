@@ -36,7 +36,8 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import express from 'express';
-import type { LocalCoordinator, MemoryStore } from '../lib';
+import type { SessionData } from 'express-session';
+import type { AccessEntry, MemoryStore } from '../lib';
 import { BUILD_DIR as SERVERS_DIR, compileForBench, compileServers, git, machine, median, runChild, runMainOrChild, startServer, type RunningServer } from './harness';
 import type { ConfigName } from './configs';
 
@@ -189,8 +190,9 @@ function heapAfterGc(): number {
   return process.memoryUsage().heapUsed;
 }
 
-async function breakdown(sessions: number): Promise<Breakdown> {
-  const { createSessionManager, MemoryStore, LocalCoordinator } = lib();
+/** Sessions created over HTTP in process: the heap they took, and copies of their keys, records and entries. */
+async function liveSessions(sessions: number): Promise<{ total: number; keys: string[]; records: string[]; entries: AccessEntry[] }> {
+  const { createSessionManager } = lib();
   const manager = createSessionManager({ secret: 'bench', reaperInterval: 3600 });
   const app = express();
   app.use(manager.middleware());
@@ -208,28 +210,45 @@ async function breakdown(sessions: number): Promise<Breakdown> {
   await createSessions(url, sessions);
   await pause(200);
   const total = heapAfterGc() - before;
-
-  // The same keys, records and entries, copied through public methods.
   const store = manager.store as MemoryStore;
-  const coordinator = manager.coordinator as LocalCoordinator;
-  const records = await new Promise<Record<string, unknown>>((resolve, reject) =>
-    store.all((err, all) => (err ? reject(err) : resolve(all as Record<string, unknown>))),
+  const all = await new Promise<Record<string, unknown>>((resolve, reject) =>
+    store.all((err, found) => (err ? reject(err) : resolve(found as Record<string, unknown>))),
   );
-  const keys = Object.keys(records).map((key) => Buffer.from(key, 'latin1').toString('latin1')); // fresh strings, unshared
-  const entries = await Promise.all(keys.map((key) => coordinator.inspect(key)));
-  const values = keys.map((key) => JSON.stringify(records[key]));
+  const keys = Object.keys(all).map(fresh);
+  const records = keys.map((key) => JSON.stringify(all[key]));
+  const entries = (await Promise.all(keys.map((key) => manager.coordinator.inspect(key)))) as AccessEntry[];
   await manager.close();
-  server.close();
-  const parsed = values.map((value) => JSON.parse(value) as import('express-session').SessionData);
-  values.length = 0;
+  await new Promise((resolve) => server.close(resolve));
+  return { total, keys, records, entries };
+}
 
-  const withKeys = heapAfterGc(); // keys, records and entries are held by this frame
+let kept: unknown[] = [];
+/** Holds what a measurement needs alive (a local an async function no longer uses may be collected). */
+function keepAlive(...values: unknown[]): void {
+  kept = values;
+  kept = [];
+}
+
+/** A copy of `text` that shares nothing with it (and is one flat string). */
+function fresh(text: string): string {
+  return Buffer.from(text, 'latin1').toString('latin1');
+}
+
+async function breakdown(sessions: number): Promise<Breakdown> {
+  const { MemoryStore, LocalCoordinator } = lib();
+  const live = await liveSessions(sessions);
+  const { keys, entries } = live;
+  const n = keys.length;
+  const parsed = live.records.map((text) => JSON.parse(text) as SessionData);
+  live.records.length = 0;
+  // Each part is added on top of the previous ones, keys shared as the library shares them.
+  const start = heapAfterGc();
   const copyStore = new MemoryStore();
-  for (let i = 0; i < keys.length; i++) copyStore.put(keys[i], parsed[i]);
+  for (let i = 0; i < n; i++) copyStore.put(keys[i], parsed[i]);
   const withStore = heapAfterGc();
   const copyCoordinator = new LocalCoordinator();
-  for (let i = 0; i < keys.length; i++) {
-    const entry = entries[i]!;
+  for (let i = 0; i < n; i++) {
+    const entry = entries[i];
     await copyCoordinator.leave(keys[i], {
       now: entry.lastAccessedTime,
       timeoutMs: entry.deadline === null ? null : entry.deadline - entry.lastAccessedTime,
@@ -240,33 +259,23 @@ async function breakdown(sessions: number): Promise<Breakdown> {
     });
   }
   const withCoordinator = heapAfterGc();
-  // The key strings: 43 one-byte characters each, as measured by dropping them.
-  const keyBytes = await measureFreed(() => {
-    const held = keys.map((key) => Buffer.from(key, 'latin1').toString('latin1'));
-    return () => held.length;
-  });
-  const n = keys.length;
-  const result = {
+  // The key strings: what dropping a copy of them frees, less the array's own slots.
+  let copies: string[] | undefined = keys.map(fresh);
+  const withCopies = heapAfterGc();
+  const held = copies.length;
+  copies = undefined;
+  const keyBytes = withCopies - heapAfterGc() - 8 * held;
+  const result: Breakdown = {
     sessions: n,
-    total: total / sessions,
+    total: live.total / sessions,
     keys: keyBytes / n,
-    store: (withStore - withKeys) / n,
+    store: (withStore - start) / n,
     coordinator: (withCoordinator - withStore) / n,
     other: 0,
   };
   result.other = result.total - result.keys - result.store - result.coordinator;
-  void copyStore;
-  void copyCoordinator;
+  keepAlive(parsed, entries, copyStore, copyCoordinator); // what is measured stays alive until here
   return result;
-}
-
-/** Heap freed once what `make` builds is dropped (`make` returns something that holds it). */
-async function measureFreed(make: () => () => number): Promise<number> {
-  let hold: (() => number) | undefined = make();
-  const holding = heapAfterGc();
-  hold();
-  hold = undefined;
-  return holding - heapAfterGc();
 }
 
 async function coordinatorCost(entries: number, rounds: number): Promise<CoordinatorCost> {
