@@ -22,14 +22,20 @@
  * 3. Coordinator cost (same child): `--coordinated` entries in a
  *    LocalCoordinator, then enter + leave pairs as a request makes them
  *    (awaited, random keys, so cache misses count), and `due()` listing 1,000
- *    due keys; ns per pair and per key, the median of `--rounds` rounds.
+ *    due keys; CPU ns (this process's user + system time, steadier than wall
+ *    time on a shared machine) per pair and per key, the median of
+ *    `--rounds` rounds. With `--baseline=<git ref>` the LocalCoordinator of
+ *    lib/ at that ref runs too, on the same keys, in alternating rounds, and
+ *    the paired ratios are printed.
  *
  * Options: --sessions=20000 --warmup=2000 --rounds=5 --coordinated=100000
- *          --only=http,breakdown,coordinator --out=<file> (raw results, JSON)
+ *          --only=http,breakdown,coordinator --baseline=<git ref>
+ *          --out=<file> (raw results, JSON)
  * Prints markdown tables and the load average at start and end.
  */
 import { randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { execSync } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
@@ -37,11 +43,13 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import express from 'express';
 import type { SessionData } from 'express-session';
-import type { AccessEntry, MemoryStore } from '../lib';
-import { BUILD_DIR as SERVERS_DIR, compileForBench, compileServers, git, machine, median, runChild, runMainOrChild, startServer, type RunningServer } from './harness';
+import type { AccessEntry, LocalCoordinator, MemoryStore } from '../lib';
+import { build } from 'tsup';
+import { BUILD_DIR as SERVERS_DIR, compileForBench, compileServers, git, machine, median, ROOT, runChild, runMainOrChild, startServer, type RunningServer } from './harness';
 import type { ConfigName } from './configs';
 
 const BUILD_DIR = join(SERVERS_DIR, 'heap');
+const BASELINE_DIR = join(BUILD_DIR, 'baseline');
 const CONFIGS: ConfigName[] = ['express-session+memory', 'esm+memory'];
 const SETUP_IN_FLIGHT = 8;
 const TIMEOUT_MS = 30 * 60 * 1000;
@@ -52,6 +60,7 @@ interface Options {
   rounds: number;
   coordinated: number;
   only: string[];
+  baseline?: string;
   out?: string;
 }
 
@@ -59,6 +68,7 @@ function options(): Options {
   const arg = (name: string, fallback: string): string =>
     process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3) ?? fallback;
   const out = arg('out', '');
+  const baseline = arg('baseline', '');
   return {
     sessions: Number(arg('sessions', '20000')),
     warmup: Number(arg('warmup', '2000')),
@@ -66,6 +76,7 @@ function options(): Options {
     coordinated: Number(arg('coordinated', '100000')),
     only: arg('only', 'http,breakdown,coordinator').split(','),
     ...(out ? { out } : {}),
+    ...(baseline ? { baseline } : {}),
   };
 }
 
@@ -138,6 +149,8 @@ async function overHttp(opts: Options): Promise<HttpRound[]> {
 // ---------------------------------------------------------------- 2. and 3., in a child
 
 interface ChildJob {
+  /** The baseline's git ref, compiled into BASELINE_DIR. */
+  baseline?: string;
   sessions: number;
   coordinated: number;
   rounds: number;
@@ -158,10 +171,17 @@ interface Breakdown {
   other: number;
 }
 
+interface CostRounds {
+  /** CPU ns per enter + leave pair, one figure a round. */
+  enterLeaveNs: number[];
+  /** CPU ns per key `due()` lists, one figure a round. */
+  dueNsPerKey: number[];
+}
+
 interface CoordinatorCost {
   entries: number;
-  enterLeaveNs: number[];
-  dueNsPerKey: number[];
+  current: CostRounds;
+  baseline?: CostRounds;
 }
 
 interface ChildResult {
@@ -175,8 +195,33 @@ interface Compiled {
   LocalCoordinator: typeof import('../lib').LocalCoordinator;
 }
 
-function lib(): Compiled {
-  return require(join(BUILD_DIR, 'lib', 'index.js')) as Compiled;
+function lib(dir = BUILD_DIR): Compiled {
+  return require(join(dir, 'lib', 'index.js')) as Compiled;
+}
+
+/**
+ * Compiles lib/ as it is at `ref` into BASELINE_DIR (its sources extracted
+ * with `git archive` beside it, inside the repository so its requires find
+ * node_modules).
+ */
+async function compileBaseline(ref: string): Promise<void> {
+  const sources = join(BUILD_DIR, 'baseline-src');
+  rmSync(sources, { recursive: true, force: true });
+  mkdirSync(sources, { recursive: true });
+  execSync(`git archive ${ref} lib | tar -x -C ${sources}`, { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'] });
+  rmSync(BASELINE_DIR, { recursive: true, force: true });
+  await build({
+    config: false,
+    entry: [join(sources, 'lib/**/*.ts')],
+    outDir: join(BASELINE_DIR, 'lib'),
+    format: ['cjs'],
+    bundle: false,
+    target: 'node20',
+    dts: false,
+    sourcemap: false,
+    silent: true,
+    tsconfig: join(ROOT, 'tsconfig.json'),
+  });
 }
 
 function collectGarbage(): void {
@@ -278,50 +323,72 @@ async function breakdown(sessions: number): Promise<Breakdown> {
   return result;
 }
 
-async function coordinatorCost(entries: number, rounds: number): Promise<CoordinatorCost> {
-  const { LocalCoordinator } = lib();
-  const coordinator = new LocalCoordinator();
+/** CPU time of this process, µs (user + system): steadier than wall time on a shared machine. */
+function cpuMicros(): number {
+  const { user, system } = process.cpuUsage();
+  return user + system;
+}
+
+/** A LocalCoordinator holding `keys`, deadlines spread over a timeout as sessions used at random times would have. */
+async function populated(Coordinator: Compiled['LocalCoordinator'], keys: string[], start: number): Promise<LocalCoordinator> {
+  const coordinator = new Coordinator();
+  for (const key of keys) {
+    const accessed = start - Math.floor(Math.random() * TIMEOUT_MS);
+    await coordinator.leave(key, { now: accessed, timeoutMs: TIMEOUT_MS, storeExpires: accessed + 2 * TIMEOUT_MS, entered: false, lastAccessedTime: accessed, request: 'r' });
+  }
+  return coordinator;
+}
+
+/** One round on `coordinator`: ns of CPU per enter + leave pair, and per key `due()` lists. */
+async function costRound(coordinator: LocalCoordinator, keys: string[], clock: { now: number }, start: number): Promise<{ enterLeave: number; due: number }> {
+  const pairs = 100_000;
+  const tokens = Array.from({ length: 64 }, (_, i) => `tok${i}`);
+  const order = Array.from({ length: pairs }, () => keys[Math.floor(Math.random() * keys.length)]);
+  collectGarbage();
+  const t0 = cpuMicros();
+  for (let i = 0; i < pairs; i++) {
+    const key = order[i];
+    const token = tokens[i & 63];
+    const now = ++clock.now;
+    await coordinator.enter(key, now, true, token);
+    await coordinator.leave(key, { now, timeoutMs: TIMEOUT_MS, storeExpires: now + 2 * TIMEOUT_MS, entered: true, lastAccessedTime: now, request: token });
+  }
+  const enterLeave = ((cpuMicros() - t0) * 1000) / pairs;
+  // About the earliest 1,000 deadlines: what one batch of a sweep lists.
+  const dueAt = start + TIMEOUT_MS * (1000 / keys.length);
+  const t1 = cpuMicros();
+  let listed = 0;
+  for (let i = 0; i < 200; i++) listed += (await coordinator.due(dueAt, 1000)).length;
+  return { enterLeave, due: ((cpuMicros() - t1) * 1000) / Math.max(1, listed) };
+}
+
+/**
+ * enter + leave and `due()` on `entries` sessions, this lib/ and (with
+ * `--baseline`) the baseline's, in alternating rounds on the same keys; the
+ * first round of each is a warm-up.
+ */
+async function coordinatorCost(entries: number, rounds: number, baseline: boolean): Promise<CoordinatorCost> {
   const keys = Array.from({ length: entries }, () => randomBytes(32).toString('base64url'));
   const start = 1_700_000_000_000;
-  // Deadlines spread over a timeout, as sessions used at random times would have.
-  for (let i = 0; i < entries; i++) {
-    const accessed = start - Math.floor(Math.random() * TIMEOUT_MS);
-    await coordinator.leave(keys[i], { now: accessed, timeoutMs: TIMEOUT_MS, storeExpires: accessed + 2 * TIMEOUT_MS, entered: false, lastAccessedTime: accessed, request: 'r' });
-  }
-  const tokens = Array.from({ length: 64 }, (_, i) => `tok${i}`);
-  const pairs = 100_000;
-  const enterLeaveNs: number[] = [];
-  const dueNsPerKey: number[] = [];
-  let now = start;
-  for (let round = 0; round < rounds + 1; round++) {
-    const order = Array.from({ length: pairs }, () => keys[Math.floor(Math.random() * entries)]);
-    collectGarbage();
-    const t0 = performance.now();
-    for (let i = 0; i < pairs; i++) {
-      const key = order[i];
-      const token = tokens[i & 63];
-      now++;
-      await coordinator.enter(key, now, true, token);
-      await coordinator.leave(key, { now, timeoutMs: TIMEOUT_MS, storeExpires: now + 2 * TIMEOUT_MS, entered: true, lastAccessedTime: now, request: token });
+  const clock = { now: start };
+  const subjects: { name: 'current' | 'baseline'; coordinator: LocalCoordinator }[] = [{ name: 'current', coordinator: await populated(lib().LocalCoordinator, keys, start) }];
+  if (baseline) subjects.push({ name: 'baseline', coordinator: await populated(lib(BASELINE_DIR).LocalCoordinator, keys, start) });
+  const result: CoordinatorCost = { entries, current: { enterLeaveNs: [], dueNsPerKey: [] }, ...(baseline ? { baseline: { enterLeaveNs: [], dueNsPerKey: [] } } : {}) };
+  for (let round = 0; round <= rounds; round++) {
+    for (const { name, coordinator } of round % 2 === 0 ? subjects : [...subjects].reverse()) {
+      const cost = await costRound(coordinator, keys, clock, start);
+      if (round === 0) continue;
+      result[name]!.enterLeaveNs.push(cost.enterLeave);
+      result[name]!.dueNsPerKey.push(cost.due);
     }
-    const elapsed = performance.now() - t0;
-    // 1,000 due: what a sweep's batches list.
-    const dueAt = start - TIMEOUT_MS + TIMEOUT_MS * (1000 / entries) + TIMEOUT_MS; // ≈ the earliest 1,000 deadlines
-    const t1 = performance.now();
-    let listed = 0;
-    for (let i = 0; i < 20; i++) listed += (await coordinator.due(dueAt, 1000)).length;
-    const dueElapsed = performance.now() - t1;
-    if (round === 0) continue; // warm-up
-    enterLeaveNs.push((elapsed * 1e6) / pairs);
-    if (listed > 0) dueNsPerKey.push((dueElapsed * 1e6) / listed);
   }
-  return { entries, enterLeaveNs, dueNsPerKey };
+  return result;
 }
 
 async function child(job: ChildJob): Promise<void> {
   const result: ChildResult = {};
   if (job.only.includes('breakdown')) result.breakdown = await breakdown(job.sessions);
-  if (job.only.includes('coordinator')) result.coordinator = await coordinatorCost(job.coordinated, job.rounds);
+  if (job.only.includes('coordinator')) result.coordinator = await coordinatorCost(job.coordinated, job.rounds, job.baseline !== undefined);
   process.stdout.write(`RESULT ${JSON.stringify(result)}\n`);
 }
 
@@ -335,7 +402,8 @@ async function main(): Promise<void> {
   let inChild: ChildResult = {};
   if (opts.only.includes('breakdown') || opts.only.includes('coordinator')) {
     await compileForBench(['lib/**/*.ts'], join(BUILD_DIR, 'lib'));
-    const job: ChildJob = { sessions: opts.sessions, coordinated: opts.coordinated, rounds: opts.rounds, only: opts.only };
+    if (opts.baseline) await compileBaseline(opts.baseline);
+    const job: ChildJob = { sessions: opts.sessions, coordinated: opts.coordinated, rounds: opts.rounds, only: opts.only, ...(opts.baseline ? { baseline: opts.baseline } : {}) };
     inChild = await runChild<ChildResult>(__filename, job, 4096, 'heap child');
   }
   const loadEnd = loadavg();
@@ -360,8 +428,18 @@ async function main(): Promise<void> {
   }
   const c = inChild.coordinator;
   if (c) {
-    text.push(`### LocalCoordinator, ${c.entries} entries`, '');
-    text.push(`enter + leave: ${median(c.enterLeaveNs).toFixed(0)} ns (rounds ${c.enterLeaveNs.map((x) => x.toFixed(0)).join(', ')}); due(): ${median(c.dueNsPerKey).toFixed(0)} ns per key listed`, '');
+    text.push(`### LocalCoordinator, ${c.entries} entries (CPU ns, median of rounds)`, '');
+    text.push('| lib/ | enter + leave | due(), per key listed |', '|---|---:|---:|');
+    const row = (name: string, r: CostRounds): string =>
+      `| ${name} | ${median(r.enterLeaveNs).toFixed(0)} (${r.enterLeaveNs.map((x) => x.toFixed(0)).join(', ')}) | ${median(r.dueNsPerKey).toFixed(0)} |`;
+    text.push(row('current', c.current));
+    if (c.baseline) {
+      text.push(row(`baseline (${opts.baseline})`, c.baseline));
+      const paired = (pick: (r: CostRounds) => number[]): string =>
+        median(pick(c.current).map((x, i) => x / pick(c.baseline!)[i])).toFixed(2);
+      text.push('', `current ÷ baseline, paired by round: enter + leave ${paired((r) => r.enterLeaveNs)}, due() ${paired((r) => r.dueNsPerKey)}`);
+    }
+    text.push('');
   }
   text.push(`load average at start ${loadStart.map((l) => l.toFixed(2)).join(' ')}, at end ${loadEnd.map((l) => l.toFixed(2)).join(' ')}`);
   console.log(text.join('\n'));
