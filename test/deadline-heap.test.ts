@@ -25,9 +25,10 @@ class Fixture {
     return this.keys[slot];
   }
 
-  /** The heap's slots in array order: the invariants are about them. */
+  /** The heap's slots in array order (its private array): the invariants are about them. */
   heapArray(): number[] {
-    return Array.from({ length: this.heap.size }, (_, index) => this.heap.at(index));
+    const slots = (this.heap as unknown as { slots: Int32Array }).slots;
+    return Array.from(slots.subarray(0, this.heap.size));
   }
 
   /** Throws unless every parent's deadline is <= its children's and every slot knows its index. */

@@ -60,11 +60,6 @@ export class DeadlineHeap {
     return found;
   }
 
-  /** The slot at a position (for checks of the heap's order). */
-  at(index: number): number {
-    return this.slots[index];
-  }
-
   /** Puts `slot` at `index` or above it, moving larger parents down. */
   private up(index: number, slot: number): void {
     const { slots, records } = this;
