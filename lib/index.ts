@@ -10,7 +10,7 @@ import { SessionManager } from './manager/session-manager';
 
 export { SessionManager, type SessionManagerStats } from './manager/session-manager';
 export { MemoryStore, type MemoryStoreOptions } from './storage/memory-store';
-export { LocalCoordinator, type SavedEntry } from './coordination/local/local-coordinator';
+export { LocalCoordinator } from './coordination/local/local-coordinator';
 export type { SweepResult } from './expiry/reaper';
 export type { SessionAdmin, SessionInfo, KillResult } from './admin/session-admin';
 export type { ListOptions } from './admin/admin-input';

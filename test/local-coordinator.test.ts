@@ -1,7 +1,7 @@
 /**
  * The in-process coordinator (lib/coordination/local/local-coordinator.ts):
  * what `enter()` records; that a slot reused by a new session carries
- * nothing of the old one; snapshots (`saved()`, `restore()`); and that
+ * nothing of the old one; snapshots (`savedEntries()`, `restore()`); and that
  * requests finding a session expired at the same moment never serve it and
  * destroy it exactly once — over a store that answers on a later turn, as
  * any remote store does. Express 4 and 5.
@@ -213,33 +213,35 @@ describe('LocalCoordinator slots', () => {
   });
 });
 
-describe('LocalCoordinator.saved and restore', () => {
-  it('hands out every entry as a snapshot keeps it, and puts each back as it was', async () => {
+describe('LocalCoordinator.savedEntries and restore', () => {
+  it('hands out every unclaimed entry as a snapshot keeps it, and puts each back idle', async () => {
     const source = new LocalCoordinator();
     await source.leave('a', { now: 1000, timeoutMs: 60_000, storeExpires: 121_000, entered: false, lastAccessedTime: 900, request: 'c', principal: 'ann' });
     await source.leave('b', { now: 2000, timeoutMs: null, storeExpires: null, entered: false, lastAccessedTime: 2000, request: 'c' });
     await source.leave('c', { now: 3000, timeoutMs: 1000, storeExpires: null, entered: false, lastAccessedTime: 3000, request: 'c' });
     await source.leave('a#sub', { now: 1000, timeoutMs: 5000, storeExpires: null, entered: false, lastAccessedTime: 1000, request: 'c' });
+    await source.enter('b', 2500, true, 'in-flight');
     await source.kill('c');
-    const saved = new Map(source.saved());
-    expect(saved).toEqual(
-      new Map([
-        ['a', { lastAccessedTime: 900, deadline: 61_000, storeExpires: 121_000, claimed: false, killed: false, principal: 'ann' }],
-        ['b', { lastAccessedTime: 2000, deadline: null, storeExpires: null, claimed: false, killed: false }],
-        ['c', { lastAccessedTime: 3000, deadline: 4000, storeExpires: null, claimed: true, killed: true }],
-        ['a#sub', { lastAccessedTime: 1000, deadline: 6000, storeExpires: null, claimed: false, killed: false }],
-      ]),
-    );
+    const saved = [...source.savedEntries()];
+    expect(saved).toEqual([
+      { key: 'a', lastAccessedTime: 900, deadline: 61_000, storeExpires: 121_000, principal: 'ann' },
+      { key: 'b', lastAccessedTime: 2500, deadline: null, storeExpires: null, principal: undefined },
+      { key: 'a#sub', lastAccessedTime: 1000, deadline: 6000, storeExpires: null, principal: undefined },
+    ]);
+    expect(source.knows('c')).toBe(true);
+    expect(source.knows('gone')).toBe(false);
 
     const restored = new LocalCoordinator();
-    await createEntry(restored, 'b', 10); // replaced by the snapshot's
-    for (const [key, entry] of saved) restored.restore(key, entry);
-    expect(new Map(restored.saved())).toEqual(saved);
-    await expect(restored.keys(null, 10)).resolves.toEqual(['a', 'b', 'c']);
+    await restored.leave('b', { now: 10, timeoutMs: 5, storeExpires: null, entered: false, lastAccessedTime: 10, request: 'x', principal: 'bob' });
+    await restored.enter('b', 20, true, 'old-request');
+    for (const entry of saved) restored.restore(entry);
+    expect([...restored.savedEntries()].sort((x, y) => (x.key < y.key ? -1 : 1))).toEqual([...saved].sort((x, y) => (x.key < y.key ? -1 : 1)));
+    await expect(restored.inspect('b')).resolves.toMatchObject({ active: 0, deadline: null }); // replaced, idle
+    await expect(restored.keysOf('bob')).resolves.toEqual([]);
+    await expect(restored.keys(null, 10)).resolves.toEqual(['a', 'b']);
     await expect(restored.keysOf('ann')).resolves.toEqual(['a']);
     await expect(restored.due(Infinity, 10).then((keys) => keys.sort())).resolves.toEqual(['a', 'a#sub']);
     await expect(restored.due(6000, 10)).resolves.toEqual(['a#sub']);
-    await expect(restored.enter('c', 5000, true, 'r')).resolves.toMatchObject({ claimed: true, killed: true });
   });
 });
 

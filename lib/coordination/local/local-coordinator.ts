@@ -5,18 +5,18 @@ import { SortedKeys } from './sorted-keys';
 import { isSubsessionKey } from '../../storage/session-key';
 
 /**
- * An entry as a snapshot keeps it ({@link LocalCoordinator.saved},
- * {@link LocalCoordinator.restore}): what outlives the process. Requests in
- * use do not.
+ * What a snapshot keeps of an entry (docs/architecture.md, "Persistence"):
+ * the session's use as of the snapshot. Requests in flight are not kept (the
+ * process that ran them is gone); claimed entries are not kept at all (their
+ * sessions were going).
  */
 export interface SavedEntry {
+  key: string;
   lastAccessedTime: number;
-  /** Idle deadline, ms; `null` for never. */
+  /** Idle deadline, ms; `null` never. */
   deadline: number | null;
   storeExpires: number | null;
-  claimed: boolean;
-  killed: boolean;
-  principal?: string;
+  principal: string | undefined;
 }
 
 /**
@@ -31,6 +31,7 @@ export interface SavedEntry {
  * a sweep O(due); top-level keys in {@link SortedKeys} for the listing. What
  * only some entries have lives in maps of their own: the tokens of the
  * requests using one (while in use) and its principal (when bound).
+ * `savedEntries()` and `restore()` take entries out and back for a snapshot.
  */
 export class LocalCoordinator implements Coordinator {
   private readonly slots = new Map<string, number>();
@@ -156,42 +157,36 @@ export class LocalCoordinator implements Coordinator {
   }
 
   /**
-   * Every entry as a snapshot keeps it, lazily, in no particular order
-   * (entries added or removed meanwhile may or may not be seen, as with a
-   * `Map`'s iterator): the caller may take them a slice at a time.
+   * The unclaimed entries, for a snapshot: live iteration, so a caller that
+   * yields between entries sees those added meanwhile and not those removed.
    */
-  *saved(): IterableIterator<[string, SavedEntry]> {
+  *savedEntries(): IterableIterator<SavedEntry> {
+    const records = this.records;
     for (const [key, slot] of this.slots) {
-      const entry = this.accessEntry(slot);
-      const principal = this.principalOf.get(slot);
-      const saved: SavedEntry = {
-        lastAccessedTime: entry.lastAccessedTime,
-        deadline: entry.deadline,
-        storeExpires: entry.storeExpires,
-        claimed: entry.claimed,
-        killed: entry.killed,
+      if (records.flags(slot) !== 0) continue;
+      const deadline = records.deadline(slot);
+      yield {
+        key,
+        lastAccessedTime: records.lastAccessedTime(slot),
+        deadline: deadline === Infinity ? null : deadline,
+        storeExpires: records.storeExpires(slot),
+        principal: this.principalOf.get(slot),
       };
-      yield [key, principal === undefined ? saved : { ...saved, principal }];
     }
   }
 
-  /** Puts back an entry of a snapshot, replacing any entry of `key`; no request uses it. */
-  restore(key: string, entry: SavedEntry): void {
-    const existing = this.slots.get(key);
-    if (existing !== undefined) {
-      this.index.delete(existing);
-      this.requests.delete(existing);
-      this.unbind(existing, key);
-    }
-    const slot = existing ?? this.add(key, entry.lastAccessedTime);
-    const records = this.records;
-    records.setLastAccessedTime(slot, entry.lastAccessedTime);
-    records.setStoreExpires(slot, entry.storeExpires);
-    records.setFlags(slot, (entry.claimed || entry.killed ? CLAIMED : 0) | (entry.killed ? KILLED : 0));
-    if (entry.principal !== undefined) this.bind(slot, key, entry.principal);
-    if (entry.deadline === null) records.setDeadline(slot, Infinity);
-    else if (entry.claimed || entry.killed) records.setDeadline(slot, entry.deadline);
-    else this.index.set(slot, entry.deadline);
+  /** Whether there is an entry for `key`, claimed or not. */
+  knows(key: string): boolean {
+    return this.slots.has(key);
+  }
+
+  /** Puts back an entry read from a snapshot, idle, replacing any entry of its key. O(log n). */
+  restore(saved: SavedEntry): void {
+    if (this.slots.has(saved.key)) void this.remove(saved.key);
+    const slot = this.add(saved.key, saved.lastAccessedTime);
+    this.records.setStoreExpires(slot, saved.storeExpires);
+    if (saved.deadline !== null) this.index.set(slot, saved.deadline);
+    if (saved.principal !== undefined) this.bind(slot, saved.key, saved.principal);
   }
 
   /** A new entry of `key`: a slot, its key, and its place in the listing. */
