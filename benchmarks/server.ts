@@ -2,7 +2,8 @@
  * One benchmark server: `node server.js <config> [--serial-access=on]`
  * (compiled by harness.ts), with REDIS_URL for the Redis configurations. It
  * reports its port to the parent over IPC and exits on SIGTERM.
- * `--serial-access=on` runs this library with `serialAccess: true` (off is
+ * With --expose-gc it answers the IPC message `heap` with its heap after a
+ * full GC (`heap.ts`). `--serial-access=on` runs this library with `serialAccess: true` (off is
  * the library's default); the other configurations refuse it.
  *
  * Routes (same behaviour in every configuration):
@@ -155,6 +156,14 @@ async function connectRedis(): Promise<ReturnType<typeof createClient>> {
   return client as ReturnType<typeof createClient>;
 }
 
+/** The heap after a full GC (three, to let weak references settle), for `heap.ts`; needs --expose-gc. */
+function heapAfterGc(): { heapUsed: number } | { error: string } {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  if (!gc) return { error: 'start the server with --expose-gc' };
+  for (let i = 0; i < 3; i++) gc();
+  return { heapUsed: process.memoryUsage().heapUsed };
+}
+
 async function main(): Promise<void> {
   const config = process.argv[2] as ConfigName;
   if (!CONFIGS.includes(config)) throw new Error(`unknown configuration "${config}"; one of ${CONFIGS.join(', ')}`);
@@ -163,6 +172,9 @@ async function main(): Promise<void> {
   const serialAccess = flags.includes('--serial-access=on');
   if (serialAccess && !isThisLibrary(config)) throw new Error(`--serial-access=on is an option of this library, not of ${config}`);
   process.on('SIGTERM', () => process.exit(0)); // exit() so --cpu-prof writes its file
+  process.on('message', (message) => {
+    if (message === 'heap') process.send?.(heapAfterGc()); // heap.ts
+  });
   const app = await build(config, { serialAccess });
   const server = app.listen(0, '127.0.0.1', () => {
     const address = server.address();

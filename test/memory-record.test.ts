@@ -15,7 +15,26 @@ describe('pack and unpack', () => {
     const kept = pack(usual);
     expect(unpack(kept)).toEqual(usual);
     expect(kept).not.toContain('httpOnly');
+    expect(kept).not.toContain('attributes');
     expect(expiresAtOf(kept)).toBe(expires);
+  });
+
+  it('keep the field names of a record that is not exactly the manager\'s, and its field order', () => {
+    const cookie = { originalMaxAge: 60_000, expires: '2030-01-01T00:00:00.000Z', httpOnly: true, path: '/' };
+    const esm = { v: 2, c: 1, a: 2 };
+    for (const other of [
+      { cookie, user: 'ann', n: 1 }, // express-session's own, under the usual cookie
+      { cookie, esm, attributes: { n: 1 }, extra: true },
+      { cookie, attributes: { n: 1 }, esm },
+      { cookie, esm, attributes: null },
+      { cookie, esm: 'x', attributes: {} },
+    ]) {
+      const back = unpack(pack(other as unknown as SessionData));
+      expect(back).toEqual(other);
+      expect(Object.keys(back)).toEqual(Object.keys(other));
+    }
+    const usual = record(cookie);
+    expect(Object.keys(unpack(pack(usual)))).toEqual(['cookie', 'esm', 'attributes']);
   });
 
   it('keep any other cookie as it is', () => {

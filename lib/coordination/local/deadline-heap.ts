@@ -1,98 +1,109 @@
-/** An item of the heap: the caller's object, with its deadline and heap position. */
-export interface HeapItem {
-  key: string;
-  /** ms since epoch. */
-  deadline: number;
-  /** Position in the heap array; -1 when not in the heap. Maintained by the heap. */
-  heapIndex: number;
-}
+import type { SlotRecords } from './slot-records';
 
 /**
- * The in-process expiry index: a binary min-heap on deadline whose items know
- * their position, so moving a deadline or removing an item is O(log n) and
- * listing what is due is O(due): a walk from the root that never descends
- * below an item that is not due.
+ * The in-process expiry index: a binary min-heap of slots (`slot-records.ts`)
+ * on their deadline. Each slot's record knows its position in the heap, so
+ * moving a deadline or removing a slot is O(log n), and listing what is due
+ * is O(due): a walk from the root that never descends below a slot that is
+ * not due. The heap itself is an Int32Array of slots, 4 bytes a session.
  */
-export class DeadlineHeap<T extends HeapItem> {
-  private readonly items: T[] = [];
+export class DeadlineHeap {
+  private slots = new Int32Array(1024);
+  private length = 0;
+
+  constructor(private readonly records: SlotRecords) {}
 
   get size(): number {
-    return this.items.length;
+    return this.length;
   }
 
-  /** Adds the item, or moves it to its new deadline. */
-  set(item: T, deadline: number): void {
-    const previous = item.deadline;
-    item.deadline = deadline;
-    if (item.heapIndex < 0) {
-      item.heapIndex = this.items.length;
-      this.items.push(item);
-      this.up(item.heapIndex);
+  /** Adds the slot, or moves it to its new deadline. */
+  set(slot: number, deadline: number): void {
+    const records = this.records;
+    const previous = records.deadline(slot);
+    records.setDeadline(slot, deadline);
+    const index = records.heapIndex(slot);
+    if (index < 0) {
+      if (this.length === this.slots.length) this.grow();
+      this.up(this.length++, slot);
     } else if (deadline < previous) {
-      this.up(item.heapIndex);
+      this.up(index, slot);
     } else {
-      this.down(item.heapIndex);
+      this.down(index, slot);
     }
   }
 
-  /** Removes the item if it is in the heap. */
-  delete(item: T): void {
-    const index = item.heapIndex;
+  /** Removes the slot if it is in the heap. */
+  delete(slot: number): void {
+    const index = this.records.heapIndex(slot);
     if (index < 0) return;
-    const last = this.items.pop()!;
-    item.heapIndex = -1;
-    if (last === item) return;
-    this.items[index] = last;
-    last.heapIndex = index;
-    this.up(index);
-    this.down(last.heapIndex);
+    this.records.setHeapIndex(slot, -1);
+    const last = this.slots[--this.length];
+    if (last === slot) return;
+    this.up(index, last);
+    this.down(this.records.heapIndex(last), last);
   }
 
-  /** Up to `limit` items whose deadline is `<= now` (not in deadline order). */
-  due(now: number, limit: number): T[] {
-    const found: T[] = [];
-    const stack: number[] = this.items.length > 0 ? [0] : [];
+  /** Up to `limit` slots whose deadline is `<= now` (not in deadline order). */
+  due(now: number, limit: number): number[] {
+    const found: number[] = [];
+    const stack: number[] = this.length > 0 ? [0] : [];
     while (stack.length > 0 && found.length < limit) {
       const index = stack.pop()!;
-      const item = this.items[index];
-      if (item.deadline > now) continue;
-      found.push(item);
+      const slot = this.slots[index];
+      if (this.records.deadline(slot) > now) continue;
+      found.push(slot);
       const left = 2 * index + 1;
-      if (left < this.items.length) stack.push(left);
-      if (left + 1 < this.items.length) stack.push(left + 1);
+      if (left < this.length) stack.push(left);
+      if (left + 1 < this.length) stack.push(left + 1);
     }
     return found;
   }
 
-  private up(index: number): void {
-    const items = this.items;
-    const item = items[index];
+  /** Puts `slot` at `index` or above it, moving larger parents down. */
+  private up(index: number, slot: number): void {
+    const { slots, records } = this;
+    const deadline = records.deadline(slot);
     while (index > 0) {
       const parentIndex = (index - 1) >> 1;
-      const parent = items[parentIndex];
-      if (parent.deadline <= item.deadline) break;
-      items[index] = parent;
-      parent.heapIndex = index;
+      const parent = slots[parentIndex];
+      if (records.deadline(parent) <= deadline) break;
+      slots[index] = parent;
+      records.setHeapIndex(parent, index);
       index = parentIndex;
     }
-    items[index] = item;
-    item.heapIndex = index;
+    slots[index] = slot;
+    records.setHeapIndex(slot, index);
   }
 
-  private down(index: number): void {
-    const items = this.items;
-    const item = items[index];
-    const length = items.length;
+  /** Puts `slot` at `index` or below it, moving smaller children up. */
+  private down(index: number, slot: number): void {
+    const { slots, records, length } = this;
+    const deadline = records.deadline(slot);
     for (;;) {
       let child = 2 * index + 1;
       if (child >= length) break;
-      if (child + 1 < length && items[child + 1].deadline < items[child].deadline) child++;
-      if (items[child].deadline >= item.deadline) break;
-      items[index] = items[child];
-      items[index].heapIndex = index;
+      let childDeadline = records.deadline(slots[child]);
+      if (child + 1 < length) {
+        const right = records.deadline(slots[child + 1]);
+        if (right < childDeadline) {
+          child++;
+          childDeadline = right;
+        }
+      }
+      if (childDeadline >= deadline) break;
+      slots[index] = slots[child];
+      records.setHeapIndex(slots[index], index);
       index = child;
     }
-    items[index] = item;
-    item.heapIndex = index;
+    slots[index] = slot;
+    records.setHeapIndex(slot, index);
+  }
+
+  /** Doubles the array: a copy of 4 bytes a session (4 MB at a million). */
+  private grow(): void {
+    const slots = new Int32Array(this.slots.length * 2);
+    slots.set(this.slots);
+    this.slots = slots;
   }
 }

@@ -1,16 +1,21 @@
 import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
-import { DeadlineHeap, type HeapItem } from './deadline-heap';
+import { DeadlineHeap } from './deadline-heap';
+import { CLAIMED, KILLED, SlotRecords } from './slot-records';
 import { SortedKeys } from './sorted-keys';
 import { isSubsessionKey } from '../../storage/session-key';
 
-/** An entry as the local coordinator keeps it: `deadline` is `Infinity` for never. */
-interface LocalEntry extends HeapItem {
+/**
+ * What a snapshot keeps of an entry (docs/architecture.md, "Persistence"):
+ * the session's use as of the snapshot. Requests in flight are not kept (the
+ * process that ran them is gone); claimed entries are not kept at all (their
+ * sessions were going).
+ */
+export interface SavedEntry {
+  key: string;
   lastAccessedTime: number;
+  /** Idle deadline, ms; `null` never. */
+  deadline: number | null;
   storeExpires: number | null;
-  /** The tokens of the requests using it: none, one, or (rarer) several. */
-  requests: string | string[] | undefined;
-  claimed: boolean;
-  killed: boolean;
   principal: string | undefined;
 }
 
@@ -19,12 +24,25 @@ interface LocalEntry extends HeapItem {
  * share an external store need `redisCoordinator()` instead, or each would
  * keep its own idea of when a session was last used.
  *
- * Entries live in a map; those with a deadline also in a {@link DeadlineHeap}
- * (the expiry index), so every update is O(log n) and a sweep O(due).
+ * How entries are kept (docs/architecture.md, "Coordinators"), about 100
+ * bytes a session: a map from key to slot; the numbers of each entry in one
+ * fixed record of {@link SlotRecords}; the slots with a deadline in a
+ * {@link DeadlineHeap} (the expiry index), so every update is O(log n) and
+ * a sweep O(due); top-level keys in {@link SortedKeys} for the listing. What
+ * only some entries have lives in maps of their own: the tokens of the
+ * requests using one (while in use) and its principal (when bound).
+ * `savedEntries()` and `restore()` take entries out and back for a snapshot.
  */
 export class LocalCoordinator implements Coordinator {
-  private readonly entries = new Map<string, LocalEntry>();
-  private readonly index = new DeadlineHeap<LocalEntry>();
+  private readonly slots = new Map<string, number>();
+  private readonly records = new SlotRecords();
+  /** The key of each slot in use (`undefined` for a free one), for `due()`. */
+  private readonly keyOf: (string | undefined)[] = [];
+  private readonly index = new DeadlineHeap(this.records);
+  /** The tokens of the requests using a slot: one, or (rarer) several. */
+  private readonly requests = new Map<number, string | string[]>();
+  /** The principal of each bound slot. */
+  private readonly principalOf = new Map<number, string>();
   private readonly killListeners = new Set<(key: string) => void>();
   /** The principal index: keys of the sessions bound to each user. */
   private readonly principals = new Map<string, Set<string>>();
@@ -32,64 +50,60 @@ export class LocalCoordinator implements Coordinator {
   private readonly ordered = new SortedKeys();
 
   async enter(key: string, now: number, strictExpiry: boolean, request: string): Promise<AccessEntry | undefined> {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    const before = toAccessEntry(entry);
-    if (entry.claimed) return before;
-    if (strictExpiry && before.active === 0 && entry.deadline <= now) return before; // expired: not a user
-    entry.lastAccessedTime = now;
-    entry.requests = withRequest(entry.requests, request);
+    const slot = this.slots.get(key);
+    if (slot === undefined) return undefined;
+    const before = this.accessEntry(slot);
+    if (before.claimed) return before;
+    if (strictExpiry && before.active === 0 && this.records.deadline(slot) <= now) return before; // expired: not a user
+    this.records.setLastAccessedTime(slot, now);
+    this.requests.set(slot, withRequest(this.requests.get(slot), request));
     return before;
   }
 
   async inspect(key: string): Promise<AccessEntry | undefined> {
-    const entry = this.entries.get(key);
-    return entry && toAccessEntry(entry);
+    const slot = this.slots.get(key);
+    return slot === undefined ? undefined : this.accessEntry(slot);
   }
 
   async leave(key: string, update: LeaveUpdate): Promise<boolean> {
-    let entry = this.entries.get(key);
-    if (!entry) {
+    const records = this.records;
+    let slot = this.slots.get(key);
+    if (slot === undefined) {
       if (update.entered) return false; // removed while the request ran
-      entry = {
-        key,
-        heapIndex: -1,
-        deadline: Infinity,
-        lastAccessedTime: update.lastAccessedTime,
-        storeExpires: null,
-        requests: undefined,
-        claimed: false,
-        killed: false,
-        principal: undefined,
-      };
-      this.entries.set(key, entry);
-      if (!isSubsessionKey(key)) this.ordered.add(key);
+      slot = this.add(key, update.lastAccessedTime);
     }
+    let requests = this.requests.get(slot);
     if (update.entered) {
-      const remaining = withoutRequest(entry.requests, update.request);
-      if (remaining === entry.requests) return false; // it left already, or never entered
-      entry.requests = remaining;
+      const remaining = withoutRequest(requests, update.request);
+      if (remaining === requests) return false; // it left already, or never entered
+      requests = remaining;
+      if (requests === undefined) this.requests.delete(slot);
+      else this.requests.set(slot, requests);
     }
-    if (entry.claimed) return entry.killed && update.entered && entry.requests === undefined; // the last of a killed session
-    if (!update.entered) entry.lastAccessedTime = update.lastAccessedTime; // a subsession, or a new id
-    if (update.principal !== undefined && update.principal !== entry.principal) this.bind(entry, update.principal);
-    entry.storeExpires = update.storeExpires;
-    if (entry.requests !== undefined || update.timeoutMs === undefined) return false;
+    const flags = records.flags(slot);
+    if (flags !== 0) return (flags & KILLED) !== 0 && update.entered && requests === undefined; // the last of a killed session
+    if (!update.entered) records.setLastAccessedTime(slot, update.lastAccessedTime); // a subsession, or a new id
+    if (update.principal !== undefined && update.principal !== this.principalOf.get(slot)) this.bind(slot, key, update.principal);
+    records.setStoreExpires(slot, update.storeExpires);
+    if (requests !== undefined || update.timeoutMs === undefined) return false;
     if (update.timeoutMs === null) {
-      entry.deadline = Infinity;
-      this.index.delete(entry);
+      this.index.delete(slot);
+      records.setDeadline(slot, Infinity);
     } else {
-      this.index.set(entry, update.now + update.timeoutMs);
+      this.index.set(slot, update.now + update.timeoutMs);
     }
     return false;
   }
 
   async remove(key: string): Promise<boolean> {
-    const entry = this.entries.get(key);
-    if (!entry) return false;
-    this.entries.delete(key);
-    this.index.delete(entry);
-    this.unbind(entry);
+    const slot = this.slots.get(key);
+    if (slot === undefined) return false;
+    this.slots.delete(key);
+    this.index.delete(slot);
+    this.unbind(slot, key);
+    this.requests.delete(slot);
+    this.keyOf[slot] = undefined;
+    this.records.release(slot);
     if (!isSubsessionKey(key)) this.ordered.delete(key);
     return true;
   }
@@ -106,40 +120,23 @@ export class LocalCoordinator implements Coordinator {
     return [...(this.principals.get(principal) ?? [])].sort();
   }
 
-  private bind(entry: LocalEntry, principal: string): void {
-    this.unbind(entry);
-    entry.principal = principal;
-    const keys = this.principals.get(principal);
-    if (keys) keys.add(entry.key);
-    else this.principals.set(principal, new Set([entry.key]));
-  }
-
-  private unbind(entry: LocalEntry): void {
-    if (entry.principal === undefined) return;
-    const keys = this.principals.get(entry.principal);
-    keys?.delete(entry.key);
-    if (keys?.size === 0) this.principals.delete(entry.principal);
-    entry.principal = undefined;
-  }
-
   async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {
-    const entry = this.entries.get(key);
-    if (!entry || entry.claimed || entry.deadline > now) return undefined;
-    if (countOf(entry.requests) > (entered ? 1 : 0)) return undefined;
-    const before = toAccessEntry(entry);
-    entry.claimed = true;
-    this.index.delete(entry);
+    const slot = this.slots.get(key);
+    if (slot === undefined || this.records.flags(slot) !== 0 || this.records.deadline(slot) > now) return undefined;
+    if (countOf(this.requests.get(slot)) > (entered ? 1 : 0)) return undefined;
+    const before = this.accessEntry(slot);
+    this.records.setFlags(slot, CLAIMED);
+    this.index.delete(slot);
     return before;
   }
 
   async kill(key: string): Promise<AccessEntry | undefined> {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    const before = toAccessEntry(entry);
-    if (entry.claimed) return before;
-    entry.claimed = true;
-    entry.killed = true;
-    this.index.delete(entry);
+    const slot = this.slots.get(key);
+    if (slot === undefined) return undefined;
+    const before = this.accessEntry(slot);
+    if (before.claimed) return before;
+    this.records.setFlags(slot, CLAIMED | KILLED);
+    this.index.delete(slot);
     for (const listener of this.killListeners) listener(key);
     return before;
   }
@@ -156,20 +153,82 @@ export class LocalCoordinator implements Coordinator {
   }
 
   async due(now: number, limit: number): Promise<string[]> {
-    return this.index.due(now, limit).map((entry) => entry.key);
+    return this.index.due(now, limit).map((slot) => this.keyOf[slot]!);
   }
-}
 
-function toAccessEntry(entry: LocalEntry): AccessEntry {
-  return {
-    lastAccessedTime: entry.lastAccessedTime,
-    deadline: entry.deadline === Infinity ? null : entry.deadline,
-    storeExpires: entry.storeExpires,
-    active: countOf(entry.requests),
-    claimed: entry.claimed,
-    killed: entry.killed,
-    version: 0,
-  };
+  /**
+   * The unclaimed entries, for a snapshot: live iteration, so a caller that
+   * yields between entries sees those added meanwhile and not those removed.
+   */
+  *savedEntries(): IterableIterator<SavedEntry> {
+    const records = this.records;
+    for (const [key, slot] of this.slots) {
+      if (records.flags(slot) !== 0) continue;
+      const deadline = records.deadline(slot);
+      yield {
+        key,
+        lastAccessedTime: records.lastAccessedTime(slot),
+        deadline: deadline === Infinity ? null : deadline,
+        storeExpires: records.storeExpires(slot),
+        principal: this.principalOf.get(slot),
+      };
+    }
+  }
+
+  /** Whether there is an entry for `key`, claimed or not. */
+  knows(key: string): boolean {
+    return this.slots.has(key);
+  }
+
+  /** Puts back an entry read from a snapshot, idle, replacing any entry of its key. O(log n). */
+  restore(saved: SavedEntry): void {
+    if (this.slots.has(saved.key)) void this.remove(saved.key);
+    const slot = this.add(saved.key, saved.lastAccessedTime);
+    this.records.setStoreExpires(slot, saved.storeExpires);
+    if (saved.deadline !== null) this.index.set(slot, saved.deadline);
+    if (saved.principal !== undefined) this.bind(slot, saved.key, saved.principal);
+  }
+
+  /** A new entry of `key`: a slot, its key, and its place in the listing. */
+  private add(key: string, lastAccessedTime: number): number {
+    const slot = this.records.allocate(lastAccessedTime);
+    this.slots.set(key, slot);
+    this.keyOf[slot] = key;
+    if (!isSubsessionKey(key)) this.ordered.add(key);
+    return slot;
+  }
+
+  private accessEntry(slot: number): AccessEntry {
+    const records = this.records;
+    const deadline = records.deadline(slot);
+    const flags = records.flags(slot);
+    return {
+      lastAccessedTime: records.lastAccessedTime(slot),
+      deadline: deadline === Infinity ? null : deadline,
+      storeExpires: records.storeExpires(slot),
+      active: countOf(this.requests.get(slot)),
+      claimed: (flags & CLAIMED) !== 0,
+      killed: (flags & KILLED) !== 0,
+      version: 0,
+    };
+  }
+
+  private bind(slot: number, key: string, principal: string): void {
+    this.unbind(slot, key);
+    this.principalOf.set(slot, principal);
+    const keys = this.principals.get(principal);
+    if (keys) keys.add(key);
+    else this.principals.set(principal, new Set([key]));
+  }
+
+  private unbind(slot: number, key: string): void {
+    const principal = this.principalOf.get(slot);
+    if (principal === undefined) return;
+    const keys = this.principals.get(principal);
+    keys?.delete(key);
+    if (keys?.size === 0) this.principals.delete(principal);
+    this.principalOf.delete(slot);
+  }
 }
 
 /** How many requests use an entry. */
