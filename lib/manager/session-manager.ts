@@ -16,6 +16,7 @@ import { CommitOrder } from '../locking/commit-order';
 import { createSerialLocks } from '../locking/serial-locks';
 import { createDisconnect, createMiddleware, createStatelessMiddleware } from '../request/middleware';
 import { SessionDestroyer } from '../session/destruction';
+import { Persistence } from '../persistence/persistence';
 import { MemoryStore } from '../storage/memory-store';
 import { StoreAdapter } from '../storage/store-adapter';
 import { SessionIdCodec } from '../tracking/session-id-codec';
@@ -24,6 +25,7 @@ import { ManagerEvents } from './manager-events';
 import { resolveAppOptions, resolveManagerOptions } from './option-resolution';
 import type { AppOptions, ResolvedManagerOptions, SessionManagerOptions } from './options';
 import type { AppContext, SessionCounters, SessionRuntime } from './runtime';
+import { StartupGate } from './startup-gate';
 import { defaultReaperInterval, warnAboutSerialAccess, warnAtStartup } from './startup-warnings';
 
 const NO_APPS: readonly string[] = [];
@@ -60,9 +62,11 @@ export class SessionManager extends ManagerEvents {
   /** Look at and kill sessions. */
   readonly sessions: SessionAdmin;
   /**
-   * Resolves once the manager is fully started: with a remote coordinator,
-   * once kills issued in other processes reach this one (Redis may be down
-   * at startup; it keeps trying). Requests do not wait for it.
+   * Resolves once the manager is fully started: with `persist`, once the
+   * snapshot is read (requests, sweeps and admin calls wait for that); with
+   * a remote coordinator, once kills issued in other processes reach this
+   * one (Redis may be down at startup; it keeps trying; requests do not wait
+   * for that).
    */
   readonly ready: Promise<void>;
   private readonly options: ResolvedManagerOptions;
@@ -78,6 +82,10 @@ export class SessionManager extends ManagerEvents {
   private serialAccessSeen = false;
   /** Listening for kills (in any process) to reach this process's requests. */
   private readonly kills: KillSubscription | undefined;
+  /** Saves the in-process sessions across restarts (`persist`). */
+  private readonly persistence: Persistence | undefined;
+  /** Holds back what arrives while the snapshot is read. */
+  private readonly gate: StartupGate;
 
   constructor(options?: SessionManagerOptions) {
     super();
@@ -136,11 +144,14 @@ export class SessionManager extends ManagerEvents {
       clock,
       track,
     });
-    this.sessions = new SessionAdmin(listing, killing);
+    this.persistence = this.createPersistence(clock, 2 * reaperMs);
+    this.gate = new StartupGate(this.persistence?.load().then(() => this.persistence!.start()));
+    this.sessions = new SessionAdmin(listing, killing, (call) => this.gate.call(call));
     this.kills = this.listenForKills(coordinator);
-    this.ready = this.kills ? this.kills.ready : Promise.resolve();
+    this.ready = this.kills ? Promise.all([this.kills.ready, this.gate.opened]).then(() => undefined) : this.gate.opened;
     warnAtStartup(this.options, this.store, this.coordinator, this.reaperInterval);
-    this.reaper.start();
+    if (this.persistence) void this.gate.opened.then(() => this.reaper.start());
+    else this.reaper.start();
   }
 
   /**
@@ -160,7 +171,7 @@ export class SessionManager extends ManagerEvents {
       warnAboutSerialAccess(this.coordinator);
     }
     this.appTimeouts.set(context.name, context.timeout);
-    return createMiddleware(this.runtime, context);
+    return this.gate.handler(createMiddleware(this.runtime, context));
   }
 
   /**
@@ -202,17 +213,40 @@ export class SessionManager extends ManagerEvents {
 
   /** Runs a reaper sweep now: idle sessions are destroyed with reason `expired`. */
   reap(): Promise<SweepResult> {
-    return this.reaper.sweep();
+    return this.gate.call(() => this.reaper.sweep());
   }
 
   /**
-   * Stops the reaper and the kill channel and waits for in-flight commits.
+   * Stops the reaper and the kill channel and waits for in-flight commits;
+   * with `persist`, then writes the snapshot (rejecting if it cannot). Stop
+   * the server first: what requests change after the snapshot is not saved.
    * The store and coordinator stay open: they are the caller's.
    */
   async close(): Promise<void> {
+    await this.gate.opened;
     await this.reaper.stop();
     await this.kills?.close();
     while (this.inflight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    await this.persistence?.close();
+  }
+
+  /**
+   * `persist`: what of this manager is in process is saved — its
+   * `MemoryStore`, its `LocalCoordinator`, or both (docs/architecture.md,
+   * "Persistence"). `recordGraceMs`: two sweeps, how long a record of a
+   * session that fell due while the process was down is kept at a restart.
+   */
+  private createPersistence(clock: Clock, recordGraceMs: number): Persistence | undefined {
+    const { persist } = this.options;
+    if (!persist) return undefined;
+    return new Persistence({
+      path: persist.path,
+      intervalMs: persist.intervalMs,
+      clock,
+      recordGraceMs,
+      store: this.store instanceof MemoryStore ? this.store : undefined,
+      coordinator: this.coordinator instanceof LocalCoordinator ? this.coordinator : undefined,
+    });
   }
 
   /**

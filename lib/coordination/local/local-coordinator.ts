@@ -15,6 +15,21 @@ interface LocalEntry extends HeapItem {
 }
 
 /**
+ * What a snapshot keeps of an entry (docs/architecture.md, "Persistence"):
+ * the session's use as of the snapshot. Requests in flight are not kept (the
+ * process that ran them is gone); claimed entries are not kept at all (their
+ * sessions were going).
+ */
+export interface SavedEntry {
+  key: string;
+  lastAccessedTime: number;
+  /** Idle deadline, ms; `null` never. */
+  deadline: number | null;
+  storeExpires: number | null;
+  principal: string | undefined;
+}
+
+/**
  * The in-process coordinator: right for one process. Several processes that
  * share an external store need `redisCoordinator()` instead, or each would
  * keep its own idea of when a session was last used.
@@ -153,6 +168,48 @@ export class LocalCoordinator implements Coordinator {
         this.killListeners.delete(own);
       },
     };
+  }
+
+  /**
+   * The unclaimed entries, for a snapshot: live iteration, so a caller that
+   * yields between entries sees those added meanwhile and not those removed.
+   */
+  *savedEntries(): IterableIterator<SavedEntry> {
+    for (const entry of this.entries.values()) {
+      if (entry.claimed) continue;
+      yield {
+        key: entry.key,
+        lastAccessedTime: entry.lastAccessedTime,
+        deadline: entry.deadline === Infinity ? null : entry.deadline,
+        storeExpires: entry.storeExpires,
+        principal: entry.principal,
+      };
+    }
+  }
+
+  /** Whether there is an entry for `key`, claimed or not. */
+  knows(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** Puts back an entry read from a snapshot, idle, replacing any entry of its key. O(log n). */
+  restore(saved: SavedEntry): void {
+    if (this.entries.has(saved.key)) void this.remove(saved.key);
+    const entry: LocalEntry = {
+      key: saved.key,
+      heapIndex: -1,
+      deadline: Infinity,
+      lastAccessedTime: saved.lastAccessedTime,
+      storeExpires: saved.storeExpires,
+      requests: undefined,
+      claimed: false,
+      killed: false,
+      principal: undefined,
+    };
+    this.entries.set(saved.key, entry);
+    if (saved.deadline !== null) this.index.set(entry, saved.deadline);
+    if (!isSubsessionKey(saved.key)) this.ordered.add(saved.key);
+    if (saved.principal !== undefined) this.bind(entry, saved.principal);
   }
 
   async due(now: number, limit: number): Promise<string[]> {
