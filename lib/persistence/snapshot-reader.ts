@@ -27,7 +27,7 @@ export interface LoadedSnapshot {
 }
 
 /** Bytes read at a time. */
-const CHUNK_BYTES = 1 << 20;
+const CHUNK_BYTES = 1 << 18;
 /** Lines restored between two looks at the clock of the time slices. */
 const LINES_PER_CHECK = 64;
 

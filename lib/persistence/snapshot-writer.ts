@@ -20,7 +20,7 @@ export interface WrittenSnapshot {
 }
 
 /** Text gathered before it is handed to the file (and the digest) as one buffer. */
-const CHUNK_CHARS = 1 << 20;
+const CHUNK_CHARS = 1 << 18;
 /** Lines written between two looks at the clock of the time slices. */
 const LINES_PER_CHECK = 64;
 
