@@ -4,7 +4,7 @@
  * and 1,000,000 sessions, the time to write a snapshot (`manager.close()`)
  * and to read it back at startup (`createSessionManager()` until
  * `manager.ready`), the file's size, and the longest event-loop stall during
- * each (DESIGN §9: under 20 ms).
+ * each (docs/architecture.md, "Faults": no work may hold the loop for more than 20 ms).
  *
  * Setup: the defaults, in-process MemoryStore + LocalCoordinator, on a fake
  * clock. Sessions are created through the real request path, as
