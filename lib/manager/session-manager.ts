@@ -10,13 +10,14 @@ import type { Coordinator, KillSignals, KillSubscription, SessionIndex } from '.
 import { LocalCoordinator } from '../coordination/local/local-coordinator';
 import { ConfigurationError } from '../errors';
 import { Reaper, type SweepResult } from '../expiry/reaper';
+import { LeaseRenewal } from '../killing/lease-renewal';
 import { RunningRequests } from '../killing/running-requests';
 import { SessionKilling } from '../killing/session-killing';
 import { CommitOrder } from '../locking/commit-order';
 import { createSerialLocks } from '../locking/serial-locks';
 import { createDisconnect, createMiddleware, createStatelessMiddleware } from '../request/middleware';
 import { SessionDestroyer } from '../session/destruction';
-import { Persistence } from '../persistence/persistence';
+import { createPersistence, type Persistence } from '../persistence/persistence';
 import { MemoryStore } from '../storage/memory-store';
 import { StoreAdapter } from '../storage/store-adapter';
 import { SessionIdCodec } from '../tracking/session-id-codec';
@@ -82,6 +83,8 @@ export class SessionManager extends ManagerEvents {
   private serialAccessSeen = false;
   /** Listening for kills (in any process) to reach this process's requests. */
   private readonly kills: KillSubscription | undefined;
+  /** Renews the coordinator's leases of long requests, when it counts requests by lease. */
+  private readonly leases: LeaseRenewal | undefined;
   /** Saves the in-process sessions across restarts (`persist`). */
   private readonly persistence: Persistence | undefined;
   /** Holds back what arrives while the snapshot is read. */
@@ -124,6 +127,10 @@ export class SessionManager extends ManagerEvents {
       track,
       otherApps: (app) => (this.appTimeouts.size < 2 ? NO_APPS : [...this.appTimeouts.keys()].filter((a) => a !== app)),
     };
+    if (can(coordinator, 'request leases')) {
+      coordinator.useClock(clock);
+      this.leases = new LeaseRenewal(coordinator, this.runtime.running, clock, track);
+    }
     const index = can(coordinator, 'an expiry index') ? coordinator : undefined;
     this.reaper = new Reaper({ store, coordinator, index, destroyer, clock, appTimeout }, this.reaperInterval);
     const listing = new SessionListing({
@@ -144,7 +151,8 @@ export class SessionManager extends ManagerEvents {
       clock,
       track,
     });
-    this.persistence = this.createPersistence(clock, 2 * reaperMs);
+    // A record of a session that fell due while the process was down is kept for two sweeps from the restart.
+    this.persistence = createPersistence(this.options.persist, this.store, this.coordinator, clock, 2 * reaperMs);
     this.gate = new StartupGate(this.persistence?.load().then(() => this.persistence!.start()));
     this.sessions = new SessionAdmin(listing, killing, (call) => this.gate.call(call));
     this.kills = this.listenForKills(coordinator);
@@ -152,6 +160,7 @@ export class SessionManager extends ManagerEvents {
     warnAtStartup(this.options, this.store, this.coordinator, this.reaperInterval);
     if (this.persistence) void this.gate.opened.then(() => this.reaper.start());
     else this.reaper.start();
+    this.leases?.start();
   }
 
   /**
@@ -225,28 +234,10 @@ export class SessionManager extends ManagerEvents {
   async close(): Promise<void> {
     await this.gate.opened;
     await this.reaper.stop();
+    this.leases?.stop();
     await this.kills?.close();
     while (this.inflight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
     await this.persistence?.close();
-  }
-
-  /**
-   * `persist`: what of this manager is in process is saved — its
-   * `MemoryStore`, its `LocalCoordinator`, or both (docs/architecture.md,
-   * "Persistence"). `recordGraceMs`: two sweeps, how long a record of a
-   * session that fell due while the process was down is kept at a restart.
-   */
-  private createPersistence(clock: Clock, recordGraceMs: number): Persistence | undefined {
-    const { persist } = this.options;
-    if (!persist) return undefined;
-    return new Persistence({
-      path: persist.path,
-      intervalMs: persist.intervalMs,
-      clock,
-      recordGraceMs,
-      store: this.store instanceof MemoryStore ? this.store : undefined,
-      coordinator: this.coordinator instanceof LocalCoordinator ? this.coordinator : undefined,
-    });
   }
 
   /**

@@ -1,6 +1,10 @@
 import { rename } from 'node:fs/promises';
 import createDebug from 'debug';
+import type { Store } from 'express-session';
 import type { Clock } from '../clock';
+import type { Coordinator } from '../coordination/coordinator';
+import { LocalCoordinator } from '../coordination/local/local-coordinator';
+import { MemoryStore } from '../storage/memory-store';
 import { readSnapshot } from './snapshot-reader';
 import { writeSnapshot, type SnapshotParts, type WrittenSnapshot } from './snapshot-writer';
 
@@ -93,6 +97,28 @@ export class Persistence {
     );
     warn(`the snapshot ${path} could not be read (${messageOf(error)}); ${moved}, and the manager starts empty`, 'ESM_PERSIST_UNREADABLE');
   }
+}
+
+/**
+ * The manager's `persist`, if set: what of it is in process is saved — its
+ * `MemoryStore`, its `LocalCoordinator`, or both (docs/architecture.md,
+ * "Persistence").
+ */
+export function createPersistence(
+  persist: { path: string; intervalMs: number | undefined } | undefined,
+  store: Store,
+  coordinator: Coordinator,
+  clock: Clock,
+  recordGraceMs: number,
+): Persistence | undefined {
+  if (!persist) return undefined;
+  return new Persistence({
+    ...persist,
+    clock,
+    recordGraceMs,
+    store: store instanceof MemoryStore ? store : undefined,
+    coordinator: coordinator instanceof LocalCoordinator ? coordinator : undefined,
+  });
 }
 
 function messageOf(error: unknown): string {
