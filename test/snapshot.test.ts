@@ -4,12 +4,14 @@
  * `readSnapshot` puts back, line by line; and the kept-record helpers it
  * relies on.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { SessionData } from 'express-session';
 import { LocalCoordinator } from '../lib/coordination/local/local-coordinator';
 import type { LeaveUpdate } from '../lib/coordination/coordinator';
+import { UnreadableSnapshotError } from '../lib/persistence/snapshot-format';
 import { readSnapshot } from '../lib/persistence/snapshot-reader';
 import { writeSnapshot } from '../lib/persistence/snapshot-writer';
 import { expiresAtOf, isKept, pack, unpack, withExpiresAt } from '../lib/storage/memory-record';
@@ -104,6 +106,31 @@ describe('writeSnapshot / readSnapshot', () => {
     await readSnapshot(path, { store: store2, coordinator: new LocalCoordinator(), now: restartedAt, recordGraceMs: 120_000 });
     expect(expiresAtOf(store2.kept('due')!)).toBe(restartedAt + 120_000);
     expect(unpack(store2.kept('due')!)).toMatchObject({ attributes: { cart: ['fig'] } });
+  });
+});
+
+describe('readSnapshot: a malformed line behind a matching digest', () => {
+  it('takes back what it had restored and rejects, so the manager starts empty', async () => {
+    const store = new MemoryStore();
+    const coordinator = new LocalCoordinator();
+    for (let i = 0; i < 5000; i++) {
+      store.put(`s${i}`, record(NOW + HOUR, { i }));
+      await coordinator.leave(`s${i}`, created(NOW, HOUR, `user${i % 7}`));
+    }
+    await writeSnapshot(path, { store, coordinator }, NOW);
+    // A line that parses as JSON but is no session, near the end, and a digest that matches it.
+    const lines = readFileSync(path, 'utf8').split('\n').slice(0, -2);
+    lines.splice(lines.length - 3, 0, '["e","bad","not a time",null,null,null,null]');
+    const body = `${lines.join('\n')}\n`;
+    writeFileSync(path, `${body}["end","${createHash('sha256').update(body).digest('hex')}"]\n`);
+
+    const store2 = new MemoryStore();
+    const coordinator2 = new LocalCoordinator();
+    await expect(readSnapshot(path, { store: store2, coordinator: coordinator2, now: NOW, recordGraceMs: 0 })).rejects.toThrow(UnreadableSnapshotError);
+    expect([...store2.keptRecords()]).toEqual([]);
+    expect(await coordinator2.count()).toBe(0);
+    expect(await coordinator2.due(Infinity, 10)).toEqual([]);
+    expect(await coordinator2.keysOf('user1')).toEqual([]);
   });
 });
 

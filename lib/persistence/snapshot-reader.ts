@@ -68,7 +68,7 @@ async function digestUpTo(file: FileHandle, end: number): Promise<string> {
 
 /** The lines before the trailer, restored; on a malformed line, what was restored is taken back. */
 async function restoreLines(file: FileHandle, end: number, target: SnapshotTarget): Promise<LoadedSnapshot> {
-  const restored: string[] = [];
+  const restored = new KeyList();
   const slices = new TimeSlices();
   const decoder = new StringDecoder('utf8');
   let rest = '';
@@ -82,7 +82,7 @@ async function restoreLines(file: FileHandle, end: number, target: SnapshotTarge
           checkHeader(lines[i]);
           header = false;
         } else {
-          restored.push(restore(readLine(lines[i]), target));
+          restored.add(restore(readLine(lines[i]), target));
         }
         if (i % LINES_PER_CHECK === 0) await slices.yieldIfDue();
       }
@@ -92,7 +92,7 @@ async function restoreLines(file: FileHandle, end: number, target: SnapshotTarge
     await takeBack(restored, target, slices);
     throw error;
   }
-  return { lines: restored.length };
+  return { lines: restored.size };
 }
 
 /** Puts one line back; returns its key. */
@@ -115,13 +115,37 @@ function keptUntilSwept(record: string, entry: SavedEntry, target: SnapshotTarge
 }
 
 /** Removes what was restored, a slice at a time. */
-async function takeBack(keys: string[], { store, coordinator }: SnapshotTarget, slices: TimeSlices): Promise<void> {
-  for (let i = 0; i < keys.length; i++) {
-    store?.remove(keys[i]);
-    await coordinator?.remove(keys[i]);
-    if (i % LINES_PER_CHECK === 0) await slices.yieldIfDue();
+async function takeBack(keys: KeyList, { store, coordinator }: SnapshotTarget, slices: TimeSlices): Promise<void> {
+  let i = 0;
+  for (const key of keys) {
+    store?.remove(key);
+    await coordinator?.remove(key);
+    if (++i % LINES_PER_CHECK === 0) await slices.yieldIfDue();
   }
 }
+
+/**
+ * The keys restored so far, in blocks of a fixed size: one array of a
+ * million keys would be copied whole each time it grows, holding the event
+ * loop (docs/architecture.md, "Faults").
+ */
+class KeyList {
+  private readonly blocks: string[][] = [[]];
+  size = 0;
+
+  add(key: string): void {
+    let block = this.blocks[this.blocks.length - 1];
+    if (block.length === KEY_BLOCK) this.blocks.push((block = []));
+    block.push(key);
+    this.size++;
+  }
+
+  *[Symbol.iterator](): IterableIterator<string> {
+    for (const block of this.blocks) yield* block;
+  }
+}
+
+const KEY_BLOCK = 4096;
 
 /** The file's bytes from the start up to `end`, a chunk at a time. */
 async function* chunks(file: FileHandle, end: number): AsyncGenerator<Buffer> {

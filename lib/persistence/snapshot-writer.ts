@@ -21,7 +21,7 @@ export interface WrittenSnapshot {
 
 /** Text gathered before it is handed to the file (and the digest) as one buffer. */
 const CHUNK_CHARS = 1 << 18;
-/** Lines written between two looks at the clock of the time slices. */
+/** Sessions looked at (written or skipped) between two looks at the clock of the time slices. */
 const LINES_PER_CHECK = 64;
 
 /** The temporary file a snapshot is written to before it replaces `path`. */
@@ -74,17 +74,21 @@ async function writeLines(file: FileHandle, { store, coordinator }: SnapshotPart
     bytes += buffer.length;
     await file.write(buffer);
   };
-  const add = async (line: string): Promise<void> => {
-    pending.push(line);
-    pendingChars += line.length;
-    if (pendingChars >= CHUNK_CHARS) await flush();
-    if (++lines % LINES_PER_CHECK === 0) await slices.yieldIfDue();
+  let looked = 0;
+  const add = async (line: string | undefined): Promise<void> => {
+    if (line !== undefined) {
+      pending.push(line);
+      pendingChars += line.length;
+      lines++;
+      if (pendingChars >= CHUNK_CHARS) await flush();
+    }
+    if (++looked % LINES_PER_CHECK === 0) await slices.yieldIfDue();
   };
   // 1. Every entry, with its record when the store is in-process.
   if (coordinator) for (const entry of coordinator.savedEntries()) await add(entryLine(entry, store?.kept(entry.key)));
   // 2. The records the coordinator has no entry for (a claimed entry's record is going: not saved).
   if (store) {
-    for (const [key, record] of store.keptRecords()) if (!coordinator?.knows(key)) await add(recordLine(key, record));
+    for (const [key, record] of store.keptRecords()) await add(coordinator?.knows(key) ? undefined : recordLine(key, record));
   }
   await flush();
   const trailer = Buffer.from(trailerLine(digest.digest('hex')), 'utf8');
