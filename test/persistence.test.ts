@@ -200,6 +200,20 @@ describe('persist: { path, interval? }', () => {
     expect(second.destroyed).toEqual([expect.objectContaining({ id: cookie.split('=')[1], reason: 'expired', attributes: { cart: ['date'] } })]);
   });
 
+  it('rejects close() when the last snapshot cannot be written, and warns when a periodic one cannot', async () => {
+    const warnings: string[] = [];
+    jest.spyOn(process, 'emitWarning').mockImplementation((warning) => {
+      warnings.push(String(warning));
+    });
+    const { manager, app } = start(new FakeClock(), { persist: { path, interval: 1 } });
+    await createSession(app);
+    rmSync(dir, { recursive: true, force: true }); // the directory goes away while the process runs
+    await waitFor(() => warnings.length > 0);
+    expect(warnings[0]).toMatch(/could not write the snapshot/);
+    open.splice(open.indexOf(manager), 1);
+    await expect(manager.close()).rejects.toThrow(/ENOENT/);
+  });
+
   it('starts empty and finds nothing to warn about when the file does not exist yet', async () => {
     const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
     const { manager } = start(new FakeClock());
