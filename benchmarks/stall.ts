@@ -190,7 +190,7 @@ function newManager(clock: FakeClock): SessionManager {
  * attributes and ends the response, and the middleware calls the `end`
  * installed here only once the session is committed.
  */
-function inProcessCreator(manager: SessionManager): (count: number) => Promise<void> {
+export function inProcessCreator(manager: SessionManager): (count: number) => Promise<void> {
   const middleware = manager.middleware();
   const socket = new Socket();
   let serial = 0;

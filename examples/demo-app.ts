@@ -17,7 +17,7 @@
 import type { IncomingMessage } from 'node:http';
 import { parse as parseCookie } from 'cookie';
 import express, { type Express, type Request, type Response, type Router } from 'express';
-import { createSessionManager, type HttpSession, type SessionEventBase, type SessionManager } from '../lib/index';
+import { createSessionManager, type HttpSession, type SessionEventBase, type SessionManager, type SessionManagerOptions } from '../lib/index';
 
 interface LogLine {
   at: number;
@@ -135,12 +135,12 @@ function fromLoopback(req: Request): boolean {
   return ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(req.socket.remoteAddress ?? '');
 }
 
-export function createDemoApp(): { app: Express; manager: SessionManager } {
+export function createDemoApp(options: Pick<SessionManagerOptions, 'persist'> = {}): { app: Express; manager: SessionManager } {
   // In-process store, 30-minute idle timeout. The reaper sweeps every 10 s
   // (default: every 5 min) so that a short timeout visibly ends in a
   // `sessionDestroyed ... expired` line. `principal` binds sessions to the
-  // logged-in user.
-  const manager = createSessionManager({ reaperInterval: 10, principal: demoUser });
+  // logged-in user. `persist` (given by demo.ts) keeps the sessions across restarts.
+  const manager = createSessionManager({ reaperInterval: 10, principal: demoUser, ...options });
 
   // The last 20 events of every session of every app, newest first. Ids are
   // shortened: a full session id is a credential.

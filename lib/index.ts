@@ -21,6 +21,7 @@ export type { Clock } from './clock';
 export type {
   AppOptions,
   CookieOptions,
+  PersistOptions,
   SerialAccessOptions,
   SessionManagerOptions,
   SessionManagementOptions,

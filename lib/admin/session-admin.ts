@@ -11,21 +11,23 @@ export class SessionAdmin {
   constructor(
     private readonly listing: SessionListing,
     private readonly killing: SessionKilling,
+    /** Runs a call once the manager has started (its snapshot read, if any). */
+    private readonly started: <T>(call: () => Promise<T>) => Promise<T> = (call) => call(),
   ) {}
 
   /** A page of live sessions in key order; `cursor` is absent on the last page. */
   list(options?: ListOptions): Promise<{ sessions: SessionInfo[]; cursor?: string }> {
-    return this.listing.list(options);
+    return this.started(() => this.listing.list(options));
   }
 
   /** A live session of `app`; without `app` the first app (by name) that holds the id. */
   get(id: string, options?: { app?: string }): Promise<SessionInfo | null> {
-    return this.listing.get(id, options);
+    return this.started(() => this.listing.get(id, options));
   }
 
   /** How many sessions the index holds (of `app`), expired ones not yet swept included. */
   count(options?: { app?: string }): Promise<number> {
-    return this.listing.count(options);
+    return this.started(() => this.listing.count(options));
   }
 
   /**
@@ -34,17 +36,17 @@ export class SessionAdmin {
    * the request ends. Without `app`, in every app.
    */
   kill(id: string, options?: { app?: string }): Promise<KillResult> {
-    return this.killing.kill(id, options);
+    return this.started(() => this.killing.kill(id, options));
   }
 
   /** Kills every session (of `app`); resolves how many were killed. */
   killAll(options?: { app?: string }): Promise<number> {
-    return this.killing.killAll(options);
+    return this.started(() => this.killing.killAll(options));
   }
 
   /** Kills every session of a user (every app); resolves how many were killed. */
   killByPrincipal(principal: string): Promise<number> {
-    return this.killing.killByPrincipal(principal);
+    return this.started(() => this.killing.killByPrincipal(principal));
   }
 }
 

@@ -27,6 +27,7 @@ import {
   type SessionManagerOptions,
 } from './options';
 import type { SerialAccessSetting } from '../locking/serial-slot';
+import { persistViolations, resolvePersist } from './persist-resolution';
 import {
   HasMethods,
   IsBooleanOrObject,
@@ -140,6 +141,7 @@ export function resolveManagerOptions(input: unknown): ResolvedManagerOptions {
     ...(isPlainObject(options.cookie) ? check(CookieOptionsSchema, options.cookie, COOKIE_OPTION_NAMES, 'cookie.') : []),
     ...serialAccessViolations(options.serialAccess),
     ...coordinatorViolations(options),
+    ...persistViolations(options),
   ];
   if (violations.length > 0) throw new ConfigurationError(violations);
 
@@ -169,6 +171,7 @@ export function resolveManagerOptions(input: unknown): ResolvedManagerOptions {
     principal: options.principal,
     storeTimeoutMs: (options.storeTimeout ?? 5) * 1000,
     clock: options.clock,
+    persist: resolvePersist(options.persist),
   };
 }
 

@@ -34,6 +34,22 @@ export interface SerialAccessOptions {
   accessOnTimeout?: boolean;
 }
 
+/** Where and how often the in-process sessions are saved (`persist`). */
+export interface PersistOptions {
+  /**
+   * The snapshot file. Its directory must exist and be writable (checked at
+   * startup: `ConfigurationError`); a temporary `<path>.tmp` is written
+   * beside it and renamed over it.
+   */
+  path: string;
+  /**
+   * Whole seconds between snapshots, besides the one `close()` writes.
+   * Hazard: without it, a crash (or a process killed without `close()`)
+   * loses every change since the last start. @default none: only at `close()`
+   */
+  interval?: number;
+}
+
 /** Manager-level ("session manager") options. Every duration is in seconds. */
 export interface SessionManagerOptions {
   /** Any express-session store. @default an in-process {@link MemoryStore} */
@@ -96,6 +112,17 @@ export interface SessionManagerOptions {
    * whose request reads as anonymous is not served. @default none
    */
   principal?: (req: Request) => string | undefined;
+  /**
+   * Sessions that survive a restart: the in-process store's records and the
+   * in-process coordinator's entries (deadlines, the principal index) are
+   * written to `path` at `close()` and every `interval`, atomically, and
+   * read back when the manager is created; `manager.ready` resolves once
+   * they are, and requests, sweeps and admin calls wait for it. With an
+   * external store, only the coordinator is saved. An unreadable file is
+   * moved aside with a warning and the manager starts empty. Hazard: a
+   * crash loses what changed since the last snapshot. @default none
+   */
+  persist?: PersistOptions;
   /** Seconds (fractional allowed) a store or coordinator call may take before `StoreUnavailableError`. @default 5 */
   storeTimeout?: number;
   /** Where time comes from; inject a fake one in tests. @default the system clock */
@@ -133,6 +160,7 @@ export interface ResolvedManagerOptions {
   principal: ((req: Request) => string | undefined) | undefined;
   storeTimeoutMs: number;
   clock: Clock | undefined;
+  persist: { path: string; intervalMs: number | undefined } | undefined;
 }
 
 /** App options with defaults applied. */
@@ -147,10 +175,11 @@ export interface ResolvedAppOptions {
 
 export const MANAGER_OPTION_NAMES: readonly (keyof SessionManagerOptions)[] = [
   'store', 'coordinator', 'invalidationTimeout', 'reaperInterval', 'strictExpiry', 'secret',
-  'tracking', 'cookie', 'header', 'serialAccess', 'principal', 'storeTimeout', 'clock',
+  'tracking', 'cookie', 'header', 'serialAccess', 'principal', 'storeTimeout', 'clock', 'persist',
 ];
 export const APP_OPTION_NAMES: readonly (keyof AppOptions)[] = ['app', 'maxInactiveInterval', 'stateless', 'serialAccess'];
 export const COOKIE_OPTION_NAMES: readonly (keyof CookieOptions)[] = [
   'name', 'path', 'domain', 'secure', 'sameSite', 'httpOnly', 'maxAge',
 ];
+export const PERSIST_OPTION_NAMES: readonly (keyof PersistOptions)[] = ['path', 'interval'];
 export const SERIAL_ACCESS_OPTION_NAMES: readonly (keyof SerialAccessOptions)[] = ['maxWaitTime', 'accessOnTimeout'];

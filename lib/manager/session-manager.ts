@@ -17,6 +17,7 @@ import { CommitOrder } from '../locking/commit-order';
 import { createSerialLocks } from '../locking/serial-locks';
 import { createDisconnect, createMiddleware, createStatelessMiddleware } from '../request/middleware';
 import { SessionDestroyer } from '../session/destruction';
+import { createPersistence, type Persistence } from '../persistence/persistence';
 import { MemoryStore } from '../storage/memory-store';
 import { StoreAdapter } from '../storage/store-adapter';
 import { SessionIdCodec } from '../tracking/session-id-codec';
@@ -25,6 +26,7 @@ import { ManagerEvents } from './manager-events';
 import { resolveAppOptions, resolveManagerOptions } from './option-resolution';
 import type { AppOptions, ResolvedManagerOptions, SessionManagerOptions } from './options';
 import type { AppContext, SessionCounters, SessionRuntime } from './runtime';
+import { StartupGate } from './startup-gate';
 import { defaultReaperInterval, warnAboutSerialAccess, warnAtStartup } from './startup-warnings';
 
 const NO_APPS: readonly string[] = [];
@@ -61,9 +63,11 @@ export class SessionManager extends ManagerEvents {
   /** Look at and kill sessions. */
   readonly sessions: SessionAdmin;
   /**
-   * Resolves once the manager is fully started: with a remote coordinator,
-   * once kills issued in other processes reach this one (Redis may be down
-   * at startup; it keeps trying). Requests do not wait for it.
+   * Resolves once the manager is fully started: with `persist`, once the
+   * snapshot is read (requests, sweeps and admin calls wait for that); with
+   * a remote coordinator, once kills issued in other processes reach this
+   * one (Redis may be down at startup; it keeps trying; requests do not wait
+   * for that).
    */
   readonly ready: Promise<void>;
   private readonly options: ResolvedManagerOptions;
@@ -81,6 +85,10 @@ export class SessionManager extends ManagerEvents {
   private readonly kills: KillSubscription | undefined;
   /** Renews the coordinator's leases of long requests, when it counts requests by lease. */
   private readonly leases: LeaseRenewal | undefined;
+  /** Saves the in-process sessions across restarts (`persist`). */
+  private readonly persistence: Persistence | undefined;
+  /** Holds back what arrives while the snapshot is read. */
+  private readonly gate: StartupGate;
 
   constructor(options?: SessionManagerOptions) {
     super();
@@ -143,11 +151,15 @@ export class SessionManager extends ManagerEvents {
       clock,
       track,
     });
-    this.sessions = new SessionAdmin(listing, killing);
+    // A record of a session that fell due while the process was down is kept for two sweeps from the restart.
+    this.persistence = createPersistence(this.options.persist, this.store, this.coordinator, clock, 2 * reaperMs);
+    this.gate = new StartupGate(this.persistence?.load().then(() => this.persistence!.start()));
+    this.sessions = new SessionAdmin(listing, killing, (call) => this.gate.call(call));
     this.kills = this.listenForKills(coordinator);
-    this.ready = this.kills ? this.kills.ready : Promise.resolve();
+    this.ready = this.kills ? Promise.all([this.kills.ready, this.gate.opened]).then(() => undefined) : this.gate.opened;
     warnAtStartup(this.options, this.store, this.reaperInterval);
-    this.reaper.start();
+    if (this.persistence) void this.gate.opened.then(() => this.reaper.start());
+    else this.reaper.start();
     this.leases?.start();
   }
 
@@ -168,7 +180,7 @@ export class SessionManager extends ManagerEvents {
       warnAboutSerialAccess(this.coordinator);
     }
     this.appTimeouts.set(context.name, context.timeout);
-    return createMiddleware(this.runtime, context);
+    return this.gate.handler(createMiddleware(this.runtime, context));
   }
 
   /**
@@ -210,18 +222,22 @@ export class SessionManager extends ManagerEvents {
 
   /** Runs a reaper sweep now: idle sessions are destroyed with reason `expired`. */
   reap(): Promise<SweepResult> {
-    return this.reaper.sweep();
+    return this.gate.call(() => this.reaper.sweep());
   }
 
   /**
-   * Stops the reaper and the kill channel and waits for in-flight commits.
+   * Stops the reaper and the kill channel and waits for in-flight commits;
+   * with `persist`, then writes the snapshot (rejecting if it cannot). Stop
+   * the server first: what requests change after the snapshot is not saved.
    * The store and coordinator stay open: they are the caller's.
    */
   async close(): Promise<void> {
+    await this.gate.opened;
     await this.reaper.stop();
     this.leases?.stop();
     await this.kills?.close();
     while (this.inflight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
+    await this.persistence?.close();
   }
 
   /**

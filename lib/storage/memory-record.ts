@@ -89,3 +89,24 @@ function isUsualCookie(cookie: Record<string, unknown> | undefined, expires: num
   if (maxAge !== null && (typeof maxAge !== 'number' || !Number.isFinite(maxAge))) return false;
   return 'originalMaxAge' in cookie && cookie.expires === (expires === null ? null : new Date(expires).toISOString());
 }
+
+/**
+ * Whether `kept` has the shape `pack` gives (`[<expires or null>,...]`):
+ * enough for `expiresAtOf` to read it, checked before a string read back
+ * from a snapshot is kept.
+ */
+export function isKept(kept: unknown): kept is string {
+  if (typeof kept !== 'string' || kept.length < 4 || kept.charCodeAt(0) !== 91 /* [ */ || kept.charCodeAt(kept.length - 1) !== 93 /* ] */) return false;
+  const comma = kept.indexOf(',');
+  if (comma < 2) return false;
+  const head = kept.slice(1, comma);
+  return head === 'null' || /^[0-9]{1,16}$/.test(head);
+}
+
+/** The kept record expiring at `ms` instead (its cookie's `expires` moves with it). */
+export function withExpiresAt(kept: string, ms: number): string {
+  const comma = kept.indexOf(',');
+  if (!kept.startsWith('false', comma + 1)) return `[${Math.round(ms)}${kept.slice(comma)}`;
+  const session = unpack(kept) as unknown as { cookie?: Record<string, unknown> };
+  return pack({ ...session, cookie: { ...session.cookie, expires: new Date(ms).toISOString() } } as unknown as SessionData);
+}

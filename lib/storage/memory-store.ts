@@ -110,6 +110,26 @@ export class MemoryStore extends Store {
     this.parsed.delete(sid);
   }
 
+  /**
+   * Every kept record as it is kept (`memory-record.ts`), for a snapshot
+   * (docs/architecture.md, "Persistence"): live iteration, so a caller that
+   * yields between records sees those added meanwhile and not those deleted.
+   */
+  keptRecords(): IterableIterator<[string, string]> {
+    return this.records.entries();
+  }
+
+  /** The kept form of one record, expired or not; `undefined` when there is none. */
+  kept(sid: string): string | undefined {
+    return this.records.get(sid);
+  }
+
+  /** Puts back a record in its kept form, read from a snapshot (checked with `isKept`). */
+  restore(sid: string, kept: string): void {
+    this.records.set(sid, kept);
+    this.parsed.delete(sid);
+  }
+
   /** The number of live records. */
   override length(callback: Callback<number>): void {
     this.prune();
