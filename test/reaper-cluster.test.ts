@@ -1,6 +1,7 @@
 /**
  * Exactly once across processes: three Node processes share the run's
- * redis-server (connect-redis + redisCoordinator), each with its own
+ * Redis — one server, the cluster, the Sentinel setup (connect-redis +
+ * redisCoordinator on the same client) — each with its own
  * background reaper, in real time. 300 sessions are created through HTTP
  * over the three; 30 are kept alive by requests spread over the processes
  * while the rest expire; then the keep-alive stops and those expire too.
@@ -12,7 +13,8 @@
 import { redisLayout, zCardAll } from './support/redis-layout';
 import { Cluster, eachLimited, waitFor, type Worker } from './support/reaper-cluster';
 import type { WorkerView } from './support/reaper-cluster-worker';
-import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix, type TestRedisClient } from './support/services';
+import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, scanKeys, type TopologyClient } from './support/redis-topology';
+import { uniquePrefix } from './support/services';
 
 const WORKERS = 3;
 const SESSIONS = 300;
@@ -27,27 +29,27 @@ const KEEP_ALIVE_MS = 5_000;
 /** How long the expired sessions may take to be reaped: timeout + interval + a sweep, with slack. */
 const REAP_WITHIN_MS = (TIMEOUT_S + 2 * REAPER_INTERVAL_S) * 1000 + 3_000;
 
-describeRedis('the reaper across processes', () => {
+describeTopologies('the reaper across processes', (topology) => {
   let cluster: Cluster | undefined;
-  let client: TestRedisClient | undefined;
+  let client: TopologyClient | undefined;
   let prefix = '';
 
   afterEach(async () => {
     cluster?.kill();
     cluster = undefined;
     if (client) {
-      await deleteRedisKeys(client, prefix);
-      await client.close();
+      await deleteKeys(client, prefix);
+      await closeTopologyClient(client);
       client = undefined;
     }
   });
 
   it('fires sessionDestroyed exactly once per expired session, loses none, and spares sessions kept alive', async () => {
     prefix = uniquePrefix('reaper-cluster');
-    client = await createRedisClient();
+    client = await connectTopology(topology);
     cluster = new Cluster();
     const c = cluster;
-    await c.start(WORKERS, { redisUrl: process.env.REDIS_URL!, prefix, timeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
+    await c.start(WORKERS, { redisUrl: process.env.REDIS_URL!, topology, prefix, timeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
 
     // 1. 300 sessions through HTTP, spread round-robin over the processes.
     const sessions: { n: number; id: string; createdOn: Worker }[] = [];
@@ -161,8 +163,6 @@ describeRedis('the reaper across processes', () => {
 
     // Nothing is left in Redis: no record, no entry, no index member.
     expect(await zCardAll(client, redisLayout(`${prefix}esm:`).allExpiry())).toBe(0);
-    const left: string[] = [];
-    for await (const keys of client.scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) left.push(...keys);
-    expect(left).toEqual([]);
+    expect(await scanKeys(client, `${prefix}*`)).toEqual([]);
   }, 60_000);
 });

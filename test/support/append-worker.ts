@@ -21,7 +21,7 @@
  * same store, which has neither: the version users migrate from).
  *
  * It speaks the reaper worker's IPC protocol, in part: `ready`, `failed`, and
- * `stopped` after a `{ type: 'stop' }`. Environment: `REDIS_URL`,
+ * `stopped` after a `{ type: 'stop' }`. Environment: `ESM_REDIS_TOPOLOGY` (redis-topology.ts),
  * `ESM_CLUSTER_PREFIX` (key prefix of the run), `ESM_CLUSTER_WORKER` (its
  * name), `ESM_APPEND_MODE`. It exits when the parent goes.
  */
@@ -30,10 +30,10 @@ import type { AddressInfo } from 'node:net';
 import express, { type Express, type Request, type Response } from 'express';
 import session from 'express-session-1.19';
 import { RedisStore } from 'connect-redis';
-import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
+import { connectFromEnv, type TopologyClient } from './redis-topology';
 import { answerErrors, closeServer, runWorker } from './worker-process';
 
 /** The session layers a worker can serve the app with. */
@@ -45,7 +45,7 @@ interface AppendApp {
   close: () => Promise<void>;
 }
 
-type RedisClient = ReturnType<typeof createClient>;
+type RedisClient = TopologyClient;
 
 const worker = process.env.ESM_CLUSTER_WORKER ?? `worker-${process.pid}`;
 /** How long `/append` holds the list it read before writing it back, unless `wait` says otherwise. */
@@ -142,15 +142,12 @@ function expressSessionApp(client: RedisClient, prefix: string): AppendApp {
 }
 
 async function main(): Promise<void> {
-  const url = process.env.REDIS_URL;
   const prefix = process.env.ESM_CLUSTER_PREFIX;
-  if (!url || !prefix) throw new Error('REDIS_URL and ESM_CLUSTER_PREFIX are required');
+  if (!prefix) throw new Error('ESM_CLUSTER_PREFIX is required');
   const mode = (process.env.ESM_APPEND_MODE ?? 'manager') as AppendMode;
   if (mode !== 'manager' && mode !== 'merging' && mode !== 'express-session') throw new Error(`unknown ESM_APPEND_MODE: ${mode}`);
 
-  const client = createClient({ url });
-  client.on('error', () => undefined);
-  await client.connect();
+  const client = await connectFromEnv();
   const { app, close } = mode === 'express-session' ? expressSessionApp(client, prefix) : managerApp(client, prefix, mode === 'manager');
   const server = createServer(app);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));

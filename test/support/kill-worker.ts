@@ -17,17 +17,17 @@
  * It speaks the reaper worker's IPC protocol (`ready`, `destroyed` per
  * `sessionDestroyed`, `stopped` after `{ type: 'stop' }`, `failed`), and
  * also sends `{ type: 'running', worker, route, id }` once a `/fetch` or
- * `/hold` handler runs. Environment: `REDIS_URL`, `ESM_CLUSTER_PREFIX`,
+ * `/hold` handler runs. Environment: `ESM_REDIS_TOPOLOGY` (redis-topology.ts), `ESM_CLUSTER_PREFIX`,
  * `ESM_CLUSTER_WORKER`, `ESM_KILL_HANG_URL`. It exits when the parent goes.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, { type Request, type Response } from 'express';
 import { RedisStore } from 'connect-redis';
-import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
+import { connectFromEnv } from './redis-topology';
 import { answerErrors, closeServer, runWorker } from './worker-process';
 
 /** Messages a kill worker sends: the reaper worker's, and `running`. */
@@ -50,16 +50,13 @@ function send(message: KillWorkerMessage): void {
 }
 
 async function main(): Promise<void> {
-  const url = process.env.REDIS_URL;
   const prefix = process.env.ESM_CLUSTER_PREFIX;
   const hangUrl = process.env.ESM_KILL_HANG_URL;
-  if (!url || !prefix || !hangUrl) throw new Error('REDIS_URL, ESM_CLUSTER_PREFIX and ESM_KILL_HANG_URL are required');
+  if (!prefix || !hangUrl) throw new Error('ESM_CLUSTER_PREFIX and ESM_KILL_HANG_URL are required');
   // Warnings (e.g. the reaper interval) are expected here; keep stderr for real trouble.
   process.removeAllListeners('warning');
 
-  const client = createClient({ url });
-  client.on('error', () => undefined);
-  await client.connect();
+  const client = await connectFromEnv();
   const manager = createSessionManager({
     store: new RedisStore({ client, prefix: `${prefix}sess:` }),
     coordinator: redisCoordinator({ client, prefix: `${prefix}esm:` }),

@@ -10,7 +10,7 @@
  * - `{ type: 'reaped', worker, expired }` after a `{ type: 'reap' }` message (a sweep now);
  * - `{ type: 'stopped', worker, stats }` after a `{ type: 'stop' }` message.
  *
- * Environment: `REDIS_URL`, `ESM_CLUSTER_PREFIX` (key prefix of the run),
+ * Environment: `ESM_REDIS_TOPOLOGY` and what it needs (redis-topology.ts), `ESM_CLUSTER_PREFIX` (key prefix of the run),
  * `ESM_CLUSTER_WORKER` (its name), `ESM_CLUSTER_TIMEOUT` and
  * `ESM_CLUSTER_REAPER_INTERVAL` (seconds). It exits when the parent goes.
  */
@@ -18,9 +18,9 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { RedisStore } from 'connect-redis';
-import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
+import { connectFromEnv } from './redis-topology';
 import { closeServer, runWorker } from './worker-process';
 
 /** Messages a worker sends to the parent. */
@@ -58,15 +58,12 @@ function send(message: WorkerMessage): void {
 }
 
 async function main(): Promise<void> {
-  const url = process.env.REDIS_URL;
   const prefix = process.env.ESM_CLUSTER_PREFIX;
-  if (!url || !prefix) throw new Error('REDIS_URL and ESM_CLUSTER_PREFIX are required');
+  if (!prefix) throw new Error('ESM_CLUSTER_PREFIX is required');
   // Warnings (reaperInterval under 10 s) are expected here; keep stderr for real trouble.
   process.removeAllListeners('warning');
 
-  const client = createClient({ url });
-  client.on('error', () => undefined);
-  await client.connect();
+  const client = await connectFromEnv();
   const manager = createSessionManager({
     store: new RedisStore({ client, prefix: `${prefix}sess:` }),
     coordinator: redisCoordinator({ client, prefix: `${prefix}esm:` }),

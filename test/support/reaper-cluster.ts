@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { resolve } from 'node:path';
 import type { WorkerMessage, WorkerView } from './reaper-cluster-worker';
+import { topologyEnv, type Topology } from './redis-topology';
 
 const ROOT = resolve(__dirname, '..', '..');
 const WORKER = resolve(__dirname, 'reaper-cluster-worker.ts');
@@ -27,6 +28,8 @@ export interface ClusterOptions {
   script?: string;
   /** More environment for every worker (e.g. a mode of the script). */
   env?: Record<string, string>;
+  /** The Redis topology the workers connect to (redis-topology.ts). @default 'single' */
+  topology?: Topology;
 }
 
 /** A running worker. */
@@ -128,6 +131,7 @@ export class Cluster {
         ...process.env,
         ...options.env,
         REDIS_URL: options.redisUrl,
+        ...topologyEnv(options.topology ?? 'single'),
         ESM_CLUSTER_PREFIX: options.prefix,
         ESM_CLUSTER_WORKER: name,
         ...(options.timeout === undefined ? {} : { ESM_CLUSTER_TIMEOUT: String(options.timeout) }),
