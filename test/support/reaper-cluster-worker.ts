@@ -12,7 +12,9 @@
  *
  * Environment: `ESM_REDIS_TOPOLOGY` and what it needs (redis-topology.ts), `ESM_CLUSTER_PREFIX` (key prefix of the run),
  * `ESM_CLUSTER_WORKER` (its name), `ESM_CLUSTER_TIMEOUT` and
- * `ESM_CLUSTER_REAPER_INTERVAL` (seconds). It exits when the parent goes.
+ * `ESM_CLUSTER_REAPER_INTERVAL` (seconds), optionally `ESM_CLUSTER_REPLICAS`
+ * (the coordinator's `replicas`) and `ESM_CLUSTER_STORE_TIMEOUT` (seconds).
+ * An unhandled rejection is reported as `failed`. It exits when the parent goes.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -66,9 +68,14 @@ async function main(): Promise<void> {
   const client = await connectFromEnv();
   const manager = createSessionManager({
     store: new RedisStore({ client, prefix: `${prefix}sess:` }),
-    coordinator: redisCoordinator({ client, prefix: `${prefix}esm:` }),
+    coordinator: redisCoordinator({ client, prefix: `${prefix}esm:`, replicas: Number(process.env.ESM_CLUSTER_REPLICAS ?? 0) }),
     invalidationTimeout: Number(process.env.ESM_CLUSTER_TIMEOUT ?? 2),
     reaperInterval: Number(process.env.ESM_CLUSTER_REAPER_INTERVAL ?? 1),
+    ...(process.env.ESM_CLUSTER_STORE_TIMEOUT ? { storeTimeout: Number(process.env.ESM_CLUSTER_STORE_TIMEOUT) } : {}),
+  });
+  // A rejection nobody handled is a failure the parent must see (the failover suite asserts there is none).
+  process.on('unhandledRejection', (reason) => {
+    send({ type: 'failed', worker, error: `unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}` });
   });
   manager.on('sessionDestroyed', (e) => {
     const base = e.subsession === undefined ? { id: e.id } : { id: e.id, subsession: e.subsession };

@@ -1,3 +1,4 @@
+import calculateSlot from 'cluster-key-slot';
 import createDebug from 'debug';
 import type { Script } from './redis-scripts';
 
@@ -143,6 +144,14 @@ export class RedisConnection {
       .catch((rediscovery: unknown) => debug('cannot read the cluster slots again: %O', rediscovery))
       .finally(() => (this.rediscovering = false));
     return error;
+  }
+
+  /** Which connection a call on `key` goes over: on a cluster, the primary owning its slot; else the one connection. */
+  routeOf(key: string): string {
+    if (this.kind !== 'cluster') return '';
+    const slot = calculateSlot(key);
+    const master = (this.client as unknown as { getSlotMaster?(slot: number): { address?: string } | undefined }).getSlotMaster?.(slot);
+    return master?.address ?? `slot ${slot}`;
   }
 
   /**

@@ -67,13 +67,14 @@
  * - keys: ZRANGEBYLEX P{T}sessions, on every shard; count: ZCARD, every
  *   shard; keysOf: SMEMBERS, every shard
  * - with `replicas: n`, a claim or kill that changed the entry is followed by
- *   WAIT n on that node, before the destruction is announced.
+ *   WAIT n on that node (one at a time per node, shared by the claims sent
+ *   meanwhile, bounded by a quarter of `storeTimeout`; `replica-waits.ts`),
+ *   before the destruction is announced.
  *
  * A read costs one script before its response (`load`, or `enter` sent in the
  * same tick as the store's GET) and one after it (`leave`); a write one
  * before it (`write`, with the leave) when the records are colocated.
  */
-import createDebug from 'debug';
 import { withinBound } from '../../storage/call-bound';
 import { isSubsessionKey } from '../../storage/session-key';
 import { ConfigurationError } from '../../errors';
@@ -81,10 +82,9 @@ import type { AccessEntry, ColocatedRecords, Coordinator, KillSubscription, Leav
 import { RedisConnection, type RedisScriptClient } from './redis-connection';
 import { toAccessEntry } from './redis-entry';
 import { RedisKeys } from './redis-keys';
+import { ReplicaWaits } from './replica-waits';
 import { RedisRecords } from './redis-records';
 import { script, type ScriptName } from './redis-scripts';
-
-const debug = createDebug('express-session-management:redis');
 
 export type { RedisClusterClient, RedisScriptClient, RedisSentinelClient, RedisSingleClient, RedisSubscriber } from './redis-connection';
 
@@ -122,6 +122,7 @@ export class RedisCoordinator implements Coordinator {
   private readonly connection: RedisConnection;
   private readonly layout: RedisKeys;
   private readonly replicas: number;
+  private readonly replicaWaits: ReplicaWaits;
   private callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
   private readonly killListeners = new Set<(key: string) => void>();
   /** The kill channel while anyone listens. */
@@ -132,6 +133,10 @@ export class RedisCoordinator implements Coordinator {
     this.connection.setTimeout(DEFAULT_CALL_TIMEOUT_MS);
     this.layout = new RedisKeys(options.prefix ?? 'esm:', options.shards ?? 16);
     this.replicas = options.replicas ?? 0;
+    this.replicaWaits = new ReplicaWaits(this.replicas, (_route, key) => {
+      const boundMs = Math.max(1, Math.floor(this.callTimeoutMs / 4));
+      return withinBound(this.connection.waitForReplicas(key, this.replicas, boundMs), boundMs + 1000, 'coordinator wait');
+    });
   }
 
   /**
@@ -310,22 +315,15 @@ export class RedisCoordinator implements Coordinator {
   }
 
   /**
-   * With `replicas`: waits (bounded by `storeTimeout`) until that many replicas
-   * have what this connection just wrote for `key`. Fewer in time is not an
-   * error — the destruction goes on, and the window it leaves is the one
-   * documented for `replicas: 0`.
+   * With `replicas`: waits (a quarter of `storeTimeout` at most; see
+   * `replica-waits.ts`) until that many replicas have what this connection
+   * just wrote for `key`. Fewer in time is not an error — the destruction
+   * goes on, and the window it leaves is the one documented for `replicas: 0`.
    */
   private async replicate(key: string): Promise<void> {
     if (this.replicas === 0) return;
-    const acknowledged = await withinBound(
-      this.connection.waitForReplicas(this.layout.entry(key), this.replicas, this.callTimeoutMs),
-      this.callTimeoutMs + 1000,
-      'coordinator wait',
-    ).catch((error: unknown) => {
-      debug('WAIT for %s failed: %O', key, error);
-      return 0;
-    });
-    if (acknowledged < this.replicas) debug('%d of %d replicas had the claim of %s in time', acknowledged, this.replicas, key);
+    const entry = this.layout.entry(key);
+    await this.replicaWaits.wait(this.connection.routeOf(entry), entry);
   }
 
   /** One call: a script of `scripts.lua`, within the call bound. */
