@@ -161,8 +161,11 @@ export async function runFailover(topology: 'cluster' | 'sentinel', options: Fai
     await new Promise((resolve) => setTimeout(resolve, options.afterMs ?? 5000));
     running = false;
     await traffic;
-    const ids = new Set(created.map((session) => session.id));
-    const allReaped = await waitFor(20_000, () => new Set(workers.destroyed.map((d) => d.id)).size >= ids.size);
+    const mustBeReaped = created.filter((s) => s.at < killedAt - REPLICATED_AFTER_MS || s.at > healthyAt + RECOVERY_GRACE_MS);
+    await waitFor(20_000, () => {
+      const destroyed = new Set(workers.destroyed.map((d) => d.id));
+      return mustBeReaped.every((s) => destroyed.has(s.id));
+    });
     await new Promise((resolve) => setTimeout(resolve, 2 * REAPER_INTERVAL_S * 1000)); // room for a duplicate
     await workers.stop();
     return {
