@@ -36,7 +36,8 @@ function expectCleanFailover(run: FailoverRun): void {
   expect([...counts].filter(([, times]) => times > 1)).toEqual([]);
   // None lost that the primary had replicated, nor any created after the failover.
   expect(run.mustBeReaped.length).toBeGreaterThan(0);
-  expect(run.mustBeReaped.filter((s) => !counts.has(s.id))).toEqual([]);
+  const lost = run.mustBeReaped.filter((s) => !counts.has(s.id));
+  expect(lost.map((s) => ({ createdAfterKillMs: s.at - run.killedAt, healthyAfterKillMs: run.healthyAt - run.killedAt }))).toEqual([]);
   expect(run.destroyed.every((d) => d.reason === 'expired')).toBe(true);
 }
 
