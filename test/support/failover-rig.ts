@@ -11,7 +11,9 @@
 import { Cluster, waitFor, type DestroyedReport, type Worker } from './reaper-cluster';
 import { startRedisCluster } from './redis-cluster-servers';
 import { SENTINEL_PRIMARY_NAME, startRedisSentinels } from './redis-sentinel-servers';
+import { redisLayout } from './redis-layout';
 import { findOnPath } from './redis-server';
+import { closeTopologyClient, connectTopology } from './redis-topology';
 import { uniquePrefix } from './services';
 
 /** One request of the traffic. */
@@ -49,6 +51,8 @@ export interface FailoverRun {
   failures: string[];
   /** Workers that stopped when asked (closed their manager) instead of having crashed. */
   stoppedCleanly: number;
+  /** For each session that must be reaped and was not: what Redis still holds of it (for failure messages). */
+  leftovers: Record<string, unknown>;
 }
 
 /** Options of {@link runFailover}. */
@@ -89,11 +93,12 @@ export async function runFailover(topology: 'cluster' | 'sentinel', options: Fai
       ? { REDIS_CLUSTER_NODES: servers.addresses.join(',') }
       : { REDIS_SENTINEL_NODES: servers.addresses.join(','), REDIS_SENTINEL_NAME: SENTINEL_PRIMARY_NAME };
   const workers = new Cluster();
+  const prefix = uniquePrefix(`failover-${topology}`);
   try {
     await workers.start(WORKERS, {
       redisUrl: process.env.REDIS_URL ?? '',
       topology,
-      prefix: uniquePrefix(`failover-${topology}`),
+      prefix,
       timeout: TIMEOUT_S,
       reaperInterval: REAPER_INTERVAL_S,
       env: { ...env, ESM_CLUSTER_REPLICAS: String(options.replicas ?? 1), ESM_CLUSTER_STORE_TIMEOUT: '1' },
@@ -168,6 +173,22 @@ export async function runFailover(topology: 'cluster' | 'sentinel', options: Fai
     });
     await new Promise((resolve) => setTimeout(resolve, 2 * REAPER_INTERVAL_S * 1000)); // room for a duplicate
     await workers.stop();
+    const leftovers: Record<string, unknown> = {};
+    const destroyed = new Set(workers.destroyed.map((d) => d.id));
+    const missing = mustBeReaped.filter((s) => !destroyed.has(s.id));
+    if (missing.length > 0) {
+      const inspector = await connectTopology(topology, { ...process.env, ...env });
+      const layout = redisLayout(`${prefix}esm:`);
+      for (const s of missing) {
+        leftovers[s.id] = {
+          createdAfterKillMs: s.at - killedAt,
+          entry: await inspector.hGetAll(layout.entry(s.id)),
+          due: await inspector.zScore(layout.expiry(s.id), s.id),
+          record: await inspector.get(`${prefix}sess:${s.id}`),
+        };
+      }
+      await closeTopologyClient(inspector);
+    }
     return {
       killedAt,
       healthyAt,
@@ -177,6 +198,7 @@ export async function runFailover(topology: 'cluster' | 'sentinel', options: Fai
       mustBeReaped,
       failures: [...workers.failures],
       stoppedCleanly: workers.stopped.size,
+      leftovers,
     };
   } finally {
     workers.kill();

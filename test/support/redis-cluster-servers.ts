@@ -72,7 +72,7 @@ export async function startRedisCluster(binary: string, cli: string, options: Re
 async function askEach(nodes: RedisServer[], command: string[]): Promise<(string | undefined)[]> {
   return Promise.all(
     nodes.map(async (node) => {
-      const client = createClient({ url: node.url, socket: { connectTimeout: 500, reconnectStrategy: false } });
+      const client = createClient({ url: node.url, socket: { connectTimeout: 2000, reconnectStrategy: false } });
       client.on('error', () => undefined);
       try {
         await client.connect();
@@ -88,8 +88,13 @@ async function askEach(nodes: RedisServer[], command: string[]): Promise<(string
 }
 
 async function roles(nodes: RedisServer[]): Promise<{ node: RedisServer; role: 'master' | 'slave' }[]> {
-  const answers = await askEach(nodes, ['ROLE']);
-  return nodes.flatMap((node, i) => (answers[i] === 'master' || answers[i] === 'slave' ? [{ node, role: answers[i] }] : []));
+  // A loaded machine may leave a node slow to answer: ask again (up to 10 s) until a primary answers.
+  for (let attempt = 0; ; attempt++) {
+    const answers = await askEach(nodes, ['ROLE']);
+    const found = nodes.flatMap((node, i) => (answers[i] === 'master' || answers[i] === 'slave' ? [{ node, role: answers[i] as 'master' | 'slave' }] : []));
+    if (found.some((node) => node.role === 'master') || attempt >= 50) return found;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
 }
 
 /**
