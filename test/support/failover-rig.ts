@@ -8,6 +8,8 @@
  * It records every response with its time, every `sessionDestroyed`, and
  * when the servers were healthy again; the caller judges.
  */
+import calculateSlot from 'cluster-key-slot';
+import type { createCluster } from 'redis';
 import { Cluster, waitFor, type DestroyedReport, type Worker } from './reaper-cluster';
 import { startRedisCluster } from './redis-cluster-servers';
 import { SENTINEL_PRIMARY_NAME, startRedisSentinels } from './redis-sentinel-servers';
@@ -140,7 +142,13 @@ export async function runFailover(topology: 'cluster' | 'sentinel', options: Fai
     await new Promise((resolve) => setTimeout(resolve, options.beforeMs ?? 2000));
     let killedAt: number;
     if ('nodes' in servers) {
-      const victim = (await servers.roles()).find((node) => node.role === 'master')!.node;
+      // The primary of a kept session's keys, so that the kill certainly hits requests.
+      const inspector = await connectTopology(topology, { ...process.env, ...env });
+      const slot = calculateSlot(redisLayout(`${prefix}esm:`).entry(kept[0].id));
+      const owner = (inspector as unknown as ReturnType<typeof createCluster>).getSlotMaster(slot);
+      await closeTopologyClient(inspector);
+      const primaries = (await servers.roles()).filter((node) => node.role === 'master').map((node) => node.node);
+      const victim = primaries.find((node) => node.port === owner.port) ?? primaries[0];
       await victim.crash();
       killedAt = Date.now();
       await new Promise((resolve) => setTimeout(resolve, 1000)); // until the cluster has noticed
