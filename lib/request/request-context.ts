@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LeaveUpdate } from '../coordination/coordinator';
 import { IllegalStateError } from '../errors';
-import type { KillTarget } from '../killing/running-requests';
+import type { RunningRequest } from '../killing/running-requests';
 import { SerialSlot } from '../locking/serial-slot';
 import type { AppContext, SessionRuntime } from '../manager/runtime';
 import { ServletSession, type SessionHost } from '../session/http-session';
@@ -36,7 +36,7 @@ const QUIET_SIGNAL = new AbortController().signal;
  * holds. Loading, committing and the response's hooks live in the files
  * beside it; this class holds what they share.
  */
-export class RequestContext implements SessionHost, KillTarget {
+export class RequestContext implements SessionHost, RunningRequest {
   /** Start of the request, ms. */
   readonly start: number;
   /** The session of `req.httpSession`. */
@@ -66,6 +66,8 @@ export class RequestContext implements SessionHost, KillTarget {
   private finished = false;
   /** This request's token in the coordinator (its enter and its leave name it). */
   readonly token = nextToken();
+  /** When its coordinator lease was taken or last renewed (docs/architecture.md, "Faults"). */
+  leaseFrom: number;
   /** Behind the loaded session's `signal`; made on first use. */
   private controller: AbortController | undefined;
 
@@ -76,6 +78,7 @@ export class RequestContext implements SessionHost, KillTarget {
     readonly res: ServerResponse,
   ) {
     this.start = runtime.clock.now();
+    this.leaseFrom = this.start;
     this.session = this.pendingSession();
     this.slot = new SerialSlot(runtime.locks, appContext.serialAccess);
     this.hooks = new ResponseHooks(this);
@@ -150,7 +153,7 @@ export class RequestContext implements SessionHost, KillTarget {
    * changes nothing when the enter never happened, so it is safe. Should it
    * fail too, it is retried after 1, 2, 4 and 8 × `storeTimeout`: a Redis
    * failover takes seconds, and a leave lost for good leaves the session
-   * marked in use — never reaped before its record expires in the store
+   * marked in use — not reaped — until its lease runs out
    * (docs/architecture.md, "Redis Cluster and Sentinel").
    */
   leaveLater(key: string, update: LeaveUpdate): void {
