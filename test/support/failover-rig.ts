@@ -107,9 +107,12 @@ export async function runFailover(topology: 'cluster' | 'sentinel', options: Fai
     });
     const created: { id: string; at: number }[] = [];
     const kept: { id: string; n: number }[] = [];
+    /** When each kept session was last read successfully (the request's start). */
+    const lastServed = new Map<string, number>();
     for (let n = 0; n < KEPT; n++) {
       const view = await workers.create(workers.workers[n % WORKERS], n);
       kept.push({ id: view.id!, n });
+      lastServed.set(view.id!, Date.now());
       created.push({ id: view.id!, at: Date.now() });
     }
 
@@ -126,8 +129,13 @@ export async function runFailover(topology: 'cluster' | 'sentinel', options: Fai
         .catch(() => ({ status: 0, view: undefined }));
       const response: TrafficResponse = { sent, answered: Date.now(), kind, status: answer.status };
       if (answer.view && kind === 'create') created.push({ id: answer.view.id!, at: response.answered });
+      // Wrong only if the session cannot have expired: served within its timeout before this read was sent
+      // (a session the outage kept from being read for longer expires as it should).
+      const servedBefore = lastServed.get(session.id) ?? 0;
       if (answer.view && kind === 'read' && (!answer.view.live || answer.view.id !== session.id || answer.view.n !== n)) {
-        response.wrong = JSON.stringify(answer.view);
+        if (sent - servedBefore < TIMEOUT_S * 1000 - 1000) response.wrong = `${JSON.stringify(answer.view)}, ${sent - servedBefore} ms after it was last served`;
+      } else if (answer.view && kind === 'read') {
+        lastServed.set(session.id, Math.max(servedBefore, sent));
       }
       responses.push(response);
     };
