@@ -279,6 +279,36 @@ describeTopologies('redisCoordinator', (topology) => {
       }) as [RedisCoordinator, RedisCoordinator];
     }
 
+    it('moves the deadline when the last request leaves, even when that leave knows no timeout', async () => {
+      const [a, b] = pair();
+      await createEntry(a, 'overlap');
+      const t0 = clock.now();
+      // Two requests use the session; the one that knows the timeout leaves first, at t0 + 30 s.
+      await a.enter('overlap', t0 + 10_000, false, 'first');
+      await b.enter('overlap', t0 + 20_000, false, 'second');
+      const storeExpires = t0 + 30_000 + TIMEOUT * 1000 + GRACE_MS;
+      await a.leave('overlap', { now: t0 + 30_000, timeoutMs: TIMEOUT * 1000, storeExpires, entered: true, lastAccessedTime: t0, request: 'first' });
+      expect(await clients[0].zScore(layout().expiry('overlap'), 'overlap')).toBe(t0 + TIMEOUT * 1000); // still in use
+      // The other leaves in the background, without a timeout (its call had failed): the first's deadline holds.
+      await b.leave('overlap', { now: t0 + 31_000, timeoutMs: undefined, storeExpires: null, entered: true, lastAccessedTime: t0, request: 'second' });
+      expect(await clients[0].zScore(layout().expiry('overlap'), 'overlap')).toBe(t0 + 30_000 + TIMEOUT * 1000);
+      await expect(a.claim('overlap', t0 + TIMEOUT * 1000 + 1, false)).resolves.toBeUndefined();
+    });
+
+    it('keeps a session whose other request never left from being claimed at its old deadline', async () => {
+      const [a, b] = pair();
+      await createEntry(a, 'stranded');
+      const t0 = clock.now();
+      await a.enter('stranded', t0 + 10_000, false, 'lost');
+      await b.enter('stranded', t0 + 20_000, false, 'served');
+      const storeExpires = t0 + 20_000 + TIMEOUT * 1000 + GRACE_MS;
+      await b.leave('stranded', { now: t0 + 20_000, timeoutMs: TIMEOUT * 1000, storeExpires, entered: true, lastAccessedTime: t0, request: 'served' });
+      // 'lost' never leaves: once its lease runs out, the claim finds the later deadline, not the first one.
+      clock.advance(a.leaseMs + 20_000);
+      await expect(a.claim('stranded', t0 + TIMEOUT * 1000 + 1, false)).resolves.toBeUndefined();
+      expect(await clients[0].zScore(layout().expiry('stranded'), 'stranded')).toBe(t0 + 20_000 + TIMEOUT * 1000);
+    });
+
     it("stops counting a request whose leave was lost once its lease runs out, so the session still expires", async () => {
       const [a, b] = pair();
       await createEntry(a, 'lost');

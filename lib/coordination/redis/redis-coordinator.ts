@@ -17,7 +17,10 @@
  *   through the colocated scripts), and `r:<token>` for each request using it
  *   now: when that request's lease runs out (ms; `leaseMs` after its enter or
  *   its last renewal). A field whose lease ran out no longer counts: its leave
- *   was lost (docs/architecture.md, "Faults"). Expires by itself at `store` (PEXPIREAT), so
+ *   was lost (docs/architecture.md, "Faults"). `next` (ms, `-1` never): the
+ *   deadline a request left while others still used the session, applied
+ *   by the leave that makes it idle (even one without a timeout: a request
+ *   left in the background) or by a claim once the others' leases ran out. Expires by itself at `store` (PEXPIREAT), so
  *   nothing outlives the session's record; once claimed or killed, 10 s
  *   later (`MARK_MARGIN_MS` in scripts.lua), so the mark keeps requests off a
  *   record the store expires a little late (its TTL counts from its own
