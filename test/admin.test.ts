@@ -6,12 +6,12 @@
  */
 import type { Express, NextFunction, Request, Response } from 'express';
 import { RedisStore } from 'connect-redis';
-import type { TestRedisClient } from './support/services';
 import { BadRequestError, ConfigurationError, type LocalCoordinator, type SessionInfo, type SessionManagerOptions } from '../lib';
 import { redisCoordinator } from '../lib/redis';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { countCalls } from './support/instrumented-store';
-import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix } from './support/services';
+import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, type TopologyClient } from './support/redis-topology';
+import { uniquePrefix } from './support/services';
 import { cookieFor, createTestApp, sessionIdFrom, type TestApp } from './support/test-app';
 
 const [, flavour] = EXPRESS_FLAVOURS[EXPRESS_FLAVOURS.length - 1];
@@ -332,14 +332,14 @@ describe('administration, in-process coordinator', () => {
   });
 });
 
-describeRedis('administration, Redis coordinator and connect-redis', () => {
-  let client: TestRedisClient;
+describeTopologies('administration, Redis coordinator and connect-redis', (topology) => {
+  let client: TopologyClient;
   let prefix: string;
   beforeAll(async () => {
-    client = await createRedisClient();
+    client = await connectTopology(topology);
   });
   afterAll(async () => {
-    await client.quit();
+    await closeTopologyClient(client);
   });
   adminSuite(
     () => {
@@ -350,7 +350,7 @@ describeRedis('administration, Redis coordinator and connect-redis', () => {
       };
     },
     async () => {
-      await deleteRedisKeys(client, prefix);
+      await deleteKeys(client, prefix);
     },
   );
 });

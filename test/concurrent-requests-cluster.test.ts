@@ -15,7 +15,8 @@
 import { resolve } from 'node:path';
 import { Cluster, type Worker } from './support/reaper-cluster';
 import type { AppendMode } from './support/append-worker';
-import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix, type TestRedisClient } from './support/services';
+import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, scanKeys, type TopologyClient } from './support/redis-topology';
+import { uniquePrefix } from './support/services';
 
 const APPEND_WORKER = resolve(__dirname, 'support', 'append-worker.ts');
 const APPENDS = 50;
@@ -83,19 +84,19 @@ async function appendConcurrently(cluster: Cluster, cookieName: string): Promise
 }
 
 /** The keys matching `pattern`, polled for up to `ms` until there are none. */
-async function locksLeft(client: TestRedisClient, pattern: string, ms: number): Promise<string[]> {
+async function locksLeft(client: TopologyClient, pattern: string, ms: number): Promise<string[]> {
   const until = Date.now() + ms;
-  let keys = await client.keys(pattern);
+  let keys = await scanKeys(client, pattern);
   while (keys.length > 0 && Date.now() < until) {
     await new Promise((resolve) => setTimeout(resolve, 50));
-    keys = await client.keys(pattern);
+    keys = await scanKeys(client, pattern);
   }
   return keys;
 }
 
-describeRedis('concurrent requests of one session across processes sharing redisCoordinator', () => {
+describeTopologies('concurrent requests of one session across processes sharing redisCoordinator', (topology) => {
   const clusters = new Map<AppendMode, Cluster>();
-  let client: TestRedisClient | undefined;
+  let client: TopologyClient | undefined;
   let prefix = '';
 
   /** Two processes of the append worker in `mode`, with keys under their own part of the run's prefix. */
@@ -104,6 +105,7 @@ describeRedis('concurrent requests of one session across processes sharing redis
     clusters.set(mode, cluster);
     await cluster.start(2, {
       redisUrl: process.env.REDIS_URL!,
+      topology,
       prefix: `${prefix}${mode}:`,
       script: APPEND_WORKER,
       env: { ESM_APPEND_MODE: mode },
@@ -112,7 +114,7 @@ describeRedis('concurrent requests of one session across processes sharing redis
 
   beforeAll(async () => {
     prefix = uniquePrefix('serial-access-cluster');
-    client = await createRedisClient();
+    client = await connectTopology(topology);
     // Both pairs start together: the processes' startup (tsx) is most of the run time.
     await Promise.all([startCluster('manager'), startCluster('merging'), startCluster('express-session')]);
   }, 30_000);
@@ -121,8 +123,8 @@ describeRedis('concurrent requests of one session across processes sharing redis
     await Promise.all([...clusters.values()].map((cluster) => cluster.stop(2_000)));
     clusters.clear();
     if (client) {
-      await deleteRedisKeys(client, prefix);
-      await client.close();
+      await deleteKeys(client, prefix);
+      await closeTopologyClient(client);
       client = undefined;
     }
   });

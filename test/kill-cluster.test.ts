@@ -15,7 +15,8 @@ import { redisCoordinator } from '../lib/coordination/redis/redis-coordinator';
 import { hangingServer, type HangingServer } from './support/hanging-server';
 import { Cluster, waitFor, type Worker } from './support/reaper-cluster';
 import type { KillView, KillWorkerMessage } from './support/kill-worker';
-import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix, type TestRedisClient } from './support/services';
+import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, type TopologyClient } from './support/redis-topology';
+import { uniquePrefix } from './support/services';
 
 const KILL_WORKER = resolve(__dirname, 'support', 'kill-worker.ts');
 /** What `GET /view` answers for a request that has no session. */
@@ -71,9 +72,9 @@ function watch<T>(promise: Promise<T>): { promise: Promise<T>; settled: () => bo
 
 const delay = (ms: number) => new Promise((resolvePromise) => setTimeout(resolvePromise, ms));
 
-describeRedis('manager.sessions.kill across processes sharing redisCoordinator', () => {
+describeTopologies('manager.sessions.kill across processes sharing redisCoordinator', (topology) => {
   let cluster: Cluster | undefined;
-  let client: TestRedisClient | undefined;
+  let client: TopologyClient | undefined;
   let killer: SessionManager | undefined;
   let hang: HangingServer | undefined;
   let prefix = '';
@@ -107,11 +108,12 @@ describeRedis('manager.sessions.kill across processes sharing redisCoordinator',
   beforeAll(async () => {
     prefix = uniquePrefix('kill-cluster');
     hang = await hangingServer();
-    client = await createRedisClient();
+    client = await connectTopology(topology);
     cluster = new Cluster();
     // w0 and w1 serve the tests; w2 is the holder that crashes (last test).
     const starting = cluster.start(3, {
       redisUrl: process.env.REDIS_URL!,
+      topology,
       prefix,
       script: KILL_WORKER,
       env: { ESM_KILL_HANG_URL: hang.url },
@@ -138,8 +140,8 @@ describeRedis('manager.sessions.kill across processes sharing redisCoordinator',
     await hang?.close();
     hang = undefined;
     if (client) {
-      await deleteRedisKeys(client, prefix);
-      await client.close();
+      await deleteKeys(client, prefix);
+      await closeTopologyClient(client);
       client = undefined;
     }
   });

@@ -1,6 +1,7 @@
 /**
  * Exactly once across processes: three Node processes share the run's
- * redis-server (connect-redis + redisCoordinator), each with its own
+ * Redis — one server, the cluster, the Sentinel setup (connect-redis +
+ * redisCoordinator on the same client) — each with its own
  * background reaper, in real time. 300 sessions are created through HTTP
  * over the three; 30 are kept alive by requests spread over the processes
  * while the rest expire; then the keep-alive stops and those expire too.
@@ -9,10 +10,11 @@
  * Every session's sessionDestroyed must fire exactly once in total, none may
  * be lost, and none may fire for a session while it is being kept alive.
  */
-import { clusterPerTest } from './support/cluster-run';
-import { eachLimited, waitFor, type Worker } from './support/reaper-cluster';
+import { redisLayout, zCardAll } from './support/redis-layout';
+import { Cluster, eachLimited, waitFor, type Worker } from './support/reaper-cluster';
 import type { WorkerView } from './support/reaper-cluster-worker';
-import { describeRedis } from './support/services';
+import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, scanKeys, type TopologyClient } from './support/redis-topology';
+import { uniquePrefix } from './support/services';
 
 const WORKERS = 3;
 const SESSIONS = 300;
@@ -27,11 +29,27 @@ const KEEP_ALIVE_MS = 5_000;
 /** How long the expired sessions may take to be reaped: timeout + interval + a sweep, with slack. */
 const REAP_WITHIN_MS = (TIMEOUT_S + 2 * REAPER_INTERVAL_S) * 1000 + 3_000;
 
-describeRedis('the reaper across processes', () => {
-  const startCluster = clusterPerTest('reaper-cluster');
+describeTopologies('the reaper across processes', (topology) => {
+  let cluster: Cluster | undefined;
+  let client: TopologyClient | undefined;
+  let prefix = '';
+
+  afterEach(async () => {
+    cluster?.kill();
+    cluster = undefined;
+    if (client) {
+      await deleteKeys(client, prefix);
+      await closeTopologyClient(client);
+      client = undefined;
+    }
+  });
 
   it('fires sessionDestroyed exactly once per expired session, loses none, and spares sessions kept alive', async () => {
-    const { cluster: c, leftovers } = await startCluster(WORKERS, { timeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
+    prefix = uniquePrefix('reaper-cluster');
+    client = await connectTopology(topology);
+    cluster = new Cluster();
+    const c = cluster;
+    await c.start(WORKERS, { redisUrl: process.env.REDIS_URL!, topology, prefix, timeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
 
     // 1. 300 sessions through HTTP, spread round-robin over the processes.
     const sessions: { n: number; id: string; createdOn: Worker }[] = [];
@@ -144,6 +162,7 @@ describeRedis('the reaper across processes', () => {
     expect(expiredTotal).toBe(SESSIONS);
 
     // Nothing is left in Redis: no record, no entry, no index member.
-    await expect(leftovers()).resolves.toEqual({ keys: [], expiryMembers: 0 });
+    expect(await zCardAll(client, redisLayout(`${prefix}esm:`).allExpiry())).toBe(0);
+    expect(await scanKeys(client, `${prefix}*`)).toEqual([]);
   }, 60_000);
 });

@@ -2,8 +2,8 @@
  * The Redis coordinator (lib/coordination/redis/redis-coordinator.ts) under
  * the full HTTP stack: connect-redis@9 as the store, `redisCoordinator({
  * client, prefix })`, and two managers standing for two processes that
- * share both, on one fake clock. Against the test redis-server; Express 4
- * and 5. The keys it expects are those the coordinator documents at the top
+ * share both, on one fake clock. On one server, the cluster and the Sentinel
+ * setup; Express 4 and 5. The keys it expects are those the coordinator documents at the top
  * of its file (names from test/support/redis-layout.ts); connect-redis keeps
  * the record under `<store prefix>K`. What each call promises, on every
  * coordinator, is in the coordinator contract (coordinator-contract.test.ts).
@@ -26,13 +26,8 @@ import { FakeClock } from './support/fake-clock';
 import { probeApp, type ProbeState } from './support/probe-app';
 import { eventually } from './support/test-app';
 import { redisLayout, zCardAll, type RedisLayout } from './support/redis-layout';
-import {
-  createRedisClient,
-  deleteRedisKeys,
-  describeRedis,
-  uniquePrefix,
-  type TestRedisClient,
-} from './support/services';
+import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, scanKeys, type TopologyClient } from './support/redis-topology';
+import { uniquePrefix } from './support/services';
 
 /** Idle timeout of the suite's sessions, seconds. */
 const TIMEOUT = 60;
@@ -49,8 +44,8 @@ interface Node {
   destroyed: SessionDestroyedEvent[];
 }
 
-describeRedis('redisCoordinator', () => {
-  let clients: [TestRedisClient, TestRedisClient];
+describeTopologies('redisCoordinator', (topology) => {
+  let clients: [TopologyClient, TopologyClient];
   let prefix: string;
   let clock: FakeClock;
   const managers: SessionManager[] = [];
@@ -61,11 +56,11 @@ describeRedis('redisCoordinator', () => {
   const layout = (): RedisLayout => redisLayout(coordinatorPrefix());
 
   beforeAll(async () => {
-    clients = [await createRedisClient(), await createRedisClient()];
+    clients = [await connectTopology(topology), await connectTopology(topology)];
   });
 
   afterAll(async () => {
-    await Promise.all(clients.map((client) => client.close()));
+    await Promise.all(clients.map((client) => closeTopologyClient(client)));
   });
 
   beforeEach(() => {
@@ -75,7 +70,7 @@ describeRedis('redisCoordinator', () => {
 
   afterEach(async () => {
     await Promise.all(managers.splice(0).map((manager) => manager.close()));
-    await deleteRedisKeys(clients[0], prefix);
+    await deleteKeys(clients[0], prefix);
   });
 
   /** A node on connection `n` (0 or 1) with its own store and coordinator objects. */
@@ -159,7 +154,7 @@ describeRedis('redisCoordinator', () => {
         const b = node(createExpress, 1);
         const { id, cookie } = await login(a.app);
         await request(b.app).post('/invalidate').set('Cookie', cookie).expect(204);
-        expect(await clients[0].exists([`${storePrefix()}${id}`, layout().entry(id)])).toBe(0);
+        expect((await clients[0].exists(`${storePrefix()}${id}`)) + (await clients[0].exists(layout().entry(id)))).toBe(0);
         expect(await clients[0].zScore(layout().expiry(id), id)).toBeNull();
         expect((await state(a.app, cookie)).hasSession).toBe(false);
         expect(b.destroyed.map((e) => e.reason)).toEqual(['invalidated']);
@@ -211,7 +206,7 @@ describeRedis('redisCoordinator', () => {
         expect((await state(a.app, cookie)).hasSession).toBe(false);
         expect(a.destroyed).toEqual([]);
         expect(b.destroyed).toHaveLength(1);
-        expect(await clients[0].exists([`${storePrefix()}${id}`, layout().entry(id)])).toBe(0);
+        expect((await clients[0].exists(`${storePrefix()}${id}`)) + (await clients[0].exists(layout().entry(id)))).toBe(0);
         expect(await clients[0].zScore(layout().expiry(id), id)).toBeNull();
       });
 
@@ -274,6 +269,36 @@ describeRedis('redisCoordinator', () => {
         return coordinator;
       }) as [RedisCoordinator, RedisCoordinator];
     }
+
+    it('moves the deadline when the last request leaves, even when that leave knows no timeout', async () => {
+      const [a, b] = pair();
+      await createEntry(a, 'overlap');
+      const t0 = clock.now();
+      // Two requests use the session; the one that knows the timeout leaves first, at t0 + 30 s.
+      await a.enter('overlap', t0 + 10_000, false, 'first');
+      await b.enter('overlap', t0 + 20_000, false, 'second');
+      const storeExpires = t0 + 30_000 + TIMEOUT * 1000 + GRACE_MS;
+      await a.leave('overlap', { now: t0 + 30_000, timeoutMs: TIMEOUT * 1000, storeExpires, entered: true, lastAccessedTime: t0, request: 'first' });
+      expect(await clients[0].zScore(layout().expiry('overlap'), 'overlap')).toBe(t0 + TIMEOUT * 1000); // still in use
+      // The other leaves in the background, without a timeout (its call had failed): the first's deadline holds.
+      await b.leave('overlap', { now: t0 + 31_000, timeoutMs: undefined, storeExpires: null, entered: true, lastAccessedTime: t0, request: 'second' });
+      expect(await clients[0].zScore(layout().expiry('overlap'), 'overlap')).toBe(t0 + 30_000 + TIMEOUT * 1000);
+      await expect(a.claim('overlap', t0 + TIMEOUT * 1000 + 1, false)).resolves.toBeUndefined();
+    });
+
+    it('keeps a session whose other request never left from being claimed at its old deadline', async () => {
+      const [a, b] = pair();
+      await createEntry(a, 'stranded');
+      const t0 = clock.now();
+      await a.enter('stranded', t0 + 10_000, false, 'lost');
+      await b.enter('stranded', t0 + 20_000, false, 'served');
+      const storeExpires = t0 + 20_000 + TIMEOUT * 1000 + GRACE_MS;
+      await b.leave('stranded', { now: t0 + 20_000, timeoutMs: TIMEOUT * 1000, storeExpires, entered: true, lastAccessedTime: t0, request: 'served' });
+      // 'lost' never leaves: once its lease runs out, the claim finds the later deadline, not the first one.
+      clock.advance(a.leaseMs + 20_000);
+      await expect(a.claim('stranded', t0 + TIMEOUT * 1000 + 1, false)).resolves.toBeUndefined();
+      expect(await clients[0].zScore(layout().expiry('stranded'), 'stranded')).toBe(t0 + 20_000 + TIMEOUT * 1000);
+    });
 
     it("stops counting a request whose leave was lost once its lease runs out, so the session still expires", async () => {
       const [a, b] = pair();
@@ -412,12 +437,14 @@ describeRedis('redisCoordinator', () => {
       expect(await clients[0].type(key)).toBe('hash');
       const entry = await clients[0].hGetAll(key);
       // Colocated with connect-redis on the same client: `ver` counts the writes of its record.
-      expect(Object.keys(entry).sort()).toEqual(['accessed', 'deadline', 'store', 'ver']);
+      // Not on a cluster, where the record's key has no hash tag (connect-redis runs its own commands).
+      const colocated = topology !== 'cluster';
+      expect(Object.keys(entry).sort()).toEqual(['accessed', 'deadline', 'store', ...(colocated ? ['ver'] : [])]);
       expect(entry).toEqual({
         accessed: String(t0),
         deadline: String(t0 + TIMEOUT * 1000),
         store: String(t0 + TIMEOUT * 1000 + GRACE_MS),
-        ver: '1',
+        ...(colocated ? { ver: '1' } : {}),
       });
       expect(await clients[0].pExpireTime(key)).toBe(t0 + TIMEOUT * 1000 + GRACE_MS);
     });
@@ -458,9 +485,8 @@ describeRedis('redisCoordinator', () => {
     it('writes nothing outside the coordinator and store prefixes', async () => {
       const a = node(createExpress, 0);
       const { id } = await login(a.app);
-      const keys: string[] = [];
-      for await (const batch of clients[0].scanIterator({ MATCH: `${prefix}*`, COUNT: 100 })) keys.push(...batch);
-      expect(keys.sort()).toEqual([layout().expiry(id), layout().sessions(id), layout().entry(id), `${storePrefix()}${id}`].sort());
+      const keys = await scanKeys(clients[0], `${prefix}*`);
+      expect(keys).toEqual([layout().expiry(id), layout().sessions(id), layout().entry(id), `${storePrefix()}${id}`].sort());
     });
   });
 

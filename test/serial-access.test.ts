@@ -13,7 +13,8 @@ import express from 'express';
 import { RedisStore } from 'connect-redis';
 import { redisCoordinator } from '../lib/redis';
 import { cookieFrom } from './support/cookies';
-import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix } from './support/services';
+import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, scanKeys, type TopologyClient } from './support/redis-topology';
+import { uniquePrefix } from './support/services';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { eventually } from './support/test-app';
 
@@ -261,9 +262,9 @@ describe.each(EXPRESS_FLAVOURS)('serial access (%s)', (_name, flavour) => {
   });
 });
 
-describeRedis('serial access across managers sharing redisCoordinator', () => {
-  it('keeps all 50 appends spread over two managers (two nodes) on one redis-server', async () => {
-    const client = await createRedisClient();
+describeTopologies('serial access across managers sharing redisCoordinator', (topology) => {
+  it('keeps all 50 appends spread over two managers (two nodes) sharing one Redis', async () => {
+    const client = await connectTopology(topology);
     const prefix = uniquePrefix('serial');
     const store = new RedisStore({ client, prefix: `${prefix}sess:` });
     const node = () => appendApp(express, { store, coordinator: redisCoordinator({ client, prefix }) });
@@ -277,11 +278,11 @@ describeRedis('serial access across managers sharing redisCoordinator', () => {
       expect(list).toHaveLength(50);
       expect(new Set(list).size).toBe(50);
       // Every lock released (the last one just after its response).
-      await eventually(async () => expect(await client.keys(`${prefix}lock:*`)).toEqual([]));
+      await eventually(async () => expect(await scanKeys(client, `${prefix}*lock:*`)).toEqual([]));
     } finally {
       await Promise.all(nodes.map((n) => n.manager.close()));
-      await deleteRedisKeys(client, prefix);
-      await client.quit();
+      await deleteKeys(client, prefix);
+      await closeTopologyClient(client);
     }
   });
 });

@@ -1,6 +1,7 @@
 /**
  * The subsession cascade across processes (issue 4, item 8): three Node
- * processes share the run's redis-server (connect-redis + redisCoordinator),
+ * processes share the run's Redis — one server, the cluster, the Sentinel
+ * setup (connect-redis + redisCoordinator on the same client) —
  * each with its own background reaper, in real time — the same workers as
  * test/reaper-cluster.test.ts. 60 parents, each with subsessions 'a', 'b'
  * and 'c', are created through HTTP over the three and left to expire, while
@@ -11,9 +12,10 @@
  * `expired`; and the process that announces a parent must have announced
  * its three subsessions itself, before it.
  */
-import { clusterPerTest } from './support/cluster-run';
-import { eachLimited, waitFor, type DestroyedReport, type Worker } from './support/reaper-cluster';
-import { describeRedis } from './support/services';
+import { redisLayout, zCardAll } from './support/redis-layout';
+import { Cluster, eachLimited, waitFor, type DestroyedReport, type Worker } from './support/reaper-cluster';
+import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, scanKeys, type TopologyClient } from './support/redis-topology';
+import { uniquePrefix } from './support/services';
 
 const WORKERS = 3;
 const PARENTS = 60;
@@ -32,11 +34,27 @@ function keyOf(d: Pick<DestroyedReport, 'id' | 'subsession'>): string {
   return d.subsession === undefined ? d.id : `${d.id}#${d.subsession}`;
 }
 
-describeRedis('the subsession cascade across processes', () => {
-  const startCluster = clusterPerTest('subsession-cluster');
+describeTopologies('the subsession cascade across processes', (topology) => {
+  let cluster: Cluster | undefined;
+  let client: TopologyClient | undefined;
+  let prefix = '';
+
+  afterEach(async () => {
+    cluster?.kill();
+    cluster = undefined;
+    if (client) {
+      await deleteKeys(client, prefix);
+      await closeTopologyClient(client);
+      client = undefined;
+    }
+  });
 
   it('destroys every subsession exactly once with its parent, in the process that claims the parent, before the parent', async () => {
-    const { cluster: c, client, prefix, leftovers } = await startCluster(WORKERS, { timeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
+    prefix = uniquePrefix('subsession-cluster');
+    client = await connectTopology(topology);
+    cluster = new Cluster();
+    const c = cluster;
+    await c.start(WORKERS, { redisUrl: process.env.REDIS_URL!, topology, prefix, timeout: TIMEOUT_S, reaperInterval: REAPER_INTERVAL_S });
 
     // 1. 60 parents with 3 subsessions each through HTTP, spread round-robin over the processes.
     const parents: { n: number; id: string; createdOn: Worker }[] = [];
@@ -55,8 +73,7 @@ describeRedis('the subsession cascade across processes', () => {
     parents.sort((a, b) => a.n - b.n);
     expect(new Set(parents.map((p) => p.id)).size).toBe(PARENTS);
     // The subsessions really are stored, each under `<id>#<name>` (checked before any can be due).
-    const stored: string[] = [];
-    for await (const keys of client.scanIterator({ MATCH: `${prefix}sess:*#*`, COUNT: 100 })) stored.push(...keys);
+    const stored = await scanKeys(client, `${prefix}sess:*#*`);
     const expectedKeys = parents.flatMap((p) => SUBSESSIONS.map((name) => `${prefix}sess:${p.id}#${name}`));
     if (Date.now() - creationStarted < TIMEOUT_S * 1000) expect(stored.sort()).toEqual(expectedKeys.sort());
 
@@ -134,6 +151,7 @@ describeRedis('the subsession cascade across processes', () => {
     expect(stats.reduce((sum, s) => sum + s.sessions.expired, 0)).toBe(EVENTS);
 
     // Nothing is left in Redis: no record, no entry, no index member.
-    await expect(leftovers()).resolves.toEqual({ keys: [], expiryMembers: 0 });
+    expect(await zCardAll(client, redisLayout(`${prefix}esm:`).allExpiry())).toBe(0);
+    expect(await scanKeys(client, `${prefix}*`)).toEqual([]);
   }, 40_000);
 });

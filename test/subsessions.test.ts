@@ -12,7 +12,8 @@ import { sessionKey, subsessionKey } from '../lib/storage/session-key';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
-import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix } from './support/services';
+import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, type TopologyClient } from './support/redis-topology';
+import { uniquePrefix } from './support/services';
 import { promisifyStore } from './support/store-promises';
 
 type Logged = { event: keyof SessionManagerEvents; subsession?: string; reason?: string; name?: string };
@@ -267,9 +268,9 @@ describe.each(EXPRESS_FLAVOURS)('getSubsession (%s)', (_name, flavour) => {
   });
 });
 
-describeRedis('subsessions across processes (redisCoordinator)', () => {
+describeTopologies('subsessions across processes (redisCoordinator)', (topology) => {
   it('announces each cascaded subsession exactly once when two managers sweep at once', async () => {
-    const client = await createRedisClient();
+    const client = await connectTopology(topology);
     const prefix = uniquePrefix('subsessions');
     const clock = new FakeClock();
     const store = new RedisStore({ client, prefix: `${prefix}sess:` });
@@ -299,8 +300,8 @@ describeRedis('subsessions across processes (redisCoordinator)', () => {
       expect(events.filter(([sub]) => sub !== undefined)).toHaveLength(15);
     } finally {
       await Promise.all([a.close(), b.close()]);
-      await deleteRedisKeys(client, prefix);
-      await client.quit();
+      await deleteKeys(client, prefix);
+      await closeTopologyClient(client);
     }
   });
 });

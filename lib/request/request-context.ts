@@ -15,6 +15,17 @@ import { ResponseHooks } from './response-hooks';
 import { commitRequest, leaveAfterResponse, type PendingLeave } from './session-commit';
 import { loadSession } from './session-loader';
 
+/** How often a background leave is retried (after 1, 2, 4, 8 × storeTimeout). */
+const LEAVE_RETRIES = 4;
+
+/** Retries a leave after 2^retry × storeTimeout (a timer that does not hold the process), up to {@link LEAVE_RETRIES}. */
+function leaveInBackground(runtime: SessionRuntime, key: string, update: LeaveUpdate, retry: number): void {
+  if (retry >= LEAVE_RETRIES) return;
+  delay(runtime.storeTimeoutMs * 2 ** retry, undefined, { ref: false })
+    .then(() => runtime.coordinator.leave(key, update))
+    .catch(() => leaveInBackground(runtime, key, update, retry + 1));
+}
+
 /** The signal of sessions no kill can reach (new in this request): never aborted. */
 const QUIET_SIGNAL = new AbortController().signal;
 
@@ -139,13 +150,17 @@ export class RequestContext implements SessionHost, RunningRequest {
   /**
    * Leaves `key` in the background: after a call whose outcome is unknown
    * (it timed out: its enter may still run), or a leave that failed. A leave
-   * changes nothing when the enter never happened, so it is safe; it is
-   * retried once after `storeTimeout` should it fail too.
+   * changes nothing when the enter never happened, so it is safe. Should it
+   * fail too, it is retried after 1, 2, 4 and 8 × `storeTimeout`: a Redis
+   * failover takes seconds, and a leave lost for good leaves the session
+   * marked in use — not reaped — until its lease runs out
+   * (docs/architecture.md, "Redis Cluster and Sentinel").
    */
   leaveLater(key: string, update: LeaveUpdate): void {
     const { coordinator, storeTimeoutMs } = this.runtime;
     const retry = (): Promise<unknown> => delay(storeTimeoutMs).then(() => coordinator.leave(key, update));
-    this.runtime.track(coordinator.leave(key, update).catch(retry).catch(noop));
+    // `close()` waits for the first two attempts; the later ones never hold the process.
+    this.runtime.track(coordinator.leave(key, update).catch(retry).catch(() => leaveInBackground(this.runtime, key, update, 1)));
   }
 
   /** Whether the commit has started. */

@@ -157,11 +157,13 @@ async function fetch(context: RequestContext, key: string): Promise<{ record: St
     });
   }
   const reading = store.get(key);
+  // Observed at once: should the read fail while `enter` is still pending,
+  // its rejection must not count as unhandled (it is awaited below).
+  reading.catch(noop);
   let entry: AccessEntry | undefined;
   try {
     entry = await coordinator.enter(key, start, strictExpiry, context.token);
   } catch (error) {
-    reading.catch(noop);
     context.leaveLater(key, abandonUpdate(context));
     throw error;
   }

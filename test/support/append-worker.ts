@@ -21,17 +21,17 @@
  * same store, which has neither: the version users migrate from).
  *
  * It speaks the reaper worker's IPC protocol, in part: `ready`, `failed`, and
- * `stopped` after a `{ type: 'stop' }`. Environment: `REDIS_URL`,
+ * `stopped` after a `{ type: 'stop' }`. Environment: `ESM_REDIS_TOPOLOGY` (redis-topology.ts),
  * `ESM_CLUSTER_PREFIX` (key prefix of the run), `ESM_CLUSTER_WORKER` (its
  * name), `ESM_APPEND_MODE`. It exits when the parent goes.
  */
 import express, { type Express, type Request, type Response } from 'express';
 import session from 'express-session-1.19';
 import { RedisStore } from 'connect-redis';
-import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
 import { answerErrors, runWorker, serveWorker, workerName, workerSettings } from './worker-process';
+import { connectFromEnv, type TopologyClient } from './redis-topology';
 
 /** The session layers a worker can serve the app with. */
 export type AppendMode = 'manager' | 'merging' | 'express-session';
@@ -42,7 +42,7 @@ interface AppendApp {
   close: () => Promise<void>;
 }
 
-type RedisClient = ReturnType<typeof createClient>;
+type RedisClient = TopologyClient;
 
 const worker = workerName;
 /** How long `/append` holds the list it read before writing it back, unless `wait` says otherwise. */
@@ -135,13 +135,11 @@ function expressSessionApp(client: RedisClient, prefix: string): AppendApp {
 }
 
 async function main(): Promise<void> {
-  const { url, prefix } = workerSettings();
+  const { prefix } = workerSettings();
   const mode = (process.env.ESM_APPEND_MODE ?? 'manager') as AppendMode;
   if (mode !== 'manager' && mode !== 'merging' && mode !== 'express-session') throw new Error(`unknown ESM_APPEND_MODE: ${mode}`);
 
-  const client = createClient({ url });
-  client.on('error', () => undefined);
-  await client.connect();
+  const client = await connectFromEnv();
   const { app, close } = mode === 'express-session' ? expressSessionApp(client, prefix) : managerApp(client, prefix, mode === 'manager');
   await serveWorker(worker, app, { close, closeClient: () => client.close(), stats: () => ({ mode }) });
 }

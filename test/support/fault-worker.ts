@@ -52,6 +52,7 @@ function send(message: WorkerMessage): void {
 
 async function main(): Promise<void> {
   const { url, prefix } = workerSettings();
+  if (!url) throw new Error('REDIS_URL is required');
 
   const client = await connectAppClient(url, (process.env.ESM_FAULT_CLIENT ?? 'default') as ClientConfig);
   const clock = new ShiftedClock();

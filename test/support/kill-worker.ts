@@ -17,16 +17,16 @@
  * It speaks the reaper worker's IPC protocol (`ready`, `destroyed` per
  * `sessionDestroyed`, `stopped` after `{ type: 'stop' }`, `failed`), and
  * also sends `{ type: 'running', worker, route, id }` once a `/fetch` or
- * `/hold` handler runs. Environment: `REDIS_URL`, `ESM_CLUSTER_PREFIX`,
+ * `/hold` handler runs. Environment: `ESM_REDIS_TOPOLOGY` (redis-topology.ts), `ESM_CLUSTER_PREFIX`,
  * `ESM_CLUSTER_WORKER`, `ESM_KILL_HANG_URL`. It exits when the parent goes.
  */
 import express, { type Request, type Response } from 'express';
 import { RedisStore } from 'connect-redis';
-import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
 import { answerErrors, runWorker, serveWorker, workerName, workerSettings } from './worker-process';
+import { connectFromEnv } from './redis-topology';
 
 /** Messages a kill worker sends: the reaper worker's, and `running`. */
 export type KillWorkerMessage = WorkerMessage | { type: 'running'; worker: string; route: 'fetch' | 'hold'; id: string };
@@ -48,13 +48,11 @@ function send(message: KillWorkerMessage): void {
 }
 
 async function main(): Promise<void> {
-  const { url, prefix } = workerSettings();
+  const { prefix } = workerSettings();
   const hangUrl = process.env.ESM_KILL_HANG_URL;
   if (!hangUrl) throw new Error('ESM_KILL_HANG_URL is required');
 
-  const client = createClient({ url });
-  client.on('error', () => undefined);
-  await client.connect();
+  const client = await connectFromEnv();
   const manager = createSessionManager({
     store: new RedisStore({ client, prefix: `${prefix}sess:` }),
     coordinator: redisCoordinator({ client, prefix: `${prefix}esm:` }),

@@ -10,16 +10,18 @@
  * - `{ type: 'reaped', worker, expired }` after a `{ type: 'reap' }` message (a sweep now);
  * - `{ type: 'stopped', worker, stats }` after a `{ type: 'stop' }` message.
  *
- * Environment: `REDIS_URL`, `ESM_CLUSTER_PREFIX` (key prefix of the run),
+ * Environment: `ESM_REDIS_TOPOLOGY` and what it needs (redis-topology.ts), `ESM_CLUSTER_PREFIX` (key prefix of the run),
  * `ESM_CLUSTER_WORKER` (its name), `ESM_CLUSTER_TIMEOUT` and
- * `ESM_CLUSTER_REAPER_INTERVAL` (seconds). It exits when the parent goes.
+ * `ESM_CLUSTER_REAPER_INTERVAL` (seconds), optionally `ESM_CLUSTER_REPLICAS`
+ * (the coordinator's `replicas`) and `ESM_CLUSTER_STORE_TIMEOUT` (seconds).
+ * An unhandled rejection is reported as `failed`. It exits when the parent goes.
  */
 import express from 'express';
 import { RedisStore } from 'connect-redis';
-import { createClient } from 'redis';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
 import { runWorker, serveWorker, workerName, workerSettings } from './worker-process';
+import { connectFromEnv } from './redis-topology';
 
 /** Messages a worker sends to the parent. */
 export type WorkerMessage =
@@ -56,16 +58,19 @@ function send(message: WorkerMessage): void {
 }
 
 async function main(): Promise<void> {
-  const { url, prefix } = workerSettings();
+  const { prefix } = workerSettings();
 
-  const client = createClient({ url });
-  client.on('error', () => undefined);
-  await client.connect();
+  const client = await connectFromEnv();
   const manager = createSessionManager({
     store: new RedisStore({ client, prefix: `${prefix}sess:` }),
-    coordinator: redisCoordinator({ client, prefix: `${prefix}esm:` }),
+    coordinator: redisCoordinator({ client, prefix: `${prefix}esm:`, replicas: Number(process.env.ESM_CLUSTER_REPLICAS ?? 0) }),
     invalidationTimeout: Number(process.env.ESM_CLUSTER_TIMEOUT ?? 2),
     reaperInterval: Number(process.env.ESM_CLUSTER_REAPER_INTERVAL ?? 1),
+    ...(process.env.ESM_CLUSTER_STORE_TIMEOUT ? { storeTimeout: Number(process.env.ESM_CLUSTER_STORE_TIMEOUT) } : {}),
+  });
+  // A rejection nobody handled is a failure the parent must see (the failover suite asserts there is none).
+  process.on('unhandledRejection', (reason) => {
+    send({ type: 'failed', worker, error: `unhandled rejection: ${reason instanceof Error ? (reason.stack ?? reason.message) : String(reason)}` });
   });
   manager.on('sessionDestroyed', (e) => {
     const base = e.subsession === undefined ? { id: e.id } : { id: e.id, subsession: e.subsession };

@@ -8,6 +8,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { Agent, request } from 'node:http';
 import { resolve } from 'node:path';
 import type { WorkerMessage, WorkerView } from './reaper-cluster-worker';
+import { topologyEnv, type Topology } from './redis-topology';
 
 const ROOT = resolve(__dirname, '..', '..');
 const WORKER = resolve(__dirname, 'reaper-cluster-worker.ts');
@@ -27,6 +28,8 @@ export interface ClusterOptions {
   script?: string;
   /** More environment for every worker (e.g. a mode of the script). */
   env?: Record<string, string>;
+  /** The Redis topology the workers connect to (redis-topology.ts). @default 'single' */
+  topology?: Topology;
 }
 
 /** A running worker. */
@@ -41,6 +44,8 @@ export class Cluster {
   readonly workers: Worker[] = [];
   readonly destroyed: DestroyedReport[] = [];
   readonly stopped = new Map<string, unknown>();
+  /** Every `failed` a worker reported (a startup failure, an unhandled rejection). */
+  readonly failures: string[] = [];
   private readonly children: ChildProcess[] = [];
   private readonly output = new Map<string, string>();
   private readonly agent = new Agent({ keepAlive: true, maxSockets: 32 });
@@ -128,6 +133,7 @@ export class Cluster {
         ...process.env,
         ...options.env,
         REDIS_URL: options.redisUrl,
+        ...topologyEnv(options.topology ?? 'single'),
         ESM_CLUSTER_PREFIX: options.prefix,
         ESM_CLUSTER_WORKER: name,
         ...(options.timeout === undefined ? {} : { ESM_CLUSTER_TIMEOUT: String(options.timeout) }),
@@ -157,6 +163,7 @@ export class Cluster {
           this.stopped.set(message.worker, message.stats);
         } else if (message.type === 'failed') {
           clearTimeout(timer);
+          this.failures.push(`${name}: ${message.error}`);
           reject(new Error(`${name} failed: ${message.error}`));
         }
       });
@@ -167,7 +174,23 @@ export class Cluster {
     });
   }
 
-  private http(worker: Worker, method: string, path: string, id?: string): Promise<WorkerView> {
+  /**
+   * `method path` on a worker (with the id's cookie): its status, and its
+   * view when 200. Rejects only when no answer came at all (a refused or cut
+   * connection).
+   */
+  async attempt(worker: Worker, method: string, path: string, id?: string): Promise<{ status: number; view?: WorkerView }> {
+    const { status, body } = await this.exchange(worker, method, path, id);
+    return status === 200 ? { status, view: JSON.parse(body) as WorkerView } : { status };
+  }
+
+  private async http(worker: Worker, method: string, path: string, id?: string): Promise<WorkerView> {
+    const { status, body } = await this.exchange(worker, method, path, id);
+    if (status !== 200) throw new Error(`${worker.name} ${method} ${path}: HTTP ${status} ${body}`);
+    return JSON.parse(body) as WorkerView;
+  }
+
+  private exchange(worker: Worker, method: string, path: string, id?: string): Promise<{ status: number; body: string }> {
     return new Promise((resolvePromise, reject) => {
       const req = request(
         {
@@ -182,10 +205,7 @@ export class Cluster {
           let body = '';
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => (body += chunk));
-          res.on('end', () => {
-            if (res.statusCode !== 200) reject(new Error(`${worker.name} ${method} ${path}: HTTP ${res.statusCode} ${body}`));
-            else resolvePromise(JSON.parse(body) as WorkerView);
-          });
+          res.on('end', () => resolvePromise({ status: res.statusCode ?? 0, body }));
         },
       );
       req.on('error', reject);

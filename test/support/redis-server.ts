@@ -7,7 +7,7 @@
  * touched.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, mkdtempSync, rmSync } from 'node:fs';
+import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
@@ -17,6 +17,8 @@ import { createClient } from 'redis';
 export interface RedisServer {
   /** `redis://127.0.0.1:<port>`; the same after {@link RedisServer.restart}. */
   url: string;
+  /** The port it listens on (127.0.0.1). */
+  port: number;
   /** The redis-server process id now (what the signals go to; a restart changes it). */
   readonly pid: number;
   /** Stops the server (SIGCONT, SIGTERM, then SIGKILL after 3 s) and removes its directory. */
@@ -27,6 +29,8 @@ export interface RedisServer {
   resume(): void;
   /** Stops the process (SIGTERM, as an orchestrator would) and keeps its directory for {@link RedisServer.restart}. */
   terminate(): Promise<void>;
+  /** Kills the process (SIGKILL: a crash, nothing flushed, no goodbye to replicas or the cluster) and waits until it has exited. */
+  crash(): Promise<void>;
   /**
    * Starts the server again on the same port and directory and resolves once
    * it answers PING. It comes back with its data only when started with
@@ -43,6 +47,14 @@ export interface RedisServerOptions {
    * every acknowledged write survives a SIGTERM. @default false (no persistence)
    */
   persistent?: boolean;
+  /** More arguments, after the defaults (e.g. `--cluster-enabled yes`, `--replicaof 127.0.0.1 N`). @default none */
+  args?: string[];
+  /**
+   * A configuration file's text: written to the server's directory and
+   * given as its first argument (Sentinel needs a file it can rewrite).
+   * @default none
+   */
+  config?: string;
 }
 
 /** How long a started server may take to answer PING. */
@@ -100,14 +112,20 @@ export async function startRedisServer(binary: string, options: RedisServerOptio
   const port = await freePort();
   const dir = mkdtempSync(join(tmpdir(), 'esm-redis-'));
   const persistence = options.persistent ? ['--appendonly', 'yes', '--appendfsync', 'always'] : ['--appendonly', 'no'];
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir];
+  const configFile = join(dir, 'redis.conf');
+  if (options.config !== undefined) writeFileSync(configFile, options.config);
+  const args = [
+    ...(options.config !== undefined ? [configFile] : []),
+    ...['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...persistence, '--dir', dir],
+    ...(options.args ?? []),
+  ];
   const url = `redis://127.0.0.1:${port}`;
   let child: ChildProcess | undefined;
   // Backstop for a run that dies before teardown: never leave a server behind.
   const killOnExit = (): void => {
     child?.kill('SIGKILL');
   };
-  process.once('exit', killOnExit);
+  onExit(killOnExit);
 
   /** Spawns the server and waits for PING; on failure the message carries what it said. */
   const launch = async (): Promise<void> => {
@@ -125,7 +143,7 @@ export async function startRedisServer(binary: string, options: RedisServerOptio
   };
 
   const stop = async (): Promise<void> => {
-    process.removeListener('exit', killOnExit);
+    exitHooks.delete(killOnExit);
     if (child) await stopChild(child);
     rmSync(dir, { recursive: true, force: true });
   };
@@ -138,6 +156,7 @@ export async function startRedisServer(binary: string, options: RedisServerOptio
   }
   return {
     url,
+    port,
     get pid() {
       return child!.pid!;
     },
@@ -149,11 +168,28 @@ export async function startRedisServer(binary: string, options: RedisServerOptio
       child!.kill('SIGCONT');
     },
     terminate: () => stopChild(child!),
+    crash: async () => {
+      const current = child!;
+      if (!running(current)) return;
+      const exited = new Promise<void>((resolve) => current.once('exit', () => resolve()));
+      current.kill('SIGKILL');
+      await exited;
+    },
     restart: async () => {
       if (child && running(child)) throw new Error('restart: the server is still running (terminate() it first)');
       await launch();
     },
   };
+}
+
+/** What runs when the process exits: one `exit` listener for every server, however many run. */
+const exitHooks = new Set<() => void>();
+let exitListening = false;
+
+function onExit(hook: () => void): void {
+  if (!exitListening) process.once('exit', () => exitHooks.forEach((run) => run()));
+  exitListening = true;
+  exitHooks.add(hook);
 }
 
 /** Polls PING until the server answers, exits, or {@link STARTUP_TIMEOUT_MS} passes. */

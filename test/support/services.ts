@@ -16,6 +16,12 @@ import { createClient } from 'redis';
 /** Environment flag set to `1` by global setup when Redis suites must skip. */
 export const SKIP_REDIS_ENV = 'ESM_TEST_SKIP_REDIS';
 
+/** Environment flag set to `1` by global setup when the Redis Cluster cases must skip (redis-topology.ts). */
+export const SKIP_CLUSTER_ENV = 'ESM_TEST_SKIP_REDIS_CLUSTER';
+
+/** Environment flag set to `1` by global setup when the Redis Sentinel cases must skip (redis-topology.ts). */
+export const SKIP_SENTINEL_ENV = 'ESM_TEST_SKIP_REDIS_SENTINEL';
+
 /** Environment flag set to `1` by global setup when PostgreSQL suites must skip. */
 export const SKIP_PG_ENV = 'ESM_TEST_SKIP_PG';
 

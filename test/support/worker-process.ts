@@ -13,17 +13,17 @@ export const workerName = process.env.ESM_CLUSTER_WORKER ?? `worker-${process.pi
 
 /**
  * What every worker is given by its parent (see reaper-cluster.ts): the
- * run's Redis (`REDIS_URL`) and the test's key prefix (`ESM_CLUSTER_PREFIX`);
- * throws when either is missing. Silences process warnings (the short
+ * test's key prefix (`ESM_CLUSTER_PREFIX`; throws when it is missing) and,
+ * for a worker on the single server, its Redis (`REDIS_URL`; the others
+ * connect through redis-topology.ts). Silences process warnings (the short
  * timeouts and reaper intervals of the tests cause them), so stderr keeps
  * only real trouble.
  */
-export function workerSettings(): { url: string; prefix: string } {
-  const url = process.env.REDIS_URL;
+export function workerSettings(): { url: string | undefined; prefix: string } {
   const prefix = process.env.ESM_CLUSTER_PREFIX;
-  if (!url || !prefix) throw new Error('REDIS_URL and ESM_CLUSTER_PREFIX are required');
+  if (!prefix) throw new Error('ESM_CLUSTER_PREFIX is required');
   process.removeAllListeners('warning');
-  return { url, prefix };
+  return { url: process.env.REDIS_URL, prefix };
 }
 
 /** How a worker serves until stopped (see {@link serveWorker}). */

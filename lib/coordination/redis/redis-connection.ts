@@ -1,7 +1,18 @@
+import calculateSlot from 'cluster-key-slot';
 import createDebug from 'debug';
 import type { Script } from './redis-scripts';
 
 const debug = createDebug('express-session-management:redis');
+
+/** How often at most a failing cluster call makes the client read the cluster's slots again. */
+const REDISCOVER_EVERY_MS = 250;
+
+/** The part of node-redis's cluster slot map (`RedisCluster._slots`, not public) that reads the slots again. */
+interface ClusterSlots {
+  readonly masters: readonly { client?: { isReady?: boolean } }[];
+  readonly replicas: readonly { client?: { isReady?: boolean } }[];
+  rediscover(startWith: unknown): Promise<void>;
+}
 
 /** Keys and arguments of a script call. */
 interface ScriptCall {
@@ -79,6 +90,10 @@ export class RedisConnection {
   private readonly kind: 'single' | 'cluster' | 'sentinel';
   /** `client`, with the per-command timeout (see `setTimeout`). */
   private commands: Commands;
+  /** A cluster client is reading the slots again (see `failed`). */
+  private rediscovering = false;
+  /** When that last started, ms. */
+  private lastRediscovery = 0;
 
   constructor(readonly client: RedisScriptClient) {
     this.kind = 'masters' in client ? 'cluster' : 'getMasterNode' in client ? 'sentinel' : 'single';
@@ -101,9 +116,42 @@ export class RedisConnection {
     try {
       return await this.commands.evalSha(script.sha, call);
     } catch (error) {
-      if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw error;
-      return this.commands.eval(script.source, call);
+      if (!(error instanceof Error) || !error.message.includes('NOSCRIPT')) throw this.failed(error);
+      return this.commands.eval(script.source, call).catch((retried: unknown) => Promise.reject(this.failed(retried)));
     }
+  }
+
+  /**
+   * A call failed: on a cluster, the node that owns its slot may be gone
+   * (a primary failed over to its replica), so the client is asked to read
+   * the cluster's slots again — at most one at a time, every
+   * {@link REDISCOVER_EVERY_MS} at most (docs/architecture.md, "Redis
+   * Cluster and Sentinel"). node-redis does that only on a MOVED answer,
+   * which a dead node never gives: without it, that node's slots would stay
+   * routed to it for good. Returns `error`.
+   */
+  private failed(error: unknown): unknown {
+    if (this.kind !== 'cluster' || this.rediscovering) return error;
+    const now = Date.now();
+    if (now - this.lastRediscovery < REDISCOVER_EVERY_MS) return error;
+    const slots = (this.client as unknown as { _slots?: ClusterSlots })._slots;
+    const start = slots && [...slots.masters, ...slots.replicas].find((node) => node.client?.isReady)?.client;
+    if (!slots || typeof slots.rediscover !== 'function' || !start) return error;
+    this.lastRediscovery = now;
+    this.rediscovering = true;
+    slots
+      .rediscover(start)
+      .catch((rediscovery: unknown) => debug('cannot read the cluster slots again: %O', rediscovery))
+      .finally(() => (this.rediscovering = false));
+    return error;
+  }
+
+  /** Which connection a call on `key` goes over: on a cluster, the primary owning its slot; else the one connection. */
+  routeOf(key: string): string {
+    if (this.kind !== 'cluster') return '';
+    const slot = calculateSlot(key);
+    const master = (this.client as unknown as { getSlotMaster?(slot: number): { address?: string } | undefined }).getSlotMaster?.(slot);
+    return master?.address ?? `slot ${slot}`;
   }
 
   /**
@@ -114,7 +162,10 @@ export class RedisConnection {
   async waitForReplicas(key: string, replicas: number, timeoutMs: number): Promise<number> {
     const args = ['WAIT', String(replicas), String(Math.max(1, Math.floor(timeoutMs)))];
     const commands = this.commands as unknown as RedisScriptClient;
-    if (this.kind === 'cluster') return Number(await (commands as RedisClusterClient).sendCommand(key, false, args));
+    if (this.kind === 'cluster') {
+      const cluster = commands as RedisClusterClient;
+      return Number(await cluster.sendCommand(key, false, args).catch((error: unknown) => Promise.reject(this.failed(error))));
+    }
     if (this.kind === 'sentinel') return Number(await (commands as RedisSentinelClient).sendCommand(false, args));
     return Number(await (commands as RedisSingleClient).sendCommand(args));
   }

@@ -17,7 +17,10 @@
  *   through the colocated scripts), and `r:<token>` for each request using it
  *   now: when that request's lease runs out (ms; `leaseMs` after its enter or
  *   its last renewal). A field whose lease ran out no longer counts: its leave
- *   was lost (docs/architecture.md, "Faults"). Expires by itself at `store` (PEXPIREAT), so
+ *   was lost (docs/architecture.md, "Faults"). `next` (ms, `-1` never): the
+ *   deadline a request left while others still used the session, applied
+ *   by the leave that makes it idle (even one without a timeout: a request
+ *   left in the background) or by a claim once the others' leases ran out. Expires by itself at `store` (PEXPIREAT), so
  *   nothing outlives the session's record; once claimed or killed, 10 s
  *   later (`MARK_MARGIN_MS` in scripts.lua), so the mark keeps requests off a
  *   record the store expires a little late (its TTL counts from its own
@@ -70,13 +73,14 @@
  * - keys: ZRANGEBYLEX P{T}sessions, on every shard; count: ZCARD, every
  *   shard; keysOf: SMEMBERS, every shard
  * - with `replicas: n`, a claim or kill that changed the entry is followed by
- *   WAIT n on that node, before the destruction is announced.
+ *   WAIT n on that node (one at a time per node, shared by the claims sent
+ *   meanwhile, bounded by a quarter of `storeTimeout`; `replica-waits.ts`),
+ *   before the destruction is announced.
  *
  * A read costs one script before its response (`load`, or `enter` sent in the
  * same tick as the store's GET) and one after it (`leave`); a write one
  * before it (`write`, with the leave) when the records are colocated.
  */
-import createDebug from 'debug';
 import { systemClock, type Clock } from '../../clock';
 import { withinBound } from '../../storage/call-bound';
 import type { AccessEntry, ColocatedRecords, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
@@ -84,11 +88,10 @@ import { RedisConnection } from './redis-connection';
 import { checkRedisCoordinatorOptions, type RedisCoordinatorOptions } from './redis-coordinator-options';
 import { toAccessEntry } from './redis-entry';
 import { RedisKeys, roundRobin } from './redis-keys';
+import { ReplicaWaits } from './replica-waits';
 import { RedisRecords } from './redis-records';
 import { script, type ScriptName } from './redis-scripts';
 import { ScriptArguments } from './script-arguments';
-
-const debug = createDebug('express-session-management:redis');
 
 export type { RedisClusterClient, RedisScriptClient, RedisSentinelClient, RedisSingleClient, RedisSubscriber } from './redis-connection';
 export type { RedisCoordinatorOptions } from './redis-coordinator-options';
@@ -106,6 +109,7 @@ export class RedisCoordinator implements Coordinator {
   /** KEYS and ARGV of the scripts that enter, leave and remove. */
   private readonly args: ScriptArguments;
   private readonly replicas: number;
+  private readonly replicaWaits: ReplicaWaits;
   private callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
   readonly leaseMs = REQUEST_LEASE_MS;
   /** Leases are counted on the manager's clock (`useClock`). */
@@ -120,6 +124,10 @@ export class RedisCoordinator implements Coordinator {
     this.layout = new RedisKeys(options.prefix ?? 'esm:', options.shards ?? 16);
     this.args = new ScriptArguments(this.layout, this.leaseMs);
     this.replicas = options.replicas ?? 0;
+    this.replicaWaits = new ReplicaWaits(this.replicas, (_route, key) => {
+      const boundMs = Math.max(1, Math.floor(this.callTimeoutMs / 4));
+      return withinBound(this.connection.waitForReplicas(key, this.replicas, boundMs), boundMs + 1000, 'coordinator wait');
+    });
   }
 
   /**
@@ -267,22 +275,15 @@ export class RedisCoordinator implements Coordinator {
   }
 
   /**
-   * With `replicas`: waits (bounded by `storeTimeout`) until that many replicas
-   * have what this connection just wrote for `key`. Fewer in time is not an
-   * error — the destruction goes on, and the window it leaves is the one
-   * documented for `replicas: 0`.
+   * With `replicas`: waits (a quarter of `storeTimeout` at most; see
+   * `replica-waits.ts`) until that many replicas have what this connection
+   * just wrote for `key`. Fewer in time is not an error — the destruction
+   * goes on, and the window it leaves is the one documented for `replicas: 0`.
    */
   private async replicate(key: string): Promise<void> {
     if (this.replicas === 0) return;
-    const acknowledged = await withinBound(
-      this.connection.waitForReplicas(this.layout.entry(key), this.replicas, this.callTimeoutMs),
-      this.callTimeoutMs + 1000,
-      'coordinator wait',
-    ).catch((error: unknown) => {
-      debug('WAIT for %s failed: %O', key, error);
-      return 0;
-    });
-    if (acknowledged < this.replicas) debug('%d of %d replicas had the claim of %s in time', acknowledged, this.replicas, key);
+    const entry = this.layout.entry(key);
+    await this.replicaWaits.wait(this.connection.routeOf(entry), entry);
   }
 
   /** One call: a script of `scripts.lua`, within the call bound. */

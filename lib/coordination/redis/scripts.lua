@@ -83,15 +83,25 @@ local function leaveEntry()
   elseif store ~= e[3] then
     table.insert(fields, 'store'); table.insert(fields, store)
   end
-  if timeout ~= '' and activeCount(KEYS[1], now, true) == 0 then
-    if timeout == '-1' then
-      table.insert(fields, 'deadline'); table.insert(fields, -1)
-      redis.call('ZREM', KEYS[2], member)
-    else
-      local deadline = tonumber(now) + tonumber(timeout)
-      table.insert(fields, 'deadline'); table.insert(fields, deadline)
-      redis.call('ZADD', KEYS[2], deadline, member)
+  -- The deadline moves when the last request leaves. A leave that finds others still using the
+  -- session keeps its deadline as `next`, for whichever leave makes the session idle — even one
+  -- that knows no timeout (a request left in the background after a failed call) — and for the
+  -- claim, should the others' leases run out instead (docs/architecture.md, "Redis Cluster and Sentinel").
+  local idle = activeCount(KEYS[1], now, true) == 0
+  local deadline = nil
+  if timeout == '-1' then deadline = -1 elseif timeout ~= '' then deadline = tonumber(now) + tonumber(timeout) end
+  if deadline ~= nil and not idle then
+    table.insert(fields, 'next'); table.insert(fields, deadline)
+  elseif idle then
+    local pending = redis.call('HGET', KEYS[1], 'next')
+    if pending then
+      redis.call('HDEL', KEYS[1], 'next')
+      if deadline == nil then deadline = tonumber(pending) end
     end
+  end
+  if deadline ~= nil and idle then
+    table.insert(fields, 'deadline'); table.insert(fields, deadline)
+    if deadline < 0 then redis.call('ZREM', KEYS[2], member) else redis.call('ZADD', KEYS[2], deadline, member) end
   end
   if principal ~= '' and principal ~= e[5] then
     table.insert(fields, 'principal'); table.insert(fields, principal)
@@ -170,12 +180,23 @@ if not e then
   return false
 end
 if e[5] == '1' then return false end
+local allowed = 0
+if ARGV[2] == '1' then allowed = 1 end
 if ARGV[1] ~= 'Infinity' then
   local deadline = tonumber(e[2])
   if deadline == nil or deadline < 0 or deadline > tonumber(ARGV[1]) then return false end
+  -- A later deadline left by a request while others used the session (see `leave`): the session
+  -- is not due; once idle (the others' leases ran out), that deadline is its own.
+  local pending = tonumber(redis.call('HGET', KEYS[1], 'next'))
+  if pending and (pending < 0 or pending > tonumber(ARGV[1])) then
+    if tonumber(e[4]) <= allowed then
+      redis.call('HDEL', KEYS[1], 'next')
+      redis.call('HSET', KEYS[1], 'deadline', pending)
+      if pending < 0 then redis.call('ZREM', KEYS[2], ARGV[3]) else redis.call('ZADD', KEYS[2], pending, ARGV[3]) end
+    end
+    return false
+  end
 end
-local allowed = 0
-if ARGV[2] == '1' then allowed = 1 end
 if tonumber(e[4]) > allowed then return false end
 redis.call('HSET', KEYS[1], 'claimed', 1)
 redis.call('ZREM', KEYS[2], ARGV[3])
