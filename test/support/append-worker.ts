@@ -31,6 +31,7 @@ import express, { type Express, type Request, type Response } from 'express';
 import session from 'express-session-1.19';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
+import type { TestRedisClient } from './services';
 import { createSessionManager } from '../../lib';
 import { redisCoordinator } from '../../lib/coordination/redis/redis-coordinator';
 import type { WorkerMessage } from './reaper-cluster-worker';
@@ -45,7 +46,7 @@ interface AppendApp {
   close: () => Promise<void>;
 }
 
-type RedisClient = ReturnType<typeof createClient>;
+type RedisClient = TestRedisClient;
 
 const worker = process.env.ESM_CLUSTER_WORKER ?? `worker-${process.pid}`;
 /** How long `/append` holds the list it read before writing it back, unless `wait` says otherwise. */
