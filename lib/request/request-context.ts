@@ -9,10 +9,10 @@ import type { AppContext, SessionRuntime } from '../manager/runtime';
 import { ServletSession, type SessionHost } from '../session/http-session';
 import { SessionState } from '../session/session-state';
 import { sessionKey } from '../storage/session-key';
-import { generateSessionId } from '../tracking/session-id';
 import type { DecodedId } from '../tracking/session-id-codec';
 import { ResponseHooks } from './response-hooks';
 import { commitRequest, leaveAfterResponse, type PendingLeave } from './session-commit';
+import { saveSession } from './session-save';
 import { loadSession } from './session-loader';
 
 /** The signal of sessions no kill can reach (new in this request): never aborted. */
@@ -57,6 +57,12 @@ export class RequestContext implements SessionHost, KillTarget {
   readonly token = nextToken();
   /** Behind the loaded session's `signal`; made on first use. */
   private controller: AbortController | undefined;
+  /** Saves (express-session's `save()`) of this request, chained; settles once they have. */
+  saving: Promise<void> | undefined;
+  /** express-session's view of the session (`req.session`), made on first read. */
+  compatView: { session: ServletSession; view: object } | undefined;
+  /** The session `req.session.destroy()` ended: `req.session` is `undefined` while it is the request's. */
+  compatGone: ServletSession | undefined;
 
   constructor(
     readonly runtime: SessionRuntime,
@@ -112,7 +118,7 @@ export class RequestContext implements SessionHost, KillTarget {
    * one id, as in WebSphere), else a fresh one.
    */
   newId(): string {
-    return this.sharedId && this.requestedId !== null ? this.requestedId : generateSessionId();
+    return this.sharedId && this.requestedId !== null ? this.requestedId : this.runtime.newId(this.req);
   }
 
   /** Stores the request's session work once, however the request ends; the response waits for it. */
@@ -180,13 +186,28 @@ export class RequestContext implements SessionHost, KillTarget {
     const current = this.session;
     if (current.state.status === 'live') return current;
     if (!create) return null;
-    if (current.state.status === 'invalid') {
-      (this.retired ??= []).push(current);
-      this.session = this.pendingSession();
-      (this.req as { httpSession?: unknown }).httpSession = this.session;
-    }
+    if (current.state.status === 'invalid') this.replaceSession();
     this.session.makeLive();
     return this.session;
+  }
+
+  /** The request's session becomes a new pending one (after an invalidation, or express-session's `regenerate`). */
+  replaceSession(): void {
+    const current = this.session;
+    if (current.state.status !== 'pending') (this.retired ??= []).push(current);
+    this.session = this.pendingSession();
+    (this.req as { httpSession?: unknown }).httpSession = this.session;
+  }
+
+  /**
+   * Writes the session now (express-session's `save()`), after any save
+   * still running; the commit waits for them.
+   */
+  save(session: ServletSession): Promise<void> {
+    const work = (this.saving ?? DONE).then(() => saveSession(this, session));
+    this.saving = work.catch(noop);
+    this.runtime.track(work);
+    return work;
   }
 
   /** `manager.disconnect()`: ends the session and has the client forget the id. */
@@ -208,7 +229,7 @@ export class RequestContext implements SessionHost, KillTarget {
     if (session.state.status !== 'live') throw new IllegalStateError('changeSessionId: the request has no session');
     if (this.res.headersSent) throw new IllegalStateError('changeSessionId: the response headers were already sent');
     const oldId = session.getId();
-    const id = generateSessionId();
+    const id = this.runtime.newId(this.req);
     session.state.id = id;
     session.state.dirty = true;
     this.hooks.hookHeaders();
@@ -224,6 +245,7 @@ export class RequestContext implements SessionHost, KillTarget {
     state.status = 'live';
     state.fresh = true;
     state.dirty = true;
+    if (this.runtime.cookieMaxAgeMs !== undefined) state.cookieSentAt = this.start;
     this.runtime.counters.created++;
     this.hooks.hookEnd();
     this.hooks.hookHeaders();
@@ -273,6 +295,9 @@ function nextToken(): string {
 }
 
 function noop(): void {}
+
+/** A settled promise to chain the first save onto. */
+const DONE = Promise.resolve();
 
 /** Why a killed session's signal aborted: what `fetch(…, { signal })` rejects with. */
 function killReason(): DOMException {
