@@ -241,6 +241,7 @@ export class RequestContext implements SessionHost, KillTarget {
     if (this.res.headersSent) {
       throw new IllegalStateError('Cannot create a session after the response headers were sent');
     }
+    const id = session.getId(); // first: an id the genid option fails to make leaves the session pending
     const { state } = session;
     state.status = 'live';
     state.fresh = true;
@@ -249,7 +250,7 @@ export class RequestContext implements SessionHost, KillTarget {
     this.runtime.counters.created++;
     this.hooks.hookEnd();
     this.hooks.hookHeaders();
-    this.events.fire('sessionCreated', { id: session.getId(), app: session.app, session });
+    this.events.fire('sessionCreated', { id, app: session.app, session });
   }
 
   subsessionCreated(sub: ServletSession): void {
