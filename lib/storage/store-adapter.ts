@@ -137,14 +137,24 @@ function isMissing(err: unknown): boolean {
 /** What a call done at once answers: one settled promise for all of them. */
 const DONE = Promise.resolve();
 
-/** `all()` answers an object keyed by id (express-session) or an array (some stores). */
+/** A record kept as JSON in a table row (better-sqlite3-session-store's `all()`). */
+function parseRow(json: string): StoredRecord {
+  return JSON.parse(json) as StoredRecord;
+}
+
+/**
+ * `all()` answers an object keyed by id (express-session), an array of
+ * records with their `id` (connect-redis), or a table's rows `{ sid, sess }`
+ * (better-sqlite3-session-store).
+ */
 function normaliseAll(records: Record<string, StoredRecord> | StoredRecord[] | null): Record<string, StoredRecord> {
   if (!records) return {};
   if (!Array.isArray(records)) return records;
   const byId: Record<string, StoredRecord> = {};
   for (const record of records) {
-    const id = (record as { id?: unknown }).id;
+    const { id, sid, sess } = record as { id?: unknown; sid?: unknown; sess?: unknown };
     if (typeof id === 'string') byId[id] = record;
+    else if (typeof sid === 'string' && typeof sess === 'string') byId[sid] = parseRow(sess); // a table's rows
   }
   return byId;
 }
