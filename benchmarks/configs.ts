@@ -9,7 +9,8 @@ export const CONFIGS = [
 ] as const;
 export type ConfigName = (typeof CONFIGS)[number];
 
-export const ROUTES = ['read', 'write'] as const;
+/** What `run.ts` measures: a read, a write, and a new session per request (`new` sends no cookie). */
+export const ROUTES = ['read', 'write', 'new'] as const;
 export type RouteName = (typeof ROUTES)[number];
 
 /**
@@ -27,7 +28,7 @@ export const OWN_ATTRIBUTES = 50;
 
 /** The HTTP method of a route. */
 export function methodOf(route: ServerRoute): 'GET' | 'POST' {
-  return route === 'write' || route === 'write-own' ? 'POST' : 'GET';
+  return route === 'write' || route === 'write-own' || route === 'new' ? 'POST' : 'GET';
 }
 
 /** Per-server settings beyond the configuration (command-line flags of server.ts). */

@@ -143,7 +143,8 @@ export async function load(
     connections: options.connections,
     duration: options.duration,
     setupClient(client) {
-      const cookie = cookies[next++ % cookies.length];
+      // `new` creates a session per request: it never sends one back.
+      const cookie = route === 'new' ? undefined : cookies[next++ % cookies.length];
       client.setHeaders(cookie ? { cookie } : {});
     },
   });

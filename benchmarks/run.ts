@@ -16,7 +16,7 @@ import { findOnPath, startRedisServer, type RedisServer } from '../test/support/
 import { CONFIGS, DESCRIPTIONS, ROUTES, expressSessionPeer, usesRedis, type ConfigName, type RouteName } from './configs';
 import {
   adminClient,
-  averageRecords,
+  commandSources,
   compileServers,
   waitForQuiet,
   createSessions,
@@ -26,7 +26,7 @@ import {
   machine,
   median,
   startServer,
-  type CommandsPerRequest,
+  type CommandSources,
   type RunningServer,
   type CpuUse,
   type LoadResult,
@@ -46,7 +46,6 @@ interface Measurement extends LoadResult {
   config: ConfigName;
   route: RouteName;
   round: number;
-  redisCommands?: CommandsPerRequest;
   cpu?: CpuUse;
   /** Server CPU time per request, µs (all its threads). */
   serverCpuUsPerRequest?: number;
@@ -76,12 +75,17 @@ interface Summary {
   cpuVsExpressSession: number | null;
   /** Mean CPU the rest of the machine used during the measured runs, in cores. */
   otherCores: number | null;
+  /** Commands sent to Redis per request (a script call counts once), from a MONITOR pass apart from the measured runs. */
   redisCommandsPerRequest: number | null;
   /** Median redis-server CPU per request, µs. */
   redisCpuUsPerRequest: number | null;
   redisCommands?: Record<string, number>;
+  /** Commands run inside the coordinator's scripts, per request. */
   redisCommandsInScripts?: Record<string, number>;
 }
+
+/** How long each MONITOR pass (the Redis command census of one configuration and route) runs, s. */
+const CENSUS_SECONDS = 2;
 
 function parseOptions(argv: string[]): Options {
   const get = (name: string): string | undefined => argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1];
@@ -119,6 +123,7 @@ async function main(): Promise<void> {
   const measurements: Measurement[] = [];
   let waitBudgetMs = 90_000;
   const servers = new Map<ConfigName, { server: RunningServer; cookies: string[] }>();
+  const census = new Map<string, CommandSources>();
   try {
     // Every configuration's server is up for the whole bench (only one is under load at a
     // time), so runs can be interleaved finely: drift of the machine hits all alike.
@@ -144,7 +149,6 @@ async function main(): Promise<void> {
             connections: options.connections,
             duration: options.duration,
             redisPid: usesRedis(config) ? redis?.pid : undefined,
-            admin,
           });
           const { result } = run;
           const m: Measurement = { config, route, round, ...result, waitedMs };
@@ -153,7 +157,6 @@ async function main(): Promise<void> {
             m.serverCpuUsPerRequest = run.serverCpuUsPerRequest;
             m.redisCpuUsPerRequest = run.redisCpuUsPerRequest;
           }
-          m.redisCommands = run.redisCommands;
           measurements.push(m);
           log(
             `round ${round} ${config.padEnd(22)} ${route.padEnd(5)} ${result.rps.toFixed(0).padStart(6)} req/s` +
@@ -161,10 +164,17 @@ async function main(): Promise<void> {
               (m.serverCpuUsPerRequest ? `  server ${m.serverCpuUsPerRequest.toFixed(0)} µs CPU/req` : '') +
               (m.cpu ? `  others ${m.cpu.otherCores.toFixed(2)} cores` : '') +
               (waitedMs > 600 ? ` (waited ${(waitedMs / 1000).toFixed(1)} s)` : '') +
-              (m.redisCommands ? `  redis ${m.redisCommands.sent.toFixed(2)} cmd/req` : '') +
               (result.non2xx || result.errors ? `  !! non2xx=${result.non2xx} errors=${result.errors}` : ''),
           );
         }
+      }
+    }
+    // What each Redis configuration sends and runs in scripts, per request: MONITOR
+    // slows Redis down, so it counts a pass of its own.
+    for (const config of configs.filter(usesRedis)) {
+      const { server, cookies } = servers.get(config)!;
+      for (const route of ROUTES) {
+        census.set(`${config} ${route}`, await commandSources(admin!, () => load(server, route, cookies, { connections: options.connections, duration: CENSUS_SECONDS })));
       }
     }
   } finally {
@@ -173,7 +183,7 @@ async function main(): Promise<void> {
     await redis?.stop();
   }
 
-  const summary = summarise(measurements, configs);
+  const summary = summarise(measurements, configs, census);
   const results = {
     date: new Date().toISOString(),
     durationOfBenchSeconds: Math.round((Date.now() - started) / 1000),
@@ -202,7 +212,7 @@ async function main(): Promise<void> {
   }
 }
 
-function summarise(measurements: Measurement[], configs: ConfigName[]): Summary[] {
+function summarise(measurements: Measurement[], configs: ConfigName[], census: Map<string, CommandSources>): Summary[] {
   const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
   const of = (config: ConfigName, route: RouteName): Measurement[] =>
     measurements.filter((m) => m.config === config && m.route === route);
@@ -254,16 +264,21 @@ function summarise(measurements: Measurement[], configs: ConfigName[]): Summary[
       };
       const redisCpu = ms.flatMap((m) => (m.redisCpuUsPerRequest === undefined ? [] : [m.redisCpuUsPerRequest]));
       if (redisCpu.length) s.redisCpuUsPerRequest = median(redisCpu);
-      const withCommands = ms.filter((m) => m.redisCommands);
-      if (withCommands.length) {
-        s.redisCommandsPerRequest = mean(withCommands.map((m) => m.redisCommands!.sent));
-        s.redisCommands = averageRecords(withCommands.map((m) => m.redisCommands!.sentByCommand));
-        s.redisCommandsInScripts = averageRecords(withCommands.map((m) => m.redisCommands!.inScripts));
+      const counted = census.get(`${config} ${route}`);
+      if (counted) {
+        s.redisCommandsPerRequest = counted.sent;
+        s.redisCommands = rounded(counted.sentByCommand);
+        s.redisCommandsInScripts = rounded(counted.inScriptsByCommand);
       }
       summary.push(s);
     }
   }
   return summary;
+}
+
+/** Each figure to two decimals. */
+function rounded(record: Record<string, number>): Record<string, number> {
+  return Object.fromEntries(Object.entries(record).map(([k, v]) => [k, Math.round(v * 100) / 100]));
 }
 
 function markdown(summary: Summary[]): string {
@@ -276,20 +291,22 @@ function markdown(summary: Summary[]): string {
       .join(', ');
     return `${s.redisCommandsPerRequest.toFixed(2)} (${sent})`;
   };
+  const inScripts = (s: Summary): string =>
+    s.redisCommandsInScripts ? Object.values(s.redisCommandsInScripts).reduce((a, b) => a + b, 0).toFixed(1) : '';
   const throughput = [
     '| route | configuration | req/s (median) | each round | p99 ms | vs Express | vs express-session, same store |',
     '|---|---|---:|---|---:|---:|---:|',
   ];
   const cost = [
-    '| route | configuration | server CPU µs/req | Express ÷ this | express-session ÷ this | Redis commands/req (sent) | Redis CPU µs/req | other load (cores) |',
-    '|---|---|---:|---:|---:|---|---:|---:|',
+    '| route | configuration | server CPU µs/req | Express ÷ this | express-session ÷ this | Redis commands/req (sent) | in scripts | Redis CPU µs/req | other load (cores) |',
+    '|---|---|---:|---:|---:|---|---:|---:|---:|',
   ];
   for (const s of summary) {
     throughput.push(
       `| ${s.route} | ${s.config} | ${s.rps.toFixed(0)} | ${s.rpsByRound.map((r) => r.toFixed(0)).join(' / ')} | ${s.latencyP99.toFixed(0)} | ${ratio(s.vsExpress)} | ${ratio(s.vsExpressSession)} |`,
     );
     cost.push(
-      `| ${s.route} | ${s.config} | ${s.serverCpuUsPerRequest?.toFixed(0) ?? ''} | ${ratio(s.cpuVsExpress)} | ${ratio(s.cpuVsExpressSession)} | ${commands(s)} | ${s.redisCpuUsPerRequest?.toFixed(1) ?? ''} | ${s.otherCores?.toFixed(2) ?? ''} |`,
+      `| ${s.route} | ${s.config} | ${s.serverCpuUsPerRequest?.toFixed(0) ?? ''} | ${ratio(s.cpuVsExpress)} | ${ratio(s.cpuVsExpressSession)} | ${commands(s)} | ${inScripts(s)} | ${s.redisCpuUsPerRequest?.toFixed(1) ?? ''} | ${s.otherCores?.toFixed(2) ?? ''} |`,
     );
   }
   const lines = [...throughput, '', ...cost];

@@ -13,6 +13,8 @@
  *   POST /write-own  sets attribute `a<k>` to n, n counting this server's
  *                    write-own requests and k = n mod OWN_ATTRIBUTES: concurrent
  *                    requests of one session set different attributes
+ *   POST /new        creates a session with `user` and stores it (the load
+ *                    sends no cookie: a new session per request): 204
  */
 import express, { type Express } from 'express';
 import session from 'express-session';
@@ -63,6 +65,7 @@ async function build(config: ConfigName, variant: ServerVariant): Promise<Expres
     });
     app.post('/write', (_req, res) => void res.json({ count: ++count }));
     app.post('/write-own', (_req, res) => void res.json({ set: nextOwn().name }));
+    app.post('/new', (_req, res) => void res.sendStatus(204));
     return app;
   }
 
@@ -93,6 +96,10 @@ async function build(config: ConfigName, variant: ServerVariant): Promise<Expres
       const { name, value } = nextOwn();
       req.session[name] = value;
       res.json({ set: name });
+    });
+    app.post('/new', (req, res) => {
+      req.session.user = USER;
+      res.sendStatus(204);
     });
     return app;
   }
@@ -131,6 +138,10 @@ async function build(config: ConfigName, variant: ServerVariant): Promise<Expres
     const { name, value } = nextOwn();
     req.httpSession.setAttribute(name, value);
     res.json({ set: name });
+  });
+  app.post('/new', (req, res) => {
+    req.httpSession.setAttribute('user', USER);
+    res.sendStatus(204);
   });
   return app;
 }

@@ -27,6 +27,8 @@ import {
   type SessionManagerOptions,
 } from '../lib/index';
 import { redisCoordinator, type RedisCoordinator } from '../lib/coordination/redis/redis-coordinator';
+import { LeaseRenewal } from '../lib/killing/lease-renewal';
+import { RunningRequests, type RunningRequest } from '../lib/killing/running-requests';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
@@ -273,12 +275,73 @@ describeRedis('redisCoordinator', () => {
     }
 
     /** Two coordinators on two connections: two processes. */
+    /** Two coordinators on the suite's clock, as two managers would set them up. */
     function pair(): [RedisCoordinator, RedisCoordinator] {
-      return [
-        redisCoordinator({ client: clients[0], prefix: coordinatorPrefix() }),
-        redisCoordinator({ client: clients[1], prefix: coordinatorPrefix() }),
-      ];
+      return clients.map((client) => {
+        const coordinator = redisCoordinator({ client, prefix: coordinatorPrefix() });
+        coordinator.useClock(clock);
+        return coordinator;
+      }) as [RedisCoordinator, RedisCoordinator];
     }
+
+    it("stops counting a request whose leave was lost once its lease runs out, so the session still expires", async () => {
+      const [a, b] = pair();
+      await createEntry(a, 'lost');
+      clock.advanceSeconds(TIMEOUT);
+      await a.enter('lost', clock.now(), false, 'gone'); // its leave never comes
+      await a.enter('lost', clock.now(), false, 'long'); // a long request, renewed
+      clock.advance(a.leaseMs / 2);
+      await a.renewLease('lost', 'long', clock.now());
+      await a.renewLease('lost', 'never-entered', clock.now()); // renews nothing, creates nothing
+      clock.advance(a.leaseMs / 2 + 1);
+      expect(await b.inspect('lost')).toMatchObject({ active: 1 });
+      expect(await b.claim('lost', clock.now(), false)).toBeUndefined();
+      // The long request leaves: the stale field goes with it, and the idle clock starts.
+      await a.leave('lost', { now: clock.now(), timeoutMs: TIMEOUT * 1000, storeExpires: null, entered: true, lastAccessedTime: clock.now(), request: 'long' });
+      expect(await clients[0].hKeys(layout().entry('lost'))).not.toContain('r:gone');
+      expect(await b.inspect('lost')).toMatchObject({ active: 0 });
+      clock.advanceSeconds(TIMEOUT);
+      expect(await b.claim('lost', clock.now(), false)).toMatchObject({ active: 0 });
+    });
+
+    it('renews the leases of the requests running here for a third of a lease or longer, and only those', async () => {
+      const [a] = pair();
+      const running = new RunningRequests();
+      const renewal = new LeaseRenewal(a, running, clock, () => undefined);
+      const start = async (token: string): Promise<RunningRequest> => {
+        const request = { token, leaseFrom: clock.now(), sessionKilled: () => undefined };
+        await a.enter('renewed', clock.now(), false, token);
+        running.add('renewed', request);
+        return request;
+      };
+      await createEntry(a, 'renewed');
+      const t0 = clock.now();
+      const long = await start('long');
+      clock.advance(a.leaseMs / 6);
+      const short = await start('short');
+      const ended = await start('ended');
+      running.delete('renewed', ended);
+      clock.advance(a.leaseMs / 6);
+      await renewal.renew();
+      const lease = (token: string) => clients[0].hGet(layout().entry('renewed'), `r:${token}`);
+      expect({ long: await lease('long'), short: await lease('short'), ended: await lease('ended') }).toEqual({
+        long: String(t0 + a.leaseMs / 3 + a.leaseMs),
+        short: String(t0 + a.leaseMs / 6 + a.leaseMs),
+        ended: String(t0 + a.leaseMs / 6 + a.leaseMs),
+      });
+      expect({ long: long.leaseFrom, short: short.leaseFrom }).toEqual({ long: t0 + a.leaseMs / 3, short: t0 + a.leaseMs / 6 });
+    });
+
+    it('counts a request whose lease ran out as gone for a kill too: the session is destroyed at once', async () => {
+      const [a, b] = pair();
+      await createEntry(a, 'killed-lost');
+      await a.enter('killed-lost', clock.now(), false, 'gone');
+      expect(await b.kill('killed-lost')).toMatchObject({ active: 1 });
+      await createEntry(a, 'killed-late');
+      await a.enter('killed-late', clock.now(), false, 'gone');
+      clock.advance(a.leaseMs + 1);
+      expect(await b.kill('killed-late')).toMatchObject({ active: 0 });
+    });
 
     it('resolves remove() true for exactly one of two concurrent callers', async () => {
       const [a, b] = pair();
@@ -420,6 +483,7 @@ describeRedis('redisCoordinator', () => {
 
     it('marks a killed entry, drops its lock and index member, tells every listening coordinator, and answers the last leaver', async () => {
       const [a, b] = clients.map((client) => redisCoordinator({ client, prefix: coordinatorPrefix() }));
+      for (const coordinator of [a, b]) coordinator.useClock({ now: () => 3000 }); // the times below
       const heard: string[] = [];
       const subscription = b.onKill((key) => heard.push(key));
       await subscription.ready;

@@ -6,6 +6,7 @@ import type {
   ExpiryIndex,
   KillSignals,
   RecordColocation,
+  RequestLeases,
   SessionClaims,
   SessionIndex,
   SessionLocking,
@@ -21,6 +22,7 @@ const CAPABILITIES = {
   'kill signals': ['kill', 'onKill'],
   'a session index': ['keys', 'count', 'keysOf'],
   'bounded calls': ['setCallTimeout'],
+  'request leases': ['useClock', 'renewLease'],
   'record colocation': ['colocate'],
 } as const satisfies Record<string, readonly string[]>;
 
@@ -37,6 +39,7 @@ interface CapabilityTypes {
   'kill signals': KillSignals;
   'a session index': SessionIndex;
   'bounded calls': BoundedCalls;
+  'request leases': RequestLeases;
   'record colocation': RecordColocation;
 }
 

@@ -16,6 +16,7 @@
  * timed out, its outcome unknown) changes nothing.
  */
 
+import type { Clock } from '../clock';
 import type { StoredRecord } from '../storage/store-adapter';
 
 /** What the coordinator knows of one session. */
@@ -214,6 +215,22 @@ export interface BoundedCalls {
 }
 
 /**
+ * A remote coordinator that counts a request as using a session only for a
+ * lease, renewed while the request runs: a request whose leave was lost (its
+ * connection reset) stops counting once its lease runs out, so the session
+ * still expires (docs/architecture.md, "Faults"). The manager renews the
+ * leases of its requests that run longer than a third of `leaseMs`.
+ */
+export interface RequestLeases {
+  /** How long a lease lasts from an enter or a renewal (ms). */
+  readonly leaseMs: number;
+  /** The manager's clock: leases run out by it. */
+  useClock(clock: Clock): void;
+  /** Extends the lease of `request` on `key` to `now + leaseMs`; nothing when it holds none. */
+  renewLease(key: string, request: string, now: number): Promise<void>;
+}
+
+/**
  * A coordinator, as the `coordinator` option takes it: it must track access
  * and claim sessions (else a `ConfigurationError` at startup names what is
  * missing); it may have any of the other abilities, and the manager checks
@@ -221,7 +238,7 @@ export interface BoundedCalls {
  */
 export type Coordinator = AccessTracking &
   SessionClaims &
-  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & BoundedCalls & RecordColocation>;
+  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & BoundedCalls & RequestLeases & RecordColocation>;
 
 /** What {@link ColocatedRecords.write} did. */
 export type RecordWrite =

@@ -1,25 +1,30 @@
-/** A request that can be told its session was killed while it ran. */
-export interface KillTarget {
+/** A request using a session: a kill reaches it, and its coordinator lease is renewed while it runs. */
+export interface RunningRequest {
+  /** Its token in the coordinator. */
+  readonly token: string;
+  /** When its lease was last taken or renewed (ms): its start at first. */
+  leaseFrom: number;
   sessionKilled(): void;
 }
 
 /**
  * The requests using each session in this process, so that a kill — issued
  * here or, through the coordinator, in any process — reaches them
- * (docs/architecture.md, "Killing"). With serial access there is one per session at a time.
+ * (docs/architecture.md, "Killing"), and the leases of long ones are renewed
+ * ("Faults"). With serial access there is one per session at a time.
  */
 export class RunningRequests {
   /** The one request using a key, or (rarer) all of them. */
-  private readonly byKey = new Map<string, KillTarget | KillTarget[]>();
+  private readonly byKey = new Map<string, RunningRequest | RunningRequest[]>();
 
-  add(key: string, request: KillTarget): void {
+  add(key: string, request: RunningRequest): void {
     const held = this.byKey.get(key);
     if (held === undefined) this.byKey.set(key, request);
     else if (Array.isArray(held)) held.push(request);
     else this.byKey.set(key, [held, request]);
   }
 
-  delete(key: string, request: KillTarget): void {
+  delete(key: string, request: RunningRequest): void {
     const held = this.byKey.get(key);
     if (held === request) {
       this.byKey.delete(key);
@@ -36,5 +41,13 @@ export class RunningRequests {
     const held = this.byKey.get(key);
     if (held === undefined) return;
     for (const request of Array.isArray(held) ? [...held] : [held]) request.sessionKilled();
+  }
+
+  /** Every request running here, with the key it uses. */
+  *all(): IterableIterator<[string, RunningRequest]> {
+    for (const [key, held] of this.byKey) {
+      if (!Array.isArray(held)) yield [key, held];
+      else for (const request of [...held]) yield [key, request];
+    }
   }
 }

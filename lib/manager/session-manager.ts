@@ -10,6 +10,7 @@ import type { Coordinator, KillSignals, KillSubscription, SessionIndex } from '.
 import { LocalCoordinator } from '../coordination/local/local-coordinator';
 import { ConfigurationError } from '../errors';
 import { Reaper, type SweepResult } from '../expiry/reaper';
+import { LeaseRenewal } from '../killing/lease-renewal';
 import { RunningRequests } from '../killing/running-requests';
 import { SessionKilling } from '../killing/session-killing';
 import { CommitOrder } from '../locking/commit-order';
@@ -79,6 +80,8 @@ export class SessionManager extends ManagerEvents {
   private serialAccessSeen = false;
   /** Listening for kills (in any process) to reach this process's requests. */
   private readonly kills: KillSubscription | undefined;
+  /** Renews the coordinator's leases of long requests, when it counts requests by lease. */
+  private readonly leases: LeaseRenewal | undefined;
 
   constructor(options?: SessionManagerOptions) {
     super();
@@ -122,6 +125,10 @@ export class SessionManager extends ManagerEvents {
       expressSessionCompat: this.options.expressSessionCompat,
       otherApps: (app) => (this.appTimeouts.size < 2 ? NO_APPS : [...this.appTimeouts.keys()].filter((a) => a !== app)),
     };
+    if (can(coordinator, 'request leases')) {
+      coordinator.useClock(clock);
+      this.leases = new LeaseRenewal(coordinator, this.runtime.running, clock, track);
+    }
     const index = can(coordinator, 'an expiry index') ? coordinator : undefined;
     this.reaper = new Reaper({ store, coordinator, index, destroyer, clock, appTimeout }, this.reaperInterval);
     const listing = new SessionListing({
@@ -147,6 +154,7 @@ export class SessionManager extends ManagerEvents {
     this.ready = this.kills ? this.kills.ready : Promise.resolve();
     warnAtStartup(this.options, this.store, this.coordinator, this.reaperInterval);
     this.reaper.start();
+    this.leases?.start();
   }
 
   /**
@@ -217,6 +225,7 @@ export class SessionManager extends ManagerEvents {
    */
   async close(): Promise<void> {
     await this.reaper.stop();
+    this.leases?.stop();
     await this.kills?.close();
     while (this.inflight > 0) await new Promise<void>((resolve) => this.idle.push(resolve));
   }

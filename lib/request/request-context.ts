@@ -3,7 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { LeaveUpdate } from '../coordination/coordinator';
 import { IllegalStateError } from '../errors';
-import type { KillTarget } from '../killing/running-requests';
+import type { RunningRequest } from '../killing/running-requests';
 import { SerialSlot } from '../locking/serial-slot';
 import type { AppContext, SessionRuntime } from '../manager/runtime';
 import { ServletSession, type SessionHost } from '../session/http-session';
@@ -25,7 +25,7 @@ const QUIET_SIGNAL = new AbortController().signal;
  * holds. Loading, committing and the response's hooks live in the files
  * beside it; this class holds what they share.
  */
-export class RequestContext implements SessionHost, KillTarget {
+export class RequestContext implements SessionHost, RunningRequest {
   /** Start of the request, ms. */
   readonly start: number;
   /** The session of `req.httpSession`. */
@@ -55,6 +55,8 @@ export class RequestContext implements SessionHost, KillTarget {
   private finished = false;
   /** This request's token in the coordinator (its enter and its leave name it). */
   readonly token = nextToken();
+  /** When its coordinator lease was taken or last renewed (docs/architecture.md, "Faults"). */
+  leaseFrom: number;
   /** Behind the loaded session's `signal`; made on first use. */
   private controller: AbortController | undefined;
   /** Saves (express-session's `save()`) of this request, chained; settles once they have. */
@@ -71,6 +73,7 @@ export class RequestContext implements SessionHost, KillTarget {
     readonly res: ServerResponse,
   ) {
     this.start = runtime.clock.now();
+    this.leaseFrom = this.start;
     this.session = this.pendingSession();
     this.slot = new SerialSlot(runtime.locks, appContext.serialAccess);
     this.hooks = new ResponseHooks(this);

@@ -14,8 +14,10 @@
  *   ms; absent when unknown), `claimed` (`1` once claimed for destruction),
  *   `killed` (`1` once killed by an administrator; also claimed), `principal`
  *   (the user it is bound to), `ver` (how many times its record was written
- *   through the colocated scripts), and `r:<token>` (a request's start) for
- *   each request using it now. Expires by itself at `store` (PEXPIREAT), so
+ *   through the colocated scripts), and `r:<token>` for each request using it
+ *   now: when that request's lease runs out (ms; `leaseMs` after its enter or
+ *   its last renewal). A field whose lease ran out no longer counts: its leave
+ *   was lost (docs/architecture.md, "Faults"). Expires by itself at `store` (PEXPIREAT), so
  *   nothing outlives the session's record; once claimed or killed, 10 s
  *   later (`MARK_MARGIN_MS` in scripts.lua), so the mark keeps requests off a
  *   record the store expires a little late (its TTL counts from its own
@@ -44,23 +46,24 @@
  * Commands: every operation is one EVALSHA of a script of `scripts.lua`
  * (EVAL when the node does not know it yet), so each is atomic, and bounded
  * by the manager's `storeTimeout` (`setCallTimeout`):
- * - enter: HMGET, HKEYS, HSET accessed + r:<token> (nothing when claimed,
+ * - enter: HMGET, HGETALL, HSET accessed + r:<token> (nothing when claimed,
  *   nor, with strict expiry, when idle past its deadline); load: the same
  *   and GET of the record
- * - leave: HMGET, HDEL r:<token>, HKEYS, HSET (store, deadline when idle
+ * - leave: HMGET, HDEL r:<token>, HGETALL (+ HDEL of leases run out), HSET (store, deadline when idle
  *   again), ZADD (or ZREM), PEXPIREAT when the store's expiry moved; for a
  *   new entry ZADD P{T}sessions; for a newly bound user SADD (+ SREM from the
  *   previous user's); write and touch: SET record EX / EXPIRE record, then
  *   leave, and HINCRBY ver
- * - claim: HMGET, HKEYS, then only if due, unclaimed and idle: HSET claimed
+ * - claim: HMGET, HGETALL, then only if due, unclaimed and idle: HSET claimed
  *   1, ZREM (the claimed hash is a tombstone: requests no longer use the
  *   session); ZREM alone when the hash is gone (a stale member)
  * - lock: SET lock token NX PX ttl; renew: GET + PEXPIRE; unlock: GET + DEL
  *   (compare-and-delete: only the owner's token deletes); the commit lock
  *   the same on P{T}commit:K
- * - kill: HMGET, HKEYS, then only if unclaimed: HSET claimed 1 killed 1,
+ * - kill: HMGET, HGETALL, then only if unclaimed: HSET claimed 1 killed 1,
  *   ZREM, DEL the lock (requests queued behind it go on), PUBLISH Pkill K
- * - inspect: HMGET, HKEYS; read: HMGET, GET, EXISTS
+ * - inspect: HMGET, HGETALL; read: HMGET, GET, EXISTS
+ * - lease: HEXISTS r:<token>, HSET r:<token> (a long request renews its lease)
  * - due: ZRANGEBYSCORE P{T}expiry -inf now LIMIT 0 n, on every shard
  * - remove: HGET principal, (DEL record,) DEL (its reply decides the one
  *   caller that announces), ZREM from both sorted sets, SREM from the user's
@@ -74,6 +77,7 @@
  * before it (`write`, with the leave) when the records are colocated.
  */
 import createDebug from 'debug';
+import { systemClock, type Clock } from '../../clock';
 import { withinBound } from '../../storage/call-bound';
 import { isSubsessionKey } from '../../storage/session-key';
 import { ConfigurationError } from '../../errors';
@@ -117,12 +121,18 @@ export interface RedisCoordinatorOptions {
 /** How long a call may take until a manager sets its `storeTimeout` (the option's default). */
 const DEFAULT_CALL_TIMEOUT_MS = 5000;
 
+/** How long a request counts as using a session after its enter or its last lease renewal. */
+export const REQUEST_LEASE_MS = 60_000;
+
 /** Coordinator state in Redis; see the storage details above. */
 export class RedisCoordinator implements Coordinator {
   private readonly connection: RedisConnection;
   private readonly layout: RedisKeys;
   private readonly replicas: number;
   private callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
+  readonly leaseMs = REQUEST_LEASE_MS;
+  /** Leases are counted on the manager's clock (`useClock`). */
+  private clock: Clock = systemClock;
   private readonly killListeners = new Set<(key: string) => void>();
   /** The kill channel while anyone listens. */
   private channel: KillSubscription | undefined;
@@ -145,12 +155,20 @@ export class RedisCoordinator implements Coordinator {
     this.connection.setTimeout(ms);
   }
 
+  useClock(clock: Clock): void {
+    this.clock = clock;
+  }
+
   async enter(key: string, now: number, strictExpiry: boolean, request: string): Promise<AccessEntry | undefined> {
-    return toAccessEntry(await this.run('enter', [this.layout.entry(key)], [String(now), strictExpiry ? '1' : '0', request]));
+    return toAccessEntry(await this.run('enter', [this.layout.entry(key)], this.enterArgs(now, strictExpiry, request)));
   }
 
   async inspect(key: string): Promise<AccessEntry | undefined> {
-    return toAccessEntry(await this.run('inspect', [this.layout.entry(key)], []));
+    return toAccessEntry(await this.run('inspect', [this.layout.entry(key)], [String(this.clock.now())]));
+  }
+
+  async renewLease(key: string, request: string, now: number): Promise<void> {
+    await this.run('lease', [this.layout.entry(key)], [request, String(now + this.leaseMs)]);
   }
 
   async leave(key: string, update: LeaveUpdate): Promise<boolean> {
@@ -164,7 +182,7 @@ export class RedisCoordinator implements Coordinator {
   async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {
     const layout = this.layout;
     const keys = [layout.entry(key), layout.expiry(layout.shardOf(key))];
-    const claimed = toAccessEntry(await this.run('claim', keys, [String(now), entered ? '1' : '0', key]));
+    const claimed = toAccessEntry(await this.run('claim', keys, [String(now), entered ? '1' : '0', key, String(this.clock.now())]));
     if (claimed) await this.replicate(key);
     return claimed;
   }
@@ -200,7 +218,7 @@ export class RedisCoordinator implements Coordinator {
   async kill(key: string): Promise<AccessEntry | undefined> {
     const layout = this.layout;
     const keys = [layout.entry(key), layout.expiry(layout.shardOf(key)), layout.lock(key)];
-    const before = toAccessEntry(await this.run('kill', keys, [key, layout.killChannel]));
+    const before = toAccessEntry(await this.run('kill', keys, [key, layout.killChannel, String(this.clock.now())]));
     if (before && !before.claimed) await this.replicate(key);
     return before;
   }
@@ -265,12 +283,18 @@ export class RedisCoordinator implements Coordinator {
     return new RedisRecords({
       run: (name, keys, args) => this.run(name, keys, args),
       entryKey: (key) => this.layout.entry(key),
+      enterArgs: (now, strictExpiry, request) => this.enterArgs(now, strictExpiry, request),
       recordKey: (key) => prefix + key,
       leaveKeys: (key, update) => this.leaveKeys(key, update),
       leaveArgs: (key, update) => this.leaveArgs(key, update),
       removeKeys: (key) => this.removeKeys(key),
       removeArgs: (key) => this.removeArgs(key),
     });
+  }
+
+  /** ARGV of `enter` (and `load`): now, strict, the request's token, when its lease runs out. */
+  private enterArgs(now: number, strictExpiry: boolean, request: string): string[] {
+    return [String(now), strictExpiry ? '1' : '0', request, String(now + this.leaseMs)];
   }
 
   /** KEYS of `leave` (and of the scripts that leave too): entry, expiry index, session index, the user's set. */

@@ -7,6 +7,7 @@ import { toAccessEntry } from './redis-entry';
 export interface RecordScripts {
   run(name: ScriptName, keys: string[], args: string[]): Promise<unknown>;
   entryKey(key: string): string;
+  enterArgs(now: number, strictExpiry: boolean, request: string): string[];
   /** Where the store keeps a session's record (connect-redis: its prefix and the key). */
   recordKey(key: string): string;
   leaveKeys(key: string, update: LeaveUpdate): string[];
@@ -26,11 +27,8 @@ export class RedisRecords implements ColocatedRecords {
 
   async load(key: string, now: number, strictExpiry: boolean, request: string): Promise<{ record: StoredRecord | undefined; entry: AccessEntry | undefined }> {
     const { scripts } = this;
-    const reply = (await scripts.run('load', [scripts.entryKey(key), scripts.recordKey(key)], [
-      String(now),
-      strictExpiry ? '1' : '0',
-      request,
-    ])) as [string | null, unknown];
+    const keys = [scripts.entryKey(key), scripts.recordKey(key)];
+    const reply = (await scripts.run('load', keys, scripts.enterArgs(now, strictExpiry, request))) as [string | null, unknown];
     return { record: parse(reply[0]), entry: toAccessEntry(reply[1]) };
   }
 

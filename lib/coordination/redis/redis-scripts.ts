@@ -21,6 +21,7 @@ export type ScriptName =
   | 'kill'
   | 'lock'
   | 'renew'
+  | 'lease'
   | 'unlock'
   | 'due'
   | 'remove'

@@ -4,9 +4,11 @@
 --
 -- A session's entry is a hash: accessed, deadline (-1 never), store (when the store's record
 -- expires, ms), claimed, killed, principal, ver (how many times its record was written through
--- these scripts), and one field `r:<token>` (the request's start) per request using it now.
--- A request leaves by deleting its own field, so leaving twice, or leaving after an enter that
--- never happened (a call that timed out), changes nothing.
+-- these scripts), and one field `r:<token>` per request using it now, whose value is when that
+-- request's lease runs out (ms). A request leaves by deleting its own field, so leaving twice, or
+-- leaving after an enter that never happened (a call that timed out), changes nothing. A field
+-- whose lease ran out no longer counts (its leave was lost with a connection; long requests have
+-- their leases renewed), so such a session still expires.
 --
 -- A claimed or killed entry outlives the store's record by MARK_MARGIN_MS, so the mark keeps
 -- requests off a record the store expires a little late (its TTL counts from its own write,
@@ -15,32 +17,38 @@
 --- lib
 local MARK_MARGIN_MS = 10000
 
--- Requests using the session now: its `r:<token>` fields, but `except`.
-local function activeCount(key, except)
-  local n = 0
-  for _, field in ipairs(redis.call('HKEYS', key)) do
-    if string.sub(field, 1, 2) == 'r:' and field ~= except then n = n + 1 end
+-- Requests using the session at `now`: its `r:<token>` fields whose lease has not run out.
+-- With `prune`, the fields whose lease ran out are deleted.
+local function activeCount(key, now, prune)
+  local n, fields, at = 0, redis.call('HGETALL', key), tonumber(now)
+  for i = 1, #fields, 2 do
+    if string.sub(fields[i], 1, 2) == 'r:' then
+      if tonumber(fields[i + 1]) > at then n = n + 1
+      elseif prune then redis.call('HDEL', key, fields[i]) end
+    end
   end
   return n
 end
 
--- The entry's fields in the order every script answers them, `active` counted; nil when none.
-local function entryOf(key)
+-- The entry's fields at `now` in the order every script answers them, `active` counted; nil
+-- when none.
+local function entryOf(key, now)
   local e = redis.call('HMGET', key, 'accessed', 'deadline', 'store', 'claimed', 'killed', 'ver')
   if not e[1] then return nil end
-  return { e[1], e[2], e[3], tostring(activeCount(key)), e[4], e[5], e[6] }
+  return { e[1], e[2], e[3], tostring(activeCount(key, now, false)), e[4], e[5], e[6] }
 end
 
--- A request starts using the session (see `enter`); the entry as it was before, or nil.
-local function enterEntry(key, now, strict, token)
-  local before = entryOf(key)
+-- A request starts using the session (see `enter`), its lease running until `lease`; the entry
+-- as it was before, or nil.
+local function enterEntry(key, now, strict, token, lease)
+  local before = entryOf(key, now)
   if not before then return nil end
   if before[5] == '1' then return before end
   if strict == '1' and before[4] == '0' then
     local deadline = tonumber(before[2] or '-1')
     if deadline >= 0 and deadline <= tonumber(now) then return before end
   end
-  redis.call('HSET', key, 'accessed', now, 'r:' .. token, now)
+  redis.call('HSET', key, 'accessed', now, 'r:' .. token, lease)
   return before
 end
 
@@ -65,7 +73,7 @@ local function leaveEntry()
   end
   if e[2] == '1' then
     -- Claimed: only the requests of a killed session still count down; the last one destroys it.
-    if e[4] == '1' and had and activeCount(KEYS[1]) == 0 then return 2 end
+    if e[4] == '1' and had and activeCount(KEYS[1], now, true) == 0 then return 2 end
     return 0
   end
   local fields = {}
@@ -75,7 +83,7 @@ local function leaveEntry()
   elseif store ~= e[3] then
     table.insert(fields, 'store'); table.insert(fields, store)
   end
-  if timeout ~= '' and activeCount(KEYS[1]) == 0 then
+  if timeout ~= '' and activeCount(KEYS[1], now, true) == 0 then
     if timeout == '-1' then
       table.insert(fields, 'deadline'); table.insert(fields, -1)
       redis.call('ZREM', KEYS[2], member)
@@ -102,17 +110,17 @@ end
 
 --- enter
 -- A request starts using a session. KEYS: entry. ARGV: now, strict ('1' or '0'), the request's
--- token. Answers the entry as it was (nil when there is none): with strict expiry, nothing is
+-- token, when its lease runs out. Answers the entry as it was (nil when there is none): with strict expiry, nothing is
 -- recorded for a session idle past its deadline (nor for a claimed one).
 -- @include lib
-return enterEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) or false
+return enterEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) or false
 
 --- load
 -- `enter`, and the store's record read in the same step: the record lives on this Redis, in the
 -- store's own key (see `colocate`). KEYS: entry, record. ARGV: as `enter`. Answers
 -- { record or false, entry or false }.
 -- @include lib
-return { redis.call('GET', KEYS[2]), enterEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[3]) or false }
+return { redis.call('GET', KEYS[2]), enterEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) or false }
 
 --- leave
 -- @include lib
@@ -152,10 +160,10 @@ return { redis.call('GET', KEYS[2]), e[1] or false, e[2] or false, redis.call('E
 
 --- claim
 -- Claims a due, idle, unclaimed session for destruction. KEYS: entry, expiry index.
--- ARGV: now ('Infinity': whatever the deadline), entered ('1': the caller's own request may be
--- using it), member.
+-- ARGV: due at ('Infinity': whatever the deadline), entered ('1': the caller's own request may
+-- be using it), member, now.
 -- @include lib
-local e = entryOf(KEYS[1])
+local e = entryOf(KEYS[1], ARGV[4])
 if not e then
   -- The hash expired by itself (no reaper ran within the grace): drop its stale index member.
   redis.call('ZREM', KEYS[2], ARGV[3])
@@ -175,15 +183,15 @@ if e[3] then redis.call('PEXPIREAT', KEYS[1], tonumber(e[3]) + MARK_MARGIN_MS) e
 return e
 
 --- inspect
--- The entry as it is. KEYS: entry.
+-- The entry as it is. KEYS: entry. ARGV: now.
 -- @include lib
-return entryOf(KEYS[1]) or false
+return entryOf(KEYS[1], ARGV[1]) or false
 
 --- kill
 -- Marks a session killed, drops its lock, tells every process. KEYS: entry, expiry index, lock.
--- ARGV: member, kill channel.
+-- ARGV: member, kill channel, now.
 -- @include lib
-local e = entryOf(KEYS[1])
+local e = entryOf(KEYS[1], ARGV[3])
 if not e then return false end
 if e[5] == '1' then return e end
 redis.call('HSET', KEYS[1], 'claimed', 1, 'killed', 1)
@@ -201,6 +209,13 @@ return redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 -- Extends a held lock. KEYS: lock. ARGV: token, ttl ms.
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('PEXPIRE', KEYS[1], ARGV[2])
+
+--- lease
+-- Renews a request's lease on a session, if it still uses it. KEYS: entry. ARGV: the request's
+-- token, when the lease now runs out.
+if redis.call('HEXISTS', KEYS[1], 'r:' .. ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'r:' .. ARGV[1], ARGV[2])
+return 1
 
 --- unlock
 -- Releases the lock if the token still owns it. KEYS: lock. ARGV: token.
