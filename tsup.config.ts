@@ -1,8 +1,15 @@
 import { defineConfig } from 'tsup';
 
+/**
+ * One CommonJS build, its two entries sharing one chunk (so `/redis` and the
+ * main entry share classes and state); the ESM entries are written after it
+ * by scripts/esm-entries.mjs and re-export it, so a process that both
+ * `require`s and `import`s the package runs one copy of it.
+ */
 export default defineConfig({
   entry: { index: 'lib/index.ts', redis: 'lib/redis.ts' },
-  format: ['cjs', 'esm'],
+  format: ['cjs'],
+  splitting: true,
   dts: true,
   clean: true,
   target: 'node20',

@@ -33,15 +33,19 @@ export class ConfigurationError extends SessionManagementError {
   }
 }
 
-/** The store or the coordinator failed or did not answer within `storeTimeout`. */
+/**
+ * The store or the coordinator failed or did not answer within
+ * `storeTimeout`. The message names the operation only (it may reach the
+ * client: `expose`); what the store said is the `cause`, for logs — a store's
+ * own message may carry file paths, hosts or keys.
+ */
 export class StoreUnavailableError extends SessionManagementError {
   readonly status = 503;
   readonly statusCode = 503;
   readonly expose = true;
 
   constructor(operation: string, cause?: unknown) {
-    const detail = cause instanceof Error ? `: ${cause.message}` : '';
-    super('ERR_STORE_UNAVAILABLE', `Session store unavailable (${operation})${detail}`, { cause });
+    super('ERR_STORE_UNAVAILABLE', `Session store unavailable (${operation})`, { cause });
   }
 }
 

@@ -345,3 +345,55 @@ describe('coordinator capabilities', () => {
     expect(() => build({ coordinator: new LocalCoordinator() })).not.toThrow();
   });
 });
+
+describe('options pasted from express-session', () => {
+  it('are rejected with a line that says what replaces each', () => {
+    const error = configurationErrorOf(() =>
+      build({
+        name: 'connect.sid',
+        resave: false,
+        saveUninitialized: false,
+        rolling: true,
+        unset: 'destroy',
+        proxy: true,
+        cookie: { expires: new Date(), maxAge: 60 },
+      }),
+    );
+    expect(about(error, 'name')).toEqual([expect.stringMatching(/^name is an express-session option: use cookie: \{ name \}/)]);
+    for (const option of ['resave', 'saveUninitialized']) {
+      expect(about(error, option)).toEqual([
+        `${option} is an express-session option: not needed: sessions are created by their first write and written only when changed`,
+      ]);
+    }
+    expect(about(error, 'rolling')).toEqual([expect.stringMatching(/use cookie.maxAge \(seconds\): a persistent cookie is re-sent/)]);
+    expect(about(error, 'unset')).toEqual([expect.stringMatching(/req.session.destroy\(\) ends the session/)]);
+    expect(about(error, 'proxy')).toEqual([expect.stringMatching(/use cookie.secure: 'auto' with Express's `trust proxy`/)]);
+    expect(about(error, 'cookie.expires')).toEqual([expect.stringMatching(/use cookie.maxAge \(whole seconds\)/)]);
+    expect(error.violations).toHaveLength(7);
+  });
+
+  it("accepts genid, expressSessionCompat and cookie.secure 'auto'", () => {
+    expect(() => build({ genid: () => 'x'.repeat(20), expressSessionCompat: false, cookie: { secure: 'auto' } })).not.toThrow();
+  });
+
+  it('rejects a genid that is not a function, and another cookie.secure', () => {
+    const error = configurationErrorOf(() => build({ genid: 'abc', expressSessionCompat: 'yes', cookie: { secure: 'always' } }));
+    expect(about(error, 'genid')).toEqual(['genid must be a function']);
+    expect(about(error, 'expressSessionCompat')).toHaveLength(1);
+    expect(about(error, 'cookie.secure')).toEqual(["cookie.secure must be true, false or 'auto'"]);
+  });
+
+  it('warns when cookie.maxAge looks like milliseconds (over 400 days)', () => {
+    const warn = jest.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      build({ cookie: { maxAge: 30 * 24 * 3600 } });
+      expect(warn.mock.calls.filter((call) => (call[1] as { code?: string })?.code === 'ESM_COOKIE_MAX_AGE')).toHaveLength(0);
+      build({ cookie: { maxAge: 30 * 24 * 3600 * 1000 } });
+      const said = warn.mock.calls.filter((call) => (call[1] as { code?: string })?.code === 'ESM_COOKIE_MAX_AGE');
+      expect(said).toHaveLength(1);
+      expect(String(said[0][0])).toMatch(/cookie.maxAge 2592000000 s is over 400 days .* milliseconds in express-session/);
+    } finally {
+      warn.mockRestore();
+    }
+  });
+});

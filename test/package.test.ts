@@ -48,6 +48,48 @@ const USE = `
 `;
 
 /** Source of a consumer that loads both entries by name and prints what they export. */
+/**
+ * A consumer that loads the package both ways in one process (mixed code
+ * bases do): one implementation must answer both, so classes are the same,
+ * `instanceof` holds across them, and a session made through one is seen
+ * by routes that use the other.
+ */
+const MIXED = `
+  import { createRequire } from 'node:module';
+  const require = createRequire(import.meta.url);
+  const cjs = require('${PACKAGE_NAME}');
+  const cjsRedis = require('${PACKAGE_NAME}/redis');
+  const esm = await import('${PACKAGE_NAME}');
+  const esmRedis = await import('${PACKAGE_NAME}/redis');
+  const express = createRequire(require.resolve('${PACKAGE_NAME}'))('express');
+  const app = express();
+  app.use(cjs.sessionManagement());
+  const routes = express.Router();
+  routes.post('/login', (req, res) => {
+    req.session.user = 'alice';
+    res.json({ session: req.getSession(false) !== null, id: req.sessionID });
+  });
+  routes.get('/me', (req, res) => res.json({ user: req.session.user ?? null, live: req.getSession(false) !== null }));
+  app.use(routes);
+  let configurationError;
+  try { esm.createSessionManager({ resave: false }); } catch (error) { configurationError = error; }
+  const server = app.listen(0, '127.0.0.1', async () => {
+    const base = 'http://127.0.0.1:' + server.address().port;
+    const login = await fetch(base + '/login', { method: 'POST' });
+    const cookie = login.headers.get('set-cookie').split(';')[0];
+    const me = await (await fetch(base + '/me', { headers: { cookie } })).json();
+    server.close();
+    process.stdout.write(JSON.stringify({
+      sameClasses: cjs.ConfigurationError === esm.ConfigurationError && cjs.SessionManager === esm.SessionManager,
+      sameRedis: cjsRedis.redisCoordinator === esmRedis.redisCoordinator,
+      instanceAcross: configurationError instanceof cjs.ConfigurationError && configurationError instanceof esm.SessionManagementError,
+      login: await login.json(),
+      me,
+    }));
+    process.exit(0);
+  });
+`;
+
 const CONSUMERS = {
   'consumer.cjs': `
     const main = require('${PACKAGE_NAME}');
@@ -59,6 +101,7 @@ const CONSUMERS = {
     import * as redis from '${PACKAGE_NAME}/redis';
     ${USE}
   `,
+  'mixed.mjs': MIXED,
 };
 
 /**
@@ -121,6 +164,18 @@ describe('the built package', () => {
   it('has every file its exports map points to, types included', () => {
     const missing = exportTargets().filter((target) => !existsSync(join(ROOT, target)));
     expect(missing).toEqual([]);
+  });
+
+  it('is one implementation when one process both requires and imports it', async () => {
+    const { stdout } = await run(process.execPath, ['mixed.mjs'], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '' }, timeout: 15_000 });
+    const result = JSON.parse(stdout) as Record<string, unknown>;
+    expect(result).toEqual({
+      sameClasses: true,
+      sameRedis: true,
+      instanceAcross: true,
+      login: { session: true, id: expect.any(String) },
+      me: { user: 'alice', live: true },
+    });
   });
 
   describe.each([

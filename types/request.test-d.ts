@@ -5,6 +5,7 @@
  * negative cases: the check fails if any of them stops being an error.
  */
 import express, { type Request, type Response } from 'express';
+import type { Session, SessionData, Store } from 'express-session';
 import {
   createSessionManager,
   sessionManagement,
@@ -46,6 +47,17 @@ const signal: AbortSignal = session.signal;
 session.setAttribute('cart', [42]);
 session.setMaxInactiveInterval(300);
 res.json({ id: session.getId(), isNew: session.isNew(), names, interval, app, aborted: signal.aborted, valid, newId });
+
+// express-session's req.session, req.sessionID, req.sessionStore (docs/architecture.md, "express-session compatibility")
+const compat = req.session;
+const compatIsSession: Equal<typeof compat, Session & Partial<SessionData>> = true;
+const sessionId: string = req.sessionID;
+const sessionStore: Store = req.sessionStore;
+req.session.regenerate((err: unknown) => void err);
+req.session.cookie.maxAge = 1000;
+// @ts-expect-error: regenerate takes a callback
+req.session.regenerate(42);
+void [compatIsSession, sessionId, sessionStore];
 
 // Inside a route handler, with inferred parameter types
 const server = express();

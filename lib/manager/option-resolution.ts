@@ -15,6 +15,7 @@ import {
 import { BASE_NEED, missingCapabilities, type Need } from '../coordination/capabilities';
 import { ConfigurationError } from '../errors';
 import { APP_NAME, DEFAULT_APP } from '../storage/session-key';
+import { expressSessionHint } from './express-session-options';
 import {
   APP_OPTION_NAMES,
   COOKIE_OPTION_NAMES,
@@ -81,6 +82,12 @@ class ManagerOptionsSchema {
 
   @IsOptional() @HasMethods(['now'], 'a clock')
   clock?: unknown;
+
+  @IsOptional() @IsFunction()
+  genid?: unknown;
+
+  @IsOptional() @IsBoolean()
+  expressSessionCompat?: boolean;
 }
 
 class CookieOptionsSchema {
@@ -93,8 +100,8 @@ class CookieOptionsSchema {
   @IsOptional() @IsString()
   domain?: string;
 
-  @IsOptional() @IsBoolean()
-  secure?: boolean;
+  @IsOptional() @IsIn([true, false, 'auto'], { message: "secure must be true, false or 'auto'" })
+  secure?: unknown;
 
   @IsOptional() @IsIn(['lax', 'strict', 'none', false], { message: "sameSite must be 'lax', 'strict', 'none' or false" })
   sameSite?: unknown;
@@ -166,12 +173,15 @@ export function resolveManagerOptions(input: unknown): ResolvedManagerOptions {
       httpOnly: cookie.httpOnly ?? true,
       maxAge: cookie.maxAge,
     },
+    cookieMaxAgeMs: cookie.maxAge === undefined || cookie.maxAge === null ? undefined : cookie.maxAge * 1000,
     header: (options.header ?? 'x-session-id').toLowerCase(),
     serialAccess: serialAccessSetting(options.serialAccess) ?? false,
     principal: options.principal,
     storeTimeoutMs: (options.storeTimeout ?? 5) * 1000,
     clock: options.clock,
     persist: resolvePersist(options.persist),
+    genid: options.genid,
+    expressSessionCompat: options.expressSessionCompat ?? true,
   };
 }
 
@@ -254,7 +264,7 @@ function check(
   if (!isPlainObject(input)) return [`${prefix || 'options'} must be an object`];
   const unknown = Object.keys(input)
     .filter((key) => !known.includes(key))
-    .map((key) => `${prefix}${key} is not an option (known: ${known.join(', ')})`);
+    .map((key) => expressSessionHint(prefix, key) ?? `${prefix}${key} is not an option (known: ${known.join(', ')})`);
   const instance = Object.assign(new Schema(), pickKnown(input, known));
   return [...unknown, ...validateSync(instance).flatMap((error) => describe(error, prefix))];
 }

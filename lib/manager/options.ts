@@ -12,15 +12,25 @@ export interface CookieOptions {
   path?: string;
   /** Cookie domain. @default none (host-only cookie) */
   domain?: string;
-  /** Send the cookie over HTTPS only. Turn on in production behind TLS. @default false */
-  secure?: boolean;
+  /**
+   * Send the cookie over HTTPS only. Turn on in production behind TLS.
+   * `'auto'`: Secure exactly when `req.secure`, which honours Express's
+   * `trust proxy` setting (behind a TLS-terminating proxy, set `trust proxy`).
+   * @default false
+   */
+  secure?: boolean | 'auto';
   /** SameSite attribute; `false` omits it. @default 'lax' */
   sameSite?: 'lax' | 'strict' | 'none' | false;
   /** Hide the cookie from page scripts. Leave on unless you know why not. @default true */
   httpOnly?: boolean;
   /**
-   * Lifetime of the browser cookie in whole seconds. It does not decide when
-   * the session expires (the idle timeout does). @default none: a
+   * Lifetime of the browser cookie in whole seconds (express-session's is in
+   * milliseconds: a value over 400 days is warned about). It does not decide
+   * when the session expires (the idle timeout does). The cookie is re-sent
+   * with a fresh `Max-Age` whenever the session is used and its last
+   * `Set-Cookie` is older than a tenth of `maxAge`, so an active user's cookie
+   * never lapses mid-session. A session may set its own
+   * (`req.session.cookie.maxAge`, "remember me"). @default none: a
    * browser-session cookie
    */
   maxAge?: number;
@@ -125,6 +135,22 @@ export interface SessionManagerOptions {
   persist?: PersistOptions;
   /** Seconds (fractional allowed) a store or coordinator call may take before `StoreUnavailableError`. @default 5 */
   storeTimeout?: number;
+  /**
+   * Makes the id of each new session (express-session's `genid`). It must
+   * return a fresh, unguessable string of 16–128 characters of A–Z a–z 0–9
+   * `_ -` (else the request fails with `ConfigurationError`). Hazard: ids
+   * that can be guessed are sessions that can be stolen. @default 256 random
+   * bits, base64url
+   */
+  genid?: (req: Request) => string;
+  /**
+   * Also expose the default app's session as express-session's `req.session`,
+   * `req.sessionID` and `req.sessionStore` (docs/architecture.md,
+   * "express-session compatibility"), so passport, connect-flash, csrf-sync
+   * and other express-session code run unchanged. Costs nothing on requests
+   * that do not read them. @default true
+   */
+  expressSessionCompat?: boolean;
   /** Where time comes from; inject a fake one in tests. @default the system clock */
   clock?: Clock;
 }
@@ -155,12 +181,16 @@ export interface ResolvedManagerOptions {
   secrets: string[] | undefined;
   tracking: 'cookie' | 'header';
   cookie: Required<Omit<CookieOptions, 'domain' | 'maxAge'>> & Pick<CookieOptions, 'domain' | 'maxAge'>;
+  /** `cookie.maxAge` in ms; `undefined`: a browser-session cookie. */
+  cookieMaxAgeMs: number | undefined;
   header: string;
   serialAccess: SerialAccessSetting | false;
   principal: ((req: Request) => string | undefined) | undefined;
   storeTimeoutMs: number;
   clock: Clock | undefined;
   persist: { path: string; intervalMs: number | undefined } | undefined;
+  genid: ((req: Request) => string) | undefined;
+  expressSessionCompat: boolean;
 }
 
 /** App options with defaults applied. */
@@ -175,7 +205,8 @@ export interface ResolvedAppOptions {
 
 export const MANAGER_OPTION_NAMES: readonly (keyof SessionManagerOptions)[] = [
   'store', 'coordinator', 'invalidationTimeout', 'reaperInterval', 'strictExpiry', 'secret',
-  'tracking', 'cookie', 'header', 'serialAccess', 'principal', 'storeTimeout', 'clock', 'persist',
+  'tracking', 'cookie', 'header', 'serialAccess', 'principal', 'storeTimeout', 'clock', 'persist', 'genid',
+  'expressSessionCompat',
 ];
 export const APP_OPTION_NAMES: readonly (keyof AppOptions)[] = ['app', 'maxInactiveInterval', 'stateless', 'serialAccess'];
 export const COOKIE_OPTION_NAMES: readonly (keyof CookieOptions)[] = [

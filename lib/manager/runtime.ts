@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Clock } from '../clock';
 import type { ColocatedRecords, Coordinator } from '../coordination/coordinator';
 import type { EventSink } from './events';
+import type { ResolvedManagerOptions } from './options';
 import type { SessionIdCodec } from '../tracking/session-id-codec';
 import type { StoreAdapter } from '../storage/store-adapter';
 import type { SessionTracking } from '../tracking/tracking';
@@ -53,6 +54,16 @@ export interface SessionRuntime {
   otherApps(app: string): readonly string[];
   /** Registers work `close()` must wait for. */
   track(work: Promise<unknown>): void;
+  /** The id of a new session (the `genid` option, checked, or ours). */
+  newId(req: IncomingMessage): string;
+  /** The manager's `cookie.maxAge` in ms, with cookie tracking; `undefined`: browser-session cookies. */
+  readonly cookieMaxAgeMs: number | undefined;
+  /** The manager's cookie settings (what `req.session.cookie` shows). */
+  readonly cookieOptions: ResolvedManagerOptions['cookie'];
+  /** Cookies carry the id (a session's own cookie lifetime applies). */
+  readonly cookieTracking: boolean;
+  /** `expressSessionCompat`: the default app also sets `req.session`. */
+  readonly expressSessionCompat: boolean;
 }
 
 /** One app (web module) as the request path sees it. */

@@ -21,6 +21,7 @@ import { createPersistence, type Persistence } from '../persistence/persistence'
 import { MemoryStore } from '../storage/memory-store';
 import { StoreAdapter } from '../storage/store-adapter';
 import { SessionIdCodec } from '../tracking/session-id-codec';
+import { sessionIdMaker } from '../tracking/session-id';
 import { createTracking } from '../tracking/tracking';
 import { ManagerEvents } from './manager-events';
 import { resolveAppOptions, resolveManagerOptions } from './option-resolution';
@@ -125,6 +126,11 @@ export class SessionManager extends ManagerEvents {
       principal: this.options.principal as SessionRuntime['principal'],
       graceMs: (timeoutMs) => Math.max(timeoutMs, 2 * reaperMs),
       track,
+      newId: sessionIdMaker(this.options.genid),
+      cookieMaxAgeMs: this.options.tracking === 'cookie' ? this.options.cookieMaxAgeMs : undefined,
+      cookieTracking: this.options.tracking === 'cookie',
+      cookieOptions: this.options.cookie,
+      expressSessionCompat: this.options.expressSessionCompat,
       otherApps: (app) => (this.appTimeouts.size < 2 ? NO_APPS : [...this.appTimeouts.keys()].filter((a) => a !== app)),
     };
     if (can(coordinator, 'request leases')) {

@@ -3,6 +3,7 @@ import { can } from '../coordination/capabilities';
 import type { Coordinator } from '../coordination/coordinator';
 import { LocalCoordinator } from '../coordination/local/local-coordinator';
 import { MemoryStore } from '../storage/memory-store';
+import { MAX_COOKIE_AGE_SECONDS } from './express-session-options';
 import type { ResolvedManagerOptions } from './options';
 
 /**
@@ -25,6 +26,14 @@ export function warnAtStartup(options: ResolvedManagerOptions, store: Store, rea
       'an external store with the in-process coordinator is right for one process only; ' +
         'when several processes share the store, pass coordinator: redisCoordinator({ client }) so expiry stays exact',
       'ESM_LOCAL_COORDINATOR',
+    );
+  }
+  const maxAge = options.cookie.maxAge;
+  if (maxAge !== undefined && maxAge > MAX_COOKIE_AGE_SECONDS) {
+    warn(
+      `cookie.maxAge ${maxAge} s is over 400 days (browsers keep cookies 400 days at most): ` +
+        'cookie.maxAge is in seconds here, milliseconds in express-session',
+      'ESM_COOKIE_MAX_AGE',
     );
   }
   if (reaperInterval < 10) {

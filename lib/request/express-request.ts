@@ -4,6 +4,10 @@
  * who imports `express-session-management` — no casts.
  */
 import type { HttpSession } from '../session/http-session';
+// express-session's own declarations type `req.session` (`Session & Partial<SessionData>`, which
+// users augment), `req.sessionID` and `req.sessionStore`: the middleware provides them
+// (docs/architecture.md, "express-session compatibility"). @types/express-session is a dependency.
+import type {} from 'express-session';
 
 declare global {
   namespace Express {

@@ -1,11 +1,15 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ConfigurationError } from '../errors';
 import type { AppContext, SessionRuntime } from '../manager/runtime';
+import { DEFAULT_APP } from '../storage/session-key';
+import { kCompat, mayProvideSession } from './express-session-accessors';
 import { RequestContext } from './request-context';
 import { installRequestMethods, kContext, type ManagedRequest } from './request-methods';
 
 /** Builds the per-app middleware (docs/architecture.md, "The request path"). */
 export function createMiddleware(runtime: SessionRuntime, app: AppContext): RequestHandler {
+  // express-session's req.session is the default app's (docs/architecture.md, "express-session compatibility").
+  const compat = runtime.expressSessionCompat && app.name === DEFAULT_APP;
   return function sessionManagement(req: Request, res: Response, next: NextFunction): void {
     const managed = req as ManagedRequest;
     const existing = managed[kContext];
@@ -17,6 +21,14 @@ export function createMiddleware(runtime: SessionRuntime, app: AppContext): Requ
     const context = new RequestContext(runtime, app, req, res);
     managed[kContext] = context;
     const decoded = runtime.codec.decode(runtime.tracking.read(req));
+    if (compat) {
+      try {
+        if (mayProvideSession(req, runtime.store.store, decoded?.id)) managed[kCompat] = context;
+      } catch (error) {
+        next(error);
+        return;
+      }
+    }
     if (!decoded) {
       managed.httpSession = context.session;
       next();
@@ -41,6 +53,7 @@ export function createStatelessMiddleware(): RequestHandler {
     const managed = req as ManagedRequest;
     installRequestMethods(managed);
     managed[kContext] = undefined;
+    if (managed[kCompat]) managed[kCompat] = undefined;
     (managed as { httpSession?: unknown }).httpSession = undefined;
     next();
   };

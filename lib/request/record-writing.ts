@@ -26,6 +26,8 @@ export function wholeRecord(session: ServletSession, times: WriteTimes): StoredR
     timeout: state.timeout,
     subsessions: subsessions.length > 0 ? subsessions : undefined,
     principal: state.principal,
+    cookieMaxAge: state.cookieMaxAge,
+    cookieSentAt: state.cookieSentAt,
   };
   return buildRecord(meta, state.snapshot(), times.storeExpires, times.now);
 }
@@ -57,6 +59,8 @@ export function mergedRecord(current: LoadedRecord, session: ServletSession, tim
     timeout: state.timeoutChanged ? state.timeout : current.meta.timeout,
     subsessions: subsessions.size > 0 ? [...subsessions] : undefined,
     principal: current.meta.principal ?? (state.principalBound ? state.principal : undefined),
+    cookieMaxAge: state.cookieChanged ? state.cookieMaxAge : current.meta.cookieMaxAge,
+    cookieSentAt: state.cookieChanged ? state.cookieSentAt : current.meta.cookieSentAt,
   };
   return buildRecord(meta, attributes, times.storeExpires, times.now);
 }

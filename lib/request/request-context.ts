@@ -9,10 +9,10 @@ import type { AppContext, SessionRuntime } from '../manager/runtime';
 import { ServletSession, type SessionHost } from '../session/http-session';
 import { SessionState } from '../session/session-state';
 import { sessionKey } from '../storage/session-key';
-import { generateSessionId } from '../tracking/session-id';
 import type { DecodedId } from '../tracking/session-id-codec';
 import { ResponseHooks } from './response-hooks';
 import { commitRequest, leaveAfterResponse, type PendingLeave } from './session-commit';
+import { saveSession } from './session-save';
 import { loadSession } from './session-loader';
 
 /** How often a background leave is retried (after 1, 2, 4, 8 × storeTimeout). */
@@ -70,6 +70,12 @@ export class RequestContext implements SessionHost, RunningRequest {
   leaseFrom: number;
   /** Behind the loaded session's `signal`; made on first use. */
   private controller: AbortController | undefined;
+  /** Saves (express-session's `save()`) of this request, chained; settles once they have. */
+  saving: Promise<void> | undefined;
+  /** express-session's view of the session (`req.session`), made on first read. */
+  compatView: { session: ServletSession; view: object } | undefined;
+  /** The session `req.session.destroy()` ended: `req.session` is `undefined` while it is the request's. */
+  compatGone: ServletSession | undefined;
 
   constructor(
     readonly runtime: SessionRuntime,
@@ -126,7 +132,7 @@ export class RequestContext implements SessionHost, RunningRequest {
    * one id, as in WebSphere), else a fresh one.
    */
   newId(): string {
-    return this.sharedId && this.requestedId !== null ? this.requestedId : generateSessionId();
+    return this.sharedId && this.requestedId !== null ? this.requestedId : this.runtime.newId(this.req);
   }
 
   /** Stores the request's session work once, however the request ends; the response waits for it. */
@@ -198,13 +204,28 @@ export class RequestContext implements SessionHost, RunningRequest {
     const current = this.session;
     if (current.state.status === 'live') return current;
     if (!create) return null;
-    if (current.state.status === 'invalid') {
-      (this.retired ??= []).push(current);
-      this.session = this.pendingSession();
-      (this.req as { httpSession?: unknown }).httpSession = this.session;
-    }
+    if (current.state.status === 'invalid') this.replaceSession();
     this.session.makeLive();
     return this.session;
+  }
+
+  /** The request's session becomes a new pending one (after an invalidation, or express-session's `regenerate`). */
+  replaceSession(): void {
+    const current = this.session;
+    if (current.state.status !== 'pending') (this.retired ??= []).push(current);
+    this.session = this.pendingSession();
+    (this.req as { httpSession?: unknown }).httpSession = this.session;
+  }
+
+  /**
+   * Writes the session now (express-session's `save()`), after any save
+   * still running; the commit waits for them.
+   */
+  save(session: ServletSession): Promise<void> {
+    const work = (this.saving ?? DONE).then(() => saveSession(this, session));
+    this.saving = work.catch(noop);
+    this.runtime.track(work);
+    return work;
   }
 
   /** `manager.disconnect()`: ends the session and has the client forget the id. */
@@ -226,7 +247,7 @@ export class RequestContext implements SessionHost, RunningRequest {
     if (session.state.status !== 'live') throw new IllegalStateError('changeSessionId: the request has no session');
     if (this.res.headersSent) throw new IllegalStateError('changeSessionId: the response headers were already sent');
     const oldId = session.getId();
-    const id = generateSessionId();
+    const id = this.runtime.newId(this.req);
     session.state.id = id;
     session.state.dirty = true;
     this.hooks.hookHeaders();
@@ -238,14 +259,16 @@ export class RequestContext implements SessionHost, RunningRequest {
     if (this.res.headersSent) {
       throw new IllegalStateError('Cannot create a session after the response headers were sent');
     }
+    const id = session.getId(); // first: an id the genid option fails to make leaves the session pending
     const { state } = session;
     state.status = 'live';
     state.fresh = true;
     state.dirty = true;
+    if (this.runtime.cookieMaxAgeMs !== undefined) state.cookieSentAt = this.start;
     this.runtime.counters.created++;
     this.hooks.hookEnd();
     this.hooks.hookHeaders();
-    this.events.fire('sessionCreated', { id: session.getId(), app: session.app, session });
+    this.events.fire('sessionCreated', { id, app: session.app, session });
   }
 
   subsessionCreated(sub: ServletSession): void {
@@ -291,6 +314,9 @@ function nextToken(): string {
 }
 
 function noop(): void {}
+
+/** A settled promise to chain the first save onto. */
+const DONE = Promise.resolve();
 
 /** Why a killed session's signal aborted: what `fetch(…, { signal })` rejects with. */
 function killReason(): DOMException {

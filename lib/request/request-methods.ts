@@ -1,19 +1,25 @@
 import { IncomingMessage } from 'node:http';
 import { IllegalStateError } from '../errors';
 import type { ServletSession } from '../session/http-session';
+import { installSessionAccessors, kCompat } from './express-session-accessors';
 import type { RequestContext } from './request-context';
 
-/** Where a request keeps its context (one per app middleware it passed; the last one wins). */
-export const kContext = Symbol('express-session-management.context');
+/**
+ * Where a request keeps its context (one per app middleware it passed; the
+ * last one wins). `Symbol.for`: one key however many copies of the package
+ * a process loaded (a `require` and an `import` of different builds).
+ */
+export const kContext: unique symbol = Symbol.for('express-session-management.context') as never;
 
 /** A request as the middleware leaves it, with its context. */
-export type ManagedRequest = IncomingMessage & { [kContext]?: RequestContext; httpSession?: unknown };
+export type ManagedRequest = IncomingMessage & { [kContext]?: RequestContext; [kCompat]?: RequestContext; httpSession?: unknown };
 
 /** Request prototypes that already carry the Servlet request methods. */
 const equipped = new WeakSet<object>();
 
 /**
- * Puts the Servlet request methods, once, where Express defines `req.get`:
+ * Puts the Servlet request methods (and express-session's `req.session`
+ * accessors), once, where Express defines `req.get`:
  * on its `request` prototype, below every app's (a mounted sub-app swaps
  * `app.request` in and out, and sees them too). No per-request cost. They
  * find the request's context through `this`; a request without one (a
@@ -30,9 +36,11 @@ export function installRequestMethods(req: ManagedRequest): void {
   const methods = { getSession, getRequestedSessionId, isRequestedSessionIdValid, changeSessionId };
   if (proto === IncomingMessage.prototype) {
     Object.assign(req, methods); // not Express: own methods, per request
+    installSessionAccessors(req);
     return;
   }
   Object.assign(proto, methods);
+  installSessionAccessors(proto);
   equipped.add(Object.getPrototypeOf(req) as object);
 }
 

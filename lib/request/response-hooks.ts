@@ -5,6 +5,12 @@ import type { RequestContext } from './request-context';
 
 const debug = createDebug('express-session-management');
 
+/** The lifetime a session's cookie is written with: its own (`-1`: none), or `undefined` for the configured one. */
+function ownLifetime(cookieMaxAge: number | undefined): number | null | undefined {
+  if (cookieMaxAge === undefined) return undefined;
+  return cookieMaxAge < 0 ? null : cookieMaxAge;
+}
+
 /**
  * The response seam of a request (Jetty gives it a class of its own): the
  * session id goes out with the headers, the commit happens before the
@@ -122,7 +128,10 @@ export class ResponseHooks {
       if (!this.context.sharedId) tracking.clear(res);
     } else if (session.state.status === 'live') {
       const id = session.getId();
-      if (session.state.fresh || id !== requestedId || this.context.staleSignature) tracking.write(res, codec.encode(id));
+      const { state } = session;
+      if (state.fresh || id !== requestedId || this.context.staleSignature || state.cookieDue) {
+        tracking.write(res, codec.encode(id), ownLifetime(state.cookieMaxAge));
+      }
     } else if (loaded !== null && loaded.state.status === 'invalid' && !this.context.sharedId) {
       tracking.clear(res); // only when no other app holds a session on the id
     }

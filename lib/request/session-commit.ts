@@ -5,6 +5,7 @@ import type { ServletSession } from '../session/http-session';
 import { deleteSession } from '../session/destruction';
 import { sessionKey, subsessionKey } from '../storage/session-key';
 import { readRecord } from '../storage/session-record';
+import type { StoredRecord } from '../storage/store-adapter';
 import { bindPrincipal } from './principal-binding';
 import { mergedRecord, wholeRecord, type WriteTimes } from './record-writing';
 import type { RequestContext } from './request-context';
@@ -34,6 +35,7 @@ export interface PendingLeave {
  * dealt with.
  */
 export async function commitRequest(context: RequestContext, pending: PendingLeave[]): Promise<void> {
+  if (context.saving) await context.saving; // express-session's save() calls still writing
   const now = context.runtime.clock.now();
   let failure: { error: unknown } | undefined;
   const commit = async (session: ServletSession): Promise<void> => {
@@ -127,9 +129,10 @@ async function write(
   const { records } = runtime;
   const oldKey = state.storedKey;
   const unchanged = { storeExpires: state.storeExpires, left: false };
-  // 2.
-  if (state.fresh || (oldKey !== null && oldKey !== key)) {
-    const dropOld = oldKey === null ? undefined : runtime.commits.run(oldKey, () => deleteSession(runtime, oldKey));
+  const moved = oldKey !== null && oldKey !== key;
+  // 2. (A new session that save() wrote already is written whole again only if it changed since.)
+  if ((state.fresh && (!state.saved || state.hasChanges())) || moved) {
+    const dropOld = moved ? runtime.commits.run(oldKey, () => deleteSession(runtime, oldKey)) : undefined;
     if (records) {
       const [result] = await Promise.all([records.write(key, wholeRecord(session, times), ttlSeconds(times), undefined, leave(times.storeExpires)), dropOld]);
       return settle(context, key, times, result.written && result.lastOfKilled);
@@ -153,6 +156,13 @@ async function write(
   return { storeExpires: times.storeExpires, left: false };
 }
 
+/** What a merge wrote: when the store's copy expires, whether it left, and (colocated) the record and its version. */
+export interface Merged {
+  storeExpires: number | null;
+  left: boolean;
+  written?: { record: StoredRecord; version: number };
+}
+
 /**
  * Read-merge-write of one session, in its commit turn. A session that is gone
  * meanwhile (invalidated, expired or killed by another request) stays gone:
@@ -160,7 +170,7 @@ async function write(
  * while this request used it (its entry still there, unclaimed) is written
  * whole.
  */
-async function merge(context: RequestContext, session: ServletSession, key: string, times: WriteTimes): Promise<{ storeExpires: number | null; left: false }> {
+export async function merge(context: RequestContext, session: ServletSession, key: string, times: WriteTimes): Promise<{ storeExpires: number | null; left: false }> {
   const { runtime } = context;
   const record = await runtime.store.get(key);
   if (record) {
@@ -179,13 +189,13 @@ async function merge(context: RequestContext, session: ServletSession, key: stri
  * leave in the same step — one round trip. Should another process have
  * written it, it is read again and merged again.
  */
-async function mergeColocated(
+export async function mergeColocated(
   context: RequestContext,
   session: ServletSession,
   key: string,
   times: WriteTimes,
   leave: (storeExpires: number | null) => LeaveUpdate,
-): Promise<{ storeExpires: number | null; left: boolean }> {
+): Promise<Merged> {
   const records = context.runtime.records!;
   const { state } = session;
   let base = state.base;
@@ -193,7 +203,7 @@ async function mergeColocated(
   for (let tries = 0; tries < MAX_MERGES; tries++) {
     const record = base ? mergedRecord(base, session, times) : wholeRecord(session, times);
     const result = await records.write(key, record, ttlSeconds(times), version, leave(times.storeExpires));
-    if (result.written) return settle(context, key, times, result.lastOfKilled);
+    if (result.written) return { ...(await settle(context, key, times, result.lastOfKilled)), written: { record, version: (version ?? 0) + 1 } };
     const now = await records.read(key);
     if (now.claimed || (!now.record && !now.known)) return gone(key);
     // Another version, or (no record, the entry still there) one the store dropped: merge again, or write whole.
@@ -210,7 +220,7 @@ async function settle(context: RequestContext, key: string, times: WriteTimes, l
 }
 
 /** A commit that found its session gone: its changes are dropped, and it leaves as usual. */
-function gone(key: string): { storeExpires: null; left: false } {
+export function gone(key: string): { storeExpires: null; left: false } {
   debug('commit of %s dropped: the session is gone', key);
   return { storeExpires: null, left: false };
 }
@@ -235,24 +245,24 @@ function leaveUpdate(
 }
 
 /** Where a session (or a subsession) is stored. */
-function keyOf(session: ServletSession): string {
+export function keyOf(session: ServletSession): string {
   const parentKey = sessionKey(session.app, (session.parent ?? session).getId());
   return session.parent ? subsessionKey(parentKey, session.name!) : parentKey;
 }
 
 /** Effective idle timeout of a session in ms; `null` = never. */
-function timeoutMsOf(session: ServletSession): number | null {
+export function timeoutMsOf(session: ServletSession): number | null {
   const seconds = session.effectiveTimeout();
   return seconds <= 0 ? null : seconds * 1000;
 }
 
 /** When a record written now should expire by the store's own TTL. */
-function storeExpiry(context: RequestContext, now: number, timeoutMs: number | null): number {
+export function storeExpiry(context: RequestContext, now: number, timeoutMs: number | null): number {
   return timeoutMs === null ? now + NEVER_TTL_MS : now + timeoutMs + context.runtime.graceMs(timeoutMs);
 }
 
 /** The store's TTL of a record written now, in whole seconds (as connect-redis rounds `cookie.expires`). */
-function ttlSeconds(times: WriteTimes): number {
+export function ttlSeconds(times: WriteTimes): number {
   return Math.max(1, Math.ceil((times.storeExpires - times.now) / 1000));
 }
 

@@ -5,6 +5,7 @@ import { SessionState } from '../session/session-state';
 import { sessionKey, subsessionKey } from '../storage/session-key';
 import { readRecord, recordExpiry, type LoadedRecord } from '../storage/session-record';
 import type { StoredRecord } from '../storage/store-adapter';
+import { cookieResendDue, sendCookie } from '../tracking/cookie-lifetime';
 import type { DecodedId } from '../tracking/session-id-codec';
 import { requestUser } from './principal-binding';
 import type { RequestContext } from './request-context';
@@ -78,10 +79,17 @@ export async function loadSession(context: RequestContext, key: string, decoded:
   state.base = data;
   state.version = entry?.version ?? 0;
   state.storeExpires = entry?.storeExpires ?? recordExpiry(record);
+  state.cookieMaxAge = data.meta.cookieMaxAge;
+  state.cookieSentAt = data.meta.cookieSentAt;
   const session = context.sessionOf(state);
   context.session = session;
   context.loaded = session;
   context.hooks.hookEnd();
+  // 6. A persistent cookie older than a tenth of its lifetime goes out again (a rolling cookie).
+  if (runtime.cookieTracking && cookieResendDue(state, runtime.cookieMaxAgeMs, start)) {
+    sendCookie(state, start);
+    context.hooks.hookHeaders();
+  }
   if (data.meta.subsessions?.length) await loadSubsessions(context, session, key, data.meta.subsessions);
   if (decoded.stale) context.hooks.hookHeaders();
 }

@@ -71,6 +71,16 @@ export class SessionState {
   private subsessionChanges: Map<string, boolean> | undefined;
   /** The session was bound to its user in this request. */
   principalBound = false;
+  /** The session's own cookie lifetime in ms (`-1` a browser-session cookie); `undefined`: the manager's. */
+  cookieMaxAge: number | undefined;
+  /** When its cookie was last sent with a lifetime (ms). */
+  cookieSentAt: number | undefined;
+  /** `cookieMaxAge` or `cookieSentAt` changed in this request (they are written with the record). */
+  cookieChanged = false;
+  /** This response re-sends the cookie (a new lifetime, or a rolling one due). */
+  cookieDue = false;
+  /** A `save()` (express-session's) wrote the session in this request: the commit writes what changed since. */
+  saved = false;
   /**
    * The attribute values are the store's own objects (an in-process store
    * shares its records): an object is copied before the application gets it.
@@ -150,6 +160,39 @@ export class SessionState {
   /** The subsessions created (`true`) or gone (`false`) in this request. */
   subsessionsChanged(): ReadonlyMap<string, boolean> {
     return this.subsessionChanges ?? NONE;
+  }
+
+  /**
+   * After a `save()` wrote the session as it is now: what changed so far is
+   * stored, so the commit compares with this (objects handed out are
+   * compared with their value now; attributes set are remembered as copies).
+   */
+  markSaved(): void {
+    for (const [name, value] of this.changes ?? NONE) {
+      if (value !== REMOVED && typeof value === 'object' && value !== null) (this.snapshots ??= new Map()).set(name, copyValue(value));
+    }
+    if (this.snapshots) for (const name of this.snapshots.keys()) this.snapshots.set(name, copyValue(this.attributes.get(name)));
+    this.changes = undefined;
+    this.subsessionChanges = undefined;
+    this.timeoutChanged = false;
+    this.cookieChanged = false;
+    this.dirty = false;
+    this.saved = true;
+  }
+
+  /** Replaces the data with the stored record's (express-session's `reload()`): this request's changes are dropped. */
+  reloadFrom(record: LoadedRecord): void {
+    this.attributes.clear();
+    for (const [name, value] of Object.entries(record.attributes)) this.attributes.set(name, value);
+    this.timeout = record.meta.timeout;
+    this.cookieMaxAge = record.meta.cookieMaxAge;
+    this.cookieSentAt = record.meta.cookieSentAt;
+    this.base = record;
+    this.changes = undefined;
+    this.snapshots = undefined;
+    this.timeoutChanged = false;
+    this.cookieChanged = false;
+    this.dirty = false;
   }
 
   /** The attributes as a plain object (what is stored, and what events carry). */

@@ -14,6 +14,10 @@ export interface SessionMeta {
   subsessions?: string[];
   /** The user the session is bound to (the `principal` option; top-level sessions). */
   principal?: string;
+  /** The session's own cookie lifetime in ms ("remember me"); `-1` a browser-session cookie; absent: the manager's. */
+  cookieMaxAge?: number;
+  /** When the session's cookie was last sent with a lifetime (ms): it is re-sent after a tenth of it. */
+  cookieSentAt?: number;
 }
 
 /** A session as read from a store record. */
@@ -35,6 +39,10 @@ interface StoredMeta {
   s?: string[];
   /** principal */
   p?: string;
+  /** cookieMaxAge */
+  m?: number;
+  /** cookieSentAt */
+  k?: number;
 }
 
 /** `esm` as version 1 wrote it (still read): the meta under its own names. */
@@ -48,7 +56,8 @@ interface StoredMetaV1 extends SessionMeta {
  *
  * ```
  * { cookie: { originalMaxAge, expires, httpOnly, path },   // expires = idle deadline + grace
- *   esm: { v: 2, c: created, a: accessed, t?: timeout, s?: subsessions, p?: principal },
+ *   esm: { v: 2, c: created, a: accessed, t?: timeout, s?: subsessions, p?: principal,
+ *          m?: cookie max age (ms), k?: cookie sent at (ms) },
  *   attributes: { ... } }
  * ```
  *
@@ -67,6 +76,8 @@ export function readRecord(record: StoredRecord, app: string, now: number): Load
       if (stored.t !== undefined) meta.timeout = stored.t;
       if (stored.s !== undefined) meta.subsessions = stored.s;
       if (stored.p !== undefined) meta.principal = stored.p;
+      if (stored.m !== undefined) meta.cookieMaxAge = stored.m;
+      if (stored.k !== undefined) meta.cookieSentAt = stored.k;
       return { meta, attributes: found };
     }
     if (stored.v === 1) return { meta: { ...stored, app }, attributes: found };
@@ -87,16 +98,18 @@ export function buildRecord(
   if (meta.timeout !== undefined) esm.t = meta.timeout;
   if (meta.subsessions !== undefined) esm.s = meta.subsessions;
   if (meta.principal !== undefined) esm.p = meta.principal;
-  return {
-    cookie: {
-      originalMaxAge: storeExpires === null ? null : storeExpires - now,
-      expires: storeExpires === null ? null : new Date(storeExpires).toISOString(),
-      httpOnly: true,
-      path: '/',
-    },
-    esm,
-    attributes,
-  } as unknown as StoredRecord;
+  if (meta.cookieMaxAge !== undefined) esm.m = meta.cookieMaxAge;
+  if (meta.cookieSentAt !== undefined) esm.k = meta.cookieSentAt;
+  const cookie = {
+    originalMaxAge: storeExpires === null ? null : storeExpires - now,
+    expires: storeExpires === null ? null : new Date(storeExpires).toISOString(),
+    httpOnly: true,
+    path: '/',
+  };
+  // express-session's Cookie computes `maxAge` and leaves it out of its JSON; stores that set
+  // their TTL from it (memorystore, better-sqlite3-session-store) read it from the object.
+  Object.defineProperty(cookie, 'maxAge', { value: cookie.originalMaxAge, enumerable: false });
+  return { cookie, esm, attributes } as unknown as StoredRecord;
 }
 
 /** The record's own expiry (its `cookie.expires`) in ms, `null` when none. */

@@ -51,7 +51,7 @@ export class StoreAdapter {
   get(key: string): Promise<StoredRecord | undefined> {
     const local = this.local;
     if (local) return Promise.resolve(local.peek(key));
-    return this.call<SessionData | null | undefined>('get', (cb) => this.store.get(key, cb)).then(
+    return this.call<SessionData | null | undefined>('get', (cb) => this.store.get(key, cb), isMissing).then(
       (record) => (record && typeof record === 'object' ? record : undefined),
     );
   }
@@ -94,8 +94,15 @@ export class StoreAdapter {
     );
   }
 
-  /** Runs one callback-style store call with the timeout. */
-  private call<T>(operation: string, start: (callback: (err?: unknown, value?: T) => void) => void): Promise<T> {
+  /**
+   * Runs one callback-style store call with the timeout. An error `absent`
+   * recognises means "nothing there" (the call answers `undefined`).
+   */
+  private call<T>(
+    operation: string,
+    start: (callback: (err?: unknown, value?: T) => void) => void,
+    absent?: (err: unknown) => boolean,
+  ): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       const timer = setTimeout(
         () => reject(new StoreUnavailableError(operation, new Error(`no answer within ${this.timeoutMs} ms`))),
@@ -104,7 +111,8 @@ export class StoreAdapter {
       timer.unref();
       const callback = (err?: unknown, value?: T): void => {
         clearTimeout(timer);
-        if (err) reject(new StoreUnavailableError(operation, err));
+        if (err && absent?.(err)) resolve(undefined as T);
+        else if (err) reject(new StoreUnavailableError(operation, err));
         else resolve(value as T);
       };
       try {
@@ -118,17 +126,35 @@ export class StoreAdapter {
   }
 }
 
+/**
+ * A `get` error that means "no such session", as express-session takes it:
+ * `ENOENT` (session-file-store, and any store on files).
+ */
+function isMissing(err: unknown): boolean {
+  return typeof err === 'object' && err !== null && (err as { code?: unknown }).code === 'ENOENT';
+}
+
 /** What a call done at once answers: one settled promise for all of them. */
 const DONE = Promise.resolve();
 
-/** `all()` answers an object keyed by id (express-session) or an array (some stores). */
+/** A record kept as JSON in a table row (better-sqlite3-session-store's `all()`). */
+function parseRow(json: string): StoredRecord {
+  return JSON.parse(json) as StoredRecord;
+}
+
+/**
+ * `all()` answers an object keyed by id (express-session), an array of
+ * records with their `id` (connect-redis), or a table's rows `{ sid, sess }`
+ * (better-sqlite3-session-store).
+ */
 function normaliseAll(records: Record<string, StoredRecord> | StoredRecord[] | null): Record<string, StoredRecord> {
   if (!records) return {};
   if (!Array.isArray(records)) return records;
   const byId: Record<string, StoredRecord> = {};
   for (const record of records) {
-    const id = (record as { id?: unknown }).id;
+    const { id, sid, sess } = record as { id?: unknown; sid?: unknown; sess?: unknown };
     if (typeof id === 'string') byId[id] = record;
+    else if (typeof sid === 'string' && typeof sess === 'string') byId[sid] = parseRow(sess); // a table's rows
   }
   return byId;
 }

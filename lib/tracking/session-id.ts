@@ -1,5 +1,10 @@
 import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { ConfigurationError } from '../errors';
 import { SESSION_ID } from '../storage/session-key';
+
+/** Fewest characters an id made by the `genid` option may have (96 bits of base64url). */
+const MIN_GENERATED_LENGTH = 16;
 
 /**
  * A new session id: 256 random bits from node:crypto, base64url (43
@@ -15,4 +20,19 @@ export function generateSessionId(): string {
  */
 export function isWellFormedId(id: string): boolean {
   return SESSION_ID.test(id);
+}
+
+/**
+ * What makes the ids of new sessions: ours, or the `genid` option's, whose
+ * every answer is checked — an id the codec would refuse as malformed when
+ * the client sends it back is a session lost at once.
+ */
+export function sessionIdMaker(genid: ((req: never) => string) | undefined): (req: IncomingMessage) => string {
+  if (!genid) return generateSessionId;
+  return (req) => {
+    const id: unknown = (genid as (req: IncomingMessage) => unknown)(req);
+    if (typeof id === 'string' && id.length >= MIN_GENERATED_LENGTH && isWellFormedId(id)) return id;
+    const shown = typeof id === 'string' ? `"${id.slice(0, 40)}"` : typeof id;
+    throw new ConfigurationError([`genid returned ${shown}: an id must be ${MIN_GENERATED_LENGTH}-128 characters of A-Z a-z 0-9 _ -`]);
+  };
 }

@@ -6,8 +6,11 @@ import type { ResolvedManagerOptions } from '../manager/options';
 export interface SessionTracking {
   /** The raw value the client sent, if any (still %-encoded: the codec decodes it). */
   read(req: IncomingMessage): string | undefined;
-  /** Tells the client the (encoded) id. */
-  write(res: ServerResponse, value: string): void;
+  /**
+   * Tells the client the (encoded) id. `lifetimeMs`: the cookie's own
+   * lifetime (`null` a browser-session cookie); absent: the configured one.
+   */
+  write(res: ServerResponse, value: string, lifetimeMs?: number | null): void;
   /** Tells the client to forget the id. */
   clear(res: ServerResponse): void;
 }
@@ -19,13 +22,16 @@ export function createTracking(options: ResolvedManagerOptions): SessionTracking
 
 /** The id in a cookie (default `JSESSIONID`), like a servlet container. */
 export class CookieTracking implements SessionTracking {
-  private readonly attributes: Parameters<typeof serializeCookie>[2];
+  private readonly attributes: NonNullable<Parameters<typeof serializeCookie>[2]>;
+  /** `secure: 'auto'`: Secure exactly when the request is (`req.secure` honours `trust proxy`). */
+  private readonly autoSecure: boolean;
 
   constructor(private readonly cookie: ResolvedManagerOptions['cookie']) {
+    this.autoSecure = cookie.secure === 'auto';
     this.attributes = {
       path: cookie.path,
       domain: cookie.domain,
-      secure: cookie.secure,
+      secure: cookie.secure === true,
       httpOnly: cookie.httpOnly,
       sameSite: cookie.sameSite === false ? undefined : cookie.sameSite,
       maxAge: cookie.maxAge,
@@ -38,15 +44,26 @@ export class CookieTracking implements SessionTracking {
     return cookieValue(header, this.cookie.name);
   }
 
-  write(res: ServerResponse, value: string): void {
-    appendSetCookie(res, serializeCookie(this.cookie.name, value, this.attributes));
+  write(res: ServerResponse, value: string, lifetimeMs?: number | null): void {
+    let attributes = this.attributesFor(res);
+    if (lifetimeMs !== undefined) attributes = { ...attributes, maxAge: lifetimeMs === null ? undefined : Math.floor(lifetimeMs / 1000) };
+    appendSetCookie(res, serializeCookie(this.cookie.name, value, attributes));
   }
 
   clear(res: ServerResponse): void {
     appendSetCookie(
       res,
-      serializeCookie(this.cookie.name, '', { ...this.attributes, maxAge: undefined, expires: new Date(0) }),
+      serializeCookie(this.cookie.name, '', { ...this.attributesFor(res), maxAge: undefined, expires: new Date(0) }),
     );
+  }
+
+  /** Whether the cookie goes out Secure on this response. */
+  isSecure(res: ServerResponse): boolean {
+    return this.autoSecure ? isSecureRequest(res) : this.attributes.secure === true;
+  }
+
+  private attributesFor(res: ServerResponse): NonNullable<Parameters<typeof serializeCookie>[2]> {
+    return this.autoSecure ? { ...this.attributes, secure: isSecureRequest(res) } : this.attributes;
   }
 }
 
@@ -85,6 +102,12 @@ export function cookieValue(header: string, name: string): string | undefined {
     at = end + 1;
   }
   return undefined;
+}
+
+/** Whether the response's request came over TLS, as Express says (`req.secure`, honouring `trust proxy`). */
+function isSecureRequest(res: ServerResponse): boolean {
+  const req = (res as ServerResponse & { req?: IncomingMessage & { secure?: boolean } }).req;
+  return req?.secure === true;
 }
 
 /** Adds a Set-Cookie line without dropping ones already set. */

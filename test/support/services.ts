@@ -25,8 +25,13 @@ export const SKIP_SENTINEL_ENV = 'ESM_TEST_SKIP_REDIS_SENTINEL';
 /** Environment flag set to `1` by global setup when PostgreSQL suites must skip. */
 export const SKIP_PG_ENV = 'ESM_TEST_SKIP_PG';
 
-/** A connected redis@5 client, as returned by {@link createRedisClient}. */
-export type TestRedisClient = ReturnType<typeof createClient>;
+/** A node-redis client (redis 6, the dev dependency) on `url`, not connected. */
+function newRedisClient(url: string) {
+  return createClient({ url });
+}
+
+/** A connected redis client, as returned by {@link createRedisClient}. */
+export type TestRedisClient = ReturnType<typeof newRedisClient>;
 
 /** Whether a Redis server is available to this run (`REDIS_URL`). */
 export function redisAvailable(): boolean {
@@ -50,11 +55,11 @@ export function describePg(name: string, fn: () => void): void {
   describeIfAvailable(name, fn);
 }
 
-/** A redis@5 client connected to `REDIS_URL`; the caller must `close()` it. */
+/** A redis client connected to `REDIS_URL`; the caller must `close()` it. */
 export async function createRedisClient(): Promise<TestRedisClient> {
   const url = process.env.REDIS_URL;
   if (!url) throw new Error('REDIS_URL is not set: guard the suite with describeRedis()');
-  const client = createClient({ url });
+  const client = newRedisClient(url);
   // Without a listener a connection error would crash the worker; commands
   // still reject on their own, which is what tests see.
   client.on('error', () => undefined);

@@ -44,10 +44,10 @@ const CALL_TIMEOUT_MS = 5000;
 /** A record like express-session writes: `cookie` with an ISO `expires` at `expiresAt` (ms), plus `data`. */
 export function makeRecord(expiresAt: number, now: number, data: Record<string, unknown> = {}): StoreRecord {
   const originalMaxAge = expiresAt - now;
-  return {
-    cookie: { originalMaxAge, expires: new Date(expiresAt).toISOString(), httpOnly: true, path: '/' },
-    ...data,
-  };
+  const cookie = { originalMaxAge, expires: new Date(expiresAt).toISOString(), httpOnly: true, path: '/' };
+  // As express-session's Cookie and the library's records: `maxAge` readable, not serialised.
+  Object.defineProperty(cookie, 'maxAge', { value: originalMaxAge, enumerable: false });
+  return { cookie, ...data };
 }
 
 /** Wraps `store` in promises. */
@@ -93,7 +93,8 @@ function call<T = unknown>(operation: string, start: (cb: Callback<T>) => unknow
     );
     const done: Callback<T> = (err, value) => {
       clearTimeout(timer);
-      if (err) reject(err instanceof Error ? err : new Error(String(err)));
+      // An error of another realm (Node's own, under Jest) is an object but no `instanceof Error`: kept as it is.
+      if (err) reject(typeof err === 'object' ? err : new Error(String(err)));
       else resolve(value);
     };
     try {
@@ -105,12 +106,17 @@ function call<T = unknown>(operation: string, start: (cb: Callback<T>) => unknow
   });
 }
 
-/** `all()`'s answer keyed by id: objects as they are, arrays (connect-redis) by their `id` field. */
+/** `all()`'s answer keyed by id: objects as they are, arrays (connect-redis) by their `id` field, rows by `sid`. */
 function byId(result: AllResult): Record<string, StoreRecord> {
   if (!result) return {};
   if (!Array.isArray(result)) return result as unknown as Record<string, StoreRecord>;
   const records: Record<string, StoreRecord> = {};
-  for (const entry of result as unknown as Array<StoreRecord & { id?: unknown }>) {
+  for (const entry of result as unknown as Array<StoreRecord & { id?: unknown; sid?: unknown; sess?: unknown }>) {
+    // better-sqlite3-session-store answers its table's rows: { sid, sess (the record's JSON), expire }.
+    if (typeof entry.sid === 'string' && typeof entry.sess === 'string') {
+      records[entry.sid] = JSON.parse(entry.sess) as StoreRecord;
+      continue;
+    }
     const { id, ...record } = entry;
     if (typeof id !== 'string') throw new Error('store.all() answered an array whose entries have no string id');
     records[id] = record as StoreRecord;
