@@ -470,14 +470,12 @@ describeStoreContract('connect-redis RedisStore (single)', makeRedisStore('singl
 });
 
 // On a cluster, connect-redis 9 reads and deletes many records in one command
-// (MGET, DEL), which a cluster refuses across slots: all() and clear() fail.
-// The library never calls them when the coordinator keeps the index.
+// (MGET, DEL); node-redis 6's cluster client serves them across slots.
 describeStoreContract('connect-redis RedisStore (cluster)', makeRedisStore('cluster'), {
   touch: true,
   optional: ['all', 'length', 'clear'],
   honoursExpiry: true,
   describe: describeOn('cluster'),
-  failing: { methods: ['all', 'clear'], error: /CROSSSLOT/ },
 });
 
 // On Sentinel, connect-redis 9 scans with `client.scanIterator`, which a
