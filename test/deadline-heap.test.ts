@@ -56,7 +56,7 @@ describe('DeadlineHeap', () => {
       const t = new Fixture();
       const heap = t.heap;
       const deadlines = [50, 10, 90, 30, 70, 20, 80, 40, 60, 0];
-      deadlines.forEach((d) => heap.set(t.item(`k${d}`), d));
+      for (const d of deadlines) heap.set(t.item(`k${d}`), d);
       t.expectHeapOrder();
       expect(heap.size).toBe(deadlines.length);
       expect(t.key(t.heapArray()[0])).toBe('k0');
@@ -75,7 +75,9 @@ describe('DeadlineHeap', () => {
       const t = new Fixture();
       const heap = t.heap;
       const items = Array.from({ length: 20 }, (_, i) => t.item(`k${i}`));
-      items.forEach((it, i) => heap.set(it, 100 + i));
+      items.forEach((it, i) => {
+        heap.set(it, 100 + i);
+      });
       heap.set(items[19], 1);
       t.expectHeapOrder();
       expect(heap.size).toBe(20);
@@ -87,7 +89,9 @@ describe('DeadlineHeap', () => {
       const t = new Fixture();
       const heap = t.heap;
       const items = Array.from({ length: 20 }, (_, i) => t.item(`k${i}`));
-      items.forEach((it, i) => heap.set(it, 100 + i));
+      items.forEach((it, i) => {
+        heap.set(it, 100 + i);
+      });
       heap.set(items[0], 1000);
       t.expectHeapOrder();
       expect(heap.size).toBe(20);
@@ -100,7 +104,9 @@ describe('DeadlineHeap', () => {
       const t = new Fixture();
       const heap = t.heap;
       const items = Array.from({ length: 7 }, (_, i) => t.item(`k${i}`));
-      items.forEach((it, i) => heap.set(it, i * 10));
+      items.forEach((it, i) => {
+        heap.set(it, i * 10);
+      });
       heap.set(items[3], 30);
       t.expectHeapOrder();
       expect(heap.size).toBe(7);
@@ -113,7 +119,9 @@ describe('DeadlineHeap', () => {
       const heap = t.heap;
       const items = Array.from({ length: 31 }, (_, i) => t.item(`k${i}`));
       // Deadlines out of insertion order so the tree is not trivially sorted.
-      items.forEach((it, i) => heap.set(it, (i * 17) % 31));
+      items.forEach((it, i) => {
+        heap.set(it, (i * 17) % 31);
+      });
       const root = t.heapArray()[0];
       const leaf = t.heapArray()[heap.size - 1];
       const inner = t.heapArray()[3];
@@ -215,7 +223,9 @@ describe('DeadlineHeap', () => {
       const t = new Fixture();
       const heap = t.heap;
       const items = Array.from({ length: 10_000 }, (_, i) => t.item(`k${i}`));
-      items.forEach((it, i) => heap.set(it, 1000 + i));
+      items.forEach((it, i) => {
+        heap.set(it, 1000 + i);
+      });
       heap.set(items[5000], 1);
       heap.set(items[9000], 2);
       // Count deadline reads: an O(due) walk reads a handful, a scan reads 10,000.

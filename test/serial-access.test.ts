@@ -13,7 +13,7 @@ import express from 'express';
 import { RedisStore } from 'connect-redis';
 import { redisCoordinator } from '../lib/redis';
 import { cookieFrom } from './support/cookies';
-import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, scanKeys, type TopologyClient } from './support/redis-topology';
+import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, scanKeys, } from './support/redis-topology';
 import { uniquePrefix } from './support/services';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { eventually } from './support/test-app';

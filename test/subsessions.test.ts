@@ -12,7 +12,7 @@ import { sessionKey, subsessionKey } from '../lib/storage/session-key';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
-import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, type TopologyClient } from './support/redis-topology';
+import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, } from './support/redis-topology';
 import { uniquePrefix } from './support/services';
 import { promisifyStore } from './support/store-promises';
 

@@ -141,11 +141,15 @@ class SessionView implements ProxyHandler<object> {
   /** Makes the session live and writes it now; the callback once the store has it. */
   private save(cb: Callback | undefined): void {
     const { session, context } = this;
-    if (session.state.status === 'invalid') return later(cb);
+    if (session.state.status === 'invalid') {
+      later(cb);
+      return;
+    }
     try {
       session.makeLive();
     } catch (error) {
-      return later(cb, error);
+      later(cb, error);
+      return;
     }
     context.save(session).then(
       () => later(cb),

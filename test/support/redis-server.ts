@@ -187,7 +187,9 @@ const exitHooks = new Set<() => void>();
 let exitListening = false;
 
 function onExit(hook: () => void): void {
-  if (!exitListening) process.once('exit', () => exitHooks.forEach((run) => run()));
+  if (!exitListening) process.once('exit', () => {
+    for (const run of exitHooks) run();
+  });
   exitListening = true;
   exitHooks.add(hook);
 }

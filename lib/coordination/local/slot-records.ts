@@ -89,7 +89,7 @@ export class SlotRecords {
 
   storeExpires(slot: number): number | null {
     const ms = this.floats[slot >> PAGE_BITS][(slot & SLOT_MASK) * WORDS + STORE_EXPIRES];
-    return ms === ms ? ms : null; // NaN stands for null
+    return Number.isNaN(ms) ? null : ms; // NaN stands for null
   }
 
   setStoreExpires(slot: number, ms: number | null): void {
