@@ -78,15 +78,23 @@ async function primaryAsSeenBy(sentinel: RedisServer): Promise<Map<string, strin
   client.on('error', () => undefined);
   try {
     await client.connect();
-    const answer = (await client.sendCommand(['SENTINEL', 'MASTER', SENTINEL_PRIMARY_NAME])) as string[];
-    const fields = new Map<string, string>();
-    for (let i = 0; i + 1 < answer.length; i += 2) fields.set(String(answer[i]), String(answer[i + 1]));
-    return fields;
+    return fieldMap(await client.sendCommand(['SENTINEL', 'MASTER', SENTINEL_PRIMARY_NAME]));
   } catch {
     return undefined;
   } finally {
     if (client.isOpen) client.destroy();
   }
+}
+
+/** A reply of field/value pairs as a map: node-redis 5 answers a flat array, node-redis 6 a map or a plain object. */
+function fieldMap(answer: unknown): Map<string, string> {
+  const entries: Iterable<[unknown, unknown]> =
+    answer instanceof Map ? answer : Array.isArray(answer) ? pairs(answer) : Object.entries(answer as Record<string, unknown>);
+  return new Map(Array.from(entries, ([field, value]) => [String(field), String(value)]));
+}
+
+function* pairs(flat: unknown[]): Iterable<[unknown, unknown]> {
+  for (let i = 0; i + 1 < flat.length; i += 2) yield [flat[i], flat[i + 1]];
 }
 
 async function primaryPort(sentinels: RedisServer[]): Promise<number> {
