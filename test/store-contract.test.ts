@@ -47,11 +47,6 @@ interface ContractOptions {
   /** `describe`, or a guard such as `describePg` for stores needing a service. */
   describe?: (name: string, fn: () => void) => void;
   /**
-   * Optional methods the store has but cannot serve here, with what their
-   * failure says: asserted, so that a store that learns them shows.
-   */
-  failing?: { methods: OptionalStoreMethod[]; error: RegExp };
-  /**
    * The store reports an unknown id with an `ENOENT` error instead of
    * nothing (session-file-store), from `get` and from `touch`: the library
    * takes such a `get` as "no session", as express-session does.
@@ -251,17 +246,7 @@ function describeStoreContract(name: string, makeStore: () => Promise<StoreFixtu
       });
     });
 
-    describeIf(options.failing !== undefined)(`${options.failing?.methods.join(', ')}: there, but failing here`, () => {
-      for (const method of options.failing?.methods ?? []) {
-        it(`${method}() rejects`, async () => {
-          await store.set(newSid('failing-a'), record(LONG_LIFETIME_MS));
-          await store.set(newSid('failing-b'), record(LONG_LIFETIME_MS));
-          await expect(Promise.resolve().then((): Promise<unknown> => store[method]!())).rejects.toThrow(options.failing!.error);
-        });
-      }
-    });
-
-    const works = (method: OptionalStoreMethod) => options.optional.includes(method) && !options.failing?.methods.includes(method);
+    const works = (method: OptionalStoreMethod) => options.optional.includes(method);
 
     describeIf(works('all'))('all()', () => {
       it('returns every stored record, keyed by id', async () => {
@@ -478,14 +463,13 @@ describeStoreContract('connect-redis RedisStore (cluster)', makeRedisStore('clus
   describe: describeOn('cluster'),
 });
 
-// On Sentinel, connect-redis 9 scans with `client.scanIterator`, which a
-// sentinel client lacks: all(), length() and clear() fail.
+// On Sentinel, connect-redis 9 scans with `client.scanIterator`, which
+// node-redis 6's sentinel client has (node-redis 5's lacked it).
 describeStoreContract('connect-redis RedisStore (sentinel)', makeRedisStore('sentinel'), {
   touch: true,
   optional: ['all', 'length', 'clear'],
   honoursExpiry: true,
   describe: describeOn('sentinel'),
-  failing: { methods: ['all', 'length', 'clear'], error: /scanIterator/ },
 });
 
 describeStoreContract('connect-pg-simple PGStore', makePgStore, {

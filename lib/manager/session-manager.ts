@@ -163,6 +163,9 @@ export class SessionManager extends ManagerEvents {
     this.sessions = new SessionAdmin(listing, killing, (call) => this.gate.call(call));
     this.kills = this.listenForKills(coordinator);
     this.ready = this.kills ? Promise.all([this.kills.ready, this.gate.opened]).then(() => undefined) : this.gate.opened;
+    // Whoever awaits `ready` sees its failure; a manager nobody asks (closed before its channel opened) must not
+    // leave an unhandled rejection behind.
+    this.ready.catch(() => undefined);
     warnAtStartup(this.options, this.store, this.reaperInterval);
     if (this.persistence) void this.gate.opened.then(() => this.reaper.start());
     else this.reaper.start();
