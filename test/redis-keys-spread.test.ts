@@ -46,10 +46,11 @@ describeTopologies(
       prefix = uniquePrefix('spread');
     });
 
+    // Deleting the 300,000 keys the test wrote takes tens of seconds on a loaded machine.
     afterAll(async () => {
       await deleteKeys(client, prefix);
       await closeTopologyClient(client);
-    });
+    }, 180_000);
 
     it('lie between 0.67x and 1.5x of the mean on each primary', async () => {
       const store = new RedisStore({ client, prefix: `${prefix}sess:` });
