@@ -136,12 +136,17 @@ describeTopologies('the subsession cascade across processes', (topology) => {
     });
     expect(misordered).toEqual([]);
 
-    // More than one process did the reaping, within one simultaneous sweep too: the claims were contested.
-    const perWorker = new Map<string, number>();
-    for (const d of c.destroyed) if (d.subsession === undefined) perWorker.set(d.worker, (perWorker.get(d.worker) ?? 0) + 1);
-    expect(perWorker.size).toBeGreaterThanOrEqual(2);
     expect(sweptTogether.flat().filter((expired) => expired < 0)).toEqual([]); // no sweep failed
-    expect(sweptTogether.some((round) => round.filter((expired) => expired > 0).length >= 2)).toBe(true);
+    // More than one process did the reaping, within one simultaneous sweep too: the claims were contested.
+    // On Sentinel every write waits for the replica, so creating the parents takes seconds, their deadlines
+    // spread over that time and each sweep finds one or two due: who wins them is chance, not a property of
+    // the library. The claim is the same script on every topology; single and cluster show the contest.
+    if (topology !== 'sentinel') {
+      const perWorker = new Map<string, number>();
+      for (const d of c.destroyed) if (d.subsession === undefined) perWorker.set(d.worker, (perWorker.get(d.worker) ?? 0) + 1);
+      expect(perWorker.size).toBeGreaterThanOrEqual(2);
+      expect(sweptTogether.some((round) => round.filter((expired) => expired > 0).length >= 2)).toBe(true);
+    }
     // The processes' own counters agree with the events: the reaper counts the parents it claimed,
     // the session counters every session that expired, cascaded subsessions included.
     type Stats = { sessions: { expired: number }; reaper: { expired: number } };
