@@ -11,7 +11,7 @@ import type { Coordinator } from '../lib/coordination/coordinator';
 import type { SessionManager } from '../lib/manager/session-manager';
 import { defaultReaperInterval } from '../lib/manager/startup-warnings';
 import type { SessionManagerOptions } from '../lib/manager/options';
-import { collectGarbage, postMany } from './support/bulk-sessions';
+import { postMany, settledHeapUsed } from './support/bulk-sessions';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
 import { FakeClock } from './support/fake-clock';
 import {
@@ -913,14 +913,12 @@ describe('memory', () => {
     await createMany(port, 2_000);
     clock.advanceSeconds(6);
     expect((await m.reap()).expired).toBe(2_000);
-    collectGarbage();
-    const before = process.memoryUsage().heapUsed;
+    const before = await settledHeapUsed();
 
     await createMany(port, 20_000);
     expect(await storeLength(m)).toBe(20_000);
     expect(await coordinator.count()).toBe(20_000);
-    collectGarbage();
-    const full = process.memoryUsage().heapUsed;
+    const full = await settledHeapUsed();
 
     clock.advanceSeconds(6);
     const result = await m.reap();
@@ -928,8 +926,7 @@ describe('memory', () => {
     expect(await storeLength(m)).toBe(0);
     expect(await coordinator.count()).toBe(0);
     expect(await m.coordinator.due!(Number.MAX_SAFE_INTEGER, 10)).toEqual([]);
-    collectGarbage();
-    const after = process.memoryUsage().heapUsed;
+    const after = await settledHeapUsed();
 
     // The sessions took real memory, and all of it came back (within 10 %).
     expect(full - before).toBeGreaterThan(5 * 1024 * 1024);

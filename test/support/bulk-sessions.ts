@@ -59,3 +59,21 @@ export function collectGarbage(): void {
   }
   for (let i = 0; i < 3; i++) gc();
 }
+
+/**
+ * `heapUsed` once garbage collection no longer frees anything: collects, lets
+ * timers and I/O callbacks run (closing sockets and servers of earlier tests
+ * let go of what they hold only then), and repeats until the heap stops
+ * shrinking by more than 1 %, at most 20 times.
+ */
+export async function settledHeapUsed(): Promise<number> {
+  let previous = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < 20; i++) {
+    collectGarbage();
+    const used = process.memoryUsage().heapUsed;
+    if (used > previous * 0.99) return used;
+    previous = used;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return previous;
+}
