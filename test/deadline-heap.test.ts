@@ -25,10 +25,10 @@ class Fixture {
     return this.keys[slot];
   }
 
-  /** The heap's slots in array order (its private array): the invariants are about them. */
+  /** The heap's slots in array order (its private pages, end to end): the invariants are about them. */
   heapArray(): number[] {
-    const slots = (this.heap as unknown as { slots: Int32Array }).slots;
-    return Array.from(slots.subarray(0, this.heap.size));
+    const pages = (this.heap as unknown as { pages: Int32Array[] }).pages;
+    return pages.flatMap((page) => Array.from(page)).slice(0, this.heap.size);
   }
 
   /** Throws unless every parent's deadline is <= its children's and every slot knows its index. */
@@ -232,6 +232,34 @@ describe('DeadlineHeap', () => {
       const deadline = jest.spyOn(t.records, 'deadline');
       expect(t.keysOf(heap.due(2, 100))).toEqual(['k5000', 'k9000']);
       expect(deadline.mock.calls.length).toBeLessThan(20);
+    });
+  });
+
+  describe('across its pages (4,096 slots each)', () => {
+    it('keeps heap order and lists what is due with 10,000 items moved and removed on both sides of page boundaries', () => {
+      const random = seededRandom(5);
+      const t = new Fixture();
+      const items = Array.from({ length: 10_000 }, (_, i) => t.item(`k${i}`));
+      const deadlines = new Map<number, number>();
+      for (const it of items) {
+        const d = Math.floor(random() * 100_000);
+        t.heap.set(it, d);
+        deadlines.set(it, d);
+      }
+      t.expectHeapOrder();
+      for (const it of items.slice(4000, 4200)) {
+        t.heap.delete(it);
+        deadlines.delete(it);
+      }
+      for (const it of items.slice(8100, 8300)) {
+        const d = Math.floor(random() * 100_000);
+        t.heap.set(it, d);
+        deadlines.set(it, d);
+      }
+      t.expectHeapOrder();
+      expect(t.heap.size).toBe(deadlines.size);
+      const expected = [...deadlines].filter(([, d]) => d <= 20_000).map(([it]) => t.key(it)).sort();
+      expect(t.keysOf(t.heap.due(20_000, Infinity))).toEqual(expected);
     });
   });
 

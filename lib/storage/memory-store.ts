@@ -1,6 +1,7 @@
 import { Store } from 'express-session';
 import type { SessionData } from 'express-session';
 import { systemClock, type Clock } from '../clock';
+import { ShardedMap } from '../collections/sharded-map';
 import { expiresAtOf, pack, unpack, withCookie } from './memory-record';
 
 type Callback<T = void> = (err?: unknown, value?: T) => void;
@@ -31,7 +32,8 @@ export interface MemoryStoreOptions {
  * without one (`peek`).
  */
 export class MemoryStore extends Store {
-  private readonly records = new Map<string, string>();
+  /** Sharded (docs/architecture.md, "Large maps"): no single table to rehash whole as it grows. */
+  private readonly records = new ShardedMap<string, string>();
   /** Records read lately, parsed: a write or a delete drops its key; the oldest goes first when full. */
   private readonly parsed = new Map<string, SessionData>();
   private readonly clock: Clock;

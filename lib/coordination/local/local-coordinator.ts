@@ -1,5 +1,7 @@
 import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
 import { DeadlineHeap } from './deadline-heap';
+import { ShardedMap } from '../../collections/sharded-map';
+import { SlotKeys } from './slot-keys';
 import { CLAIMED, KILLED, SlotRecords } from './slot-records';
 import { SortedKeys } from './sorted-keys';
 import { isSubsessionKey } from '../../storage/session-key';
@@ -34,18 +36,18 @@ export interface SavedEntry {
  * `savedEntries()` and `restore()` take entries out and back for a snapshot.
  */
 export class LocalCoordinator implements Coordinator {
-  private readonly slots = new Map<string, number>();
+  private readonly slots = new ShardedMap<string, number>();
   private readonly records = new SlotRecords();
   /** The key of each slot in use (`undefined` for a free one), for `due()`. */
-  private readonly keyOf: (string | undefined)[] = [];
+  private readonly keyOf = new SlotKeys();
   private readonly index = new DeadlineHeap(this.records);
   /** The tokens of the requests using a slot: one, or (rarer) several. */
   private readonly requests = new Map<number, string | string[]>();
   /** The principal of each bound slot. */
-  private readonly principalOf = new Map<number, string>();
+  private readonly principalOf = new ShardedMap<number, string>();
   private readonly killListeners = new Set<(key: string) => void>();
   /** The principal index: keys of the sessions bound to each user. */
-  private readonly principals = new Map<string, Set<string>>();
+  private readonly principals = new ShardedMap<string, Set<string>>();
   /** Top-level keys in order, for `keys()`. */
   private readonly ordered = new SortedKeys();
 
@@ -102,7 +104,7 @@ export class LocalCoordinator implements Coordinator {
     this.index.delete(slot);
     this.unbind(slot, key);
     this.requests.delete(slot);
-    this.keyOf[slot] = undefined;
+    this.keyOf.set(slot, undefined);
     this.records.release(slot);
     if (!isSubsessionKey(key)) this.ordered.delete(key);
     return true;
@@ -153,7 +155,7 @@ export class LocalCoordinator implements Coordinator {
   }
 
   async due(now: number, limit: number): Promise<string[]> {
-    return this.index.due(now, limit).map((slot) => this.keyOf[slot]!);
+    return this.index.due(now, limit).map((slot) => this.keyOf.get(slot)!);
   }
 
   /**
@@ -193,7 +195,7 @@ export class LocalCoordinator implements Coordinator {
   private add(key: string, lastAccessedTime: number): number {
     const slot = this.records.allocate(lastAccessedTime);
     this.slots.set(key, slot);
-    this.keyOf[slot] = key;
+    this.keyOf.set(slot, key);
     if (!isSubsessionKey(key)) this.ordered.add(key);
     return slot;
   }
