@@ -79,7 +79,7 @@ describe.each(EXPRESS_FLAVOURS)('URL tracking on %s', (flavour, createExpress: (
       req.getSession().setAttribute('user', 'alice');
       res.json(seen(req, res));
     });
-    app.post('/go', (req, res) => {
+    app.post('/go', (_req, res) => {
       res.redirect(303, res.encodeRedirectURL('/page'));
     });
     app.get('/page', (req, res) => {
