@@ -44,9 +44,20 @@ function encodeURL(this: ManagedResponse, url: string): string {
   if (!req || !context) return url;
   const { tracking, codec } = context.runtime;
   if (!isUrlCapable(tracking) || !tracking.encodesUrls(req)) return url;
+  const id = idToEncode(context);
+  return id === null ? url : encodeUrl(url, originOf(req), tracking.url, encodeURIComponent(codec.encode(id)));
+}
+
+/**
+ * The id URLs carry: the live session's; else the requested one while
+ * another app of the manager holds a session on it — apps share one id
+ * (web modules), and a link from an app where the browser has no session
+ * yet must not lose the others'.
+ */
+function idToEncode(context: NonNullable<ManagedRequest[typeof kContext]>): string | null {
   const { session } = context;
-  if (session.state.status !== 'live') return url;
-  return encodeUrl(url, originOf(req), tracking.url, encodeURIComponent(codec.encode(session.getId())));
+  if (session.state.status === 'live') return session.getId();
+  return context.sharedId ? context.requestedId : null;
 }
 
 /** The same rules for redirects (the Servlet API keeps them apart; we have no reason to differ). */
