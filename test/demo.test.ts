@@ -200,4 +200,25 @@ describe('examples/demo-app', () => {
       expect(bad.headers['set-cookie']).toBeUndefined();
     });
   });
+
+  describe('without cookies', () => {
+    it('keeps the session through encoded links, also on an app where the browser has no session yet', async () => {
+      const login = await request(demo.app).post('/login').type('form').send({ user: 'demo-dee' }).expect(303);
+      const home = login.headers.location as string;
+      const id = /^\/;jsessionid=([A-Za-z0-9_-]{43})$/.exec(home)?.[1];
+      expect(id).toBeDefined();
+      const page = await request(demo.app).get(home).expect(200);
+      expect(shownId(page.text)).toBe(id);
+      expect(page.text).toContain('Logged in as <strong>demo-dee</strong>');
+      expect(page.headers['referrer-policy']).toBe('no-referrer');
+      // The shop holds no session for this browser, but its links keep the id the default app's session is under.
+      const shop = (await request(demo.app).get(`/shop;jsessionid=${id}`).expect(200)).text;
+      expect(shop).toContain('id="no-session"');
+      expect(shop).toContain(`<a href="/;jsessionid=${id}">default</a>`);
+      expect(shop).toContain(`action="/shop/cart;jsessionid=${id}"`);
+      // A client that sends an id nobody holds gets plain links.
+      const stranger = (await request(demo.app).get(`/shop;jsessionid=${'A'.repeat(43)}`).expect(200)).text;
+      expect(stranger).toContain('<a href="/">default</a>');
+    });
+  });
 });
