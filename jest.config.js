@@ -29,6 +29,7 @@ const integration = files(
   'admin-page',
   'concurrent-commits',
   'coordinator-contract',
+  'demo-cookieless',
   'migration',
   'package',
   'redis-coordinator',

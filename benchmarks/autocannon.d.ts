@@ -2,6 +2,7 @@
 declare module 'autocannon' {
   interface Client {
     setHeaders(headers: Record<string, string>): void;
+    setRequest(request: { method?: string; path?: string; headers?: Record<string, string>; body?: string }): void;
   }
   interface Options {
     url: string;

@@ -12,6 +12,13 @@
  * The apps share one session id (one cookie) and never data. A login form
  * (a plain `demo_user` cookie standing in for real authentication) binds
  * sessions to a user, so the admin page can find and kill them by user.
+ *
+ * Tracking is `['cookie', 'url']` (docs/url-tracking.md): every link, form
+ * action and redirect goes through `res.encodeURL`, so a browser that
+ * blocks cookies keeps its session through `;jsessionid=` in the URLs. Such
+ * a browser's login lives in the default app's session (as a servlet form
+ * login's does); without the `demo_user` cookie, its sessions are not bound
+ * to the user.
  * `examples/demo.ts` serves it; `test/demo.test.ts` drives it with supertest.
  */
 import type { IncomingMessage } from 'node:http';
@@ -35,8 +42,8 @@ interface DemoApp {
   /** `AppOptions.maxInactiveInterval`: 0 = the manager's timeout. */
   maxInactiveInterval: number;
   about: string;
-  /** Extra forms on the page (trusted markup: nothing the user typed). */
-  actions?: string;
+  /** Extra forms on the page (trusted markup: nothing the user typed); `encode` is `res.encodeURL`. */
+  actions?: (encode: Encode) => string;
   routes?: (router: Router) => void;
 }
 
@@ -55,13 +62,13 @@ const SHOP: DemoApp = {
     'manager.middleware({ app: "shop", maxInactiveInterval: 0 }) on a router at /shop (0 = the manager\'s 30 minutes). ' +
     'The checkout is a subsession: its own attributes (reads fall back to the shop session\'s), its own 2-minute timeout. ' +
     'Only requests that get it restart its clock (this page does): go to the bank for 2 minutes and it expires, the cart stays.',
-  actions: `<h2>Cart and checkout</h2>
-<form method="post" action="/shop/cart">
+  actions: (encode) => `<h2>Cart and checkout</h2>
+<form method="post" action="${encode('/shop/cart')}">
   <button name="item" value="apple">add an apple</button> <button name="item" value="pear">add a pear</button>
 </form>
-<form method="post" action="/shop/checkout/start"><button>start checkout</button></form>
-<form method="post" action="/shop/checkout/next"><button>next step</button></form>
-<form method="post" action="/shop/checkout/cancel"><button>cancel checkout</button></form>`,
+<form method="post" action="${encode('/shop/checkout/start')}"><button>start checkout</button></form>
+<form method="post" action="${encode('/shop/checkout/next')}"><button>next step</button></form>
+<form method="post" action="${encode('/shop/checkout/cancel')}"><button>cancel checkout</button></form>`,
   routes(router) {
     router.post('/cart', (req, res) => {
       const cart = req.httpSession.getAttribute<string[]>('cart') ?? [];
@@ -93,8 +100,8 @@ const BANK: DemoApp = {
   about:
     'manager.middleware({ app: "bank", maxInactiveInterval: 300 }) on a router at /bank: the same session id as the shop, ' +
     'but its own data and a 5-minute idle timeout. Invalidating it leaves the shop\'s session alone.',
-  actions: `<h2>Balance</h2>
-<form method="post" action="/bank/deposit">
+  actions: (encode) => `<h2>Balance</h2>
+<form method="post" action="${encode('/bank/deposit')}">
   <button name="amount" value="100">deposit 100</button> <button name="amount" value="-50">withdraw 50</button>
 </form>`,
   routes(router) {
@@ -108,6 +115,12 @@ const BANK: DemoApp = {
 };
 
 const APPS = [DEFAULT_APP, SHOP, BANK];
+
+/** `res.encodeURL`, escaped for an HTML attribute: the id when the browser is tracked by URL. */
+type Encode = (url: string) => string;
+
+/** The default app's attribute holding the login of a browser without cookies. */
+const LOGIN_ATTRIBUTE = 'login';
 
 /** The demo's stand-in for authentication: a cookie naming the user, set by the login form. */
 const USER_COOKIE = 'demo_user';
@@ -126,6 +139,12 @@ function demoUser(req: IncomingMessage): string | undefined {
   return user !== undefined && USER_NAME.test(user) ? user : undefined;
 }
 
+/** Who the page says is logged in: the `demo_user` cookie, else a login kept in the default app's session (no cookies). */
+function loggedIn(req: Request): string | undefined {
+  const kept = req.getSession(false)?.getAttribute(LOGIN_ATTRIBUTE);
+  return demoUser(req) ?? (typeof kept === 'string' ? kept : undefined);
+}
+
 /**
  * Who may use the admin page: DEMO ONLY — requests from this machine. Behind
  * a reverse proxy every request comes from loopback; a real app asks its own
@@ -135,12 +154,15 @@ function fromLoopback(req: Request): boolean {
   return ['127.0.0.1', '::1', '::ffff:127.0.0.1'].includes(req.socket.remoteAddress ?? '');
 }
 
-export function createDemoApp(options: Pick<SessionManagerOptions, 'persist'> = {}): { app: Express; manager: SessionManager } {
+export function createDemoApp(
+  options: Pick<SessionManagerOptions, 'persist' | 'tracking'> = {},
+): { app: Express; manager: SessionManager } {
   // In-process store, 30-minute idle timeout. The reaper sweeps every 10 s
   // (default: every 5 min) so that a short timeout visibly ends in a
   // `sessionDestroyed ... expired` line. `principal` binds sessions to the
   // logged-in user. `persist` (given by demo.ts) keeps the sessions across restarts.
-  const manager = createSessionManager({ reaperInterval: 10, principal: demoUser, ...options });
+  // A cookie, and `;jsessionid=` in URLs until the browser sends the cookie back.
+  const manager = createSessionManager({ reaperInterval: 10, principal: demoUser, tracking: ['cookie', 'url'], ...options });
 
   // The last 20 events of every session of every app, newest first. Ids are
   // shortened: a full session id is a credential.
@@ -157,6 +179,8 @@ export function createDemoApp(options: Pick<SessionManagerOptions, 'persist'> = 
   manager.on('sessionIdChanged', (e) => record('sessionIdChanged', e, `from ${e.oldId.slice(0, 8)}…`));
 
   const app = express();
+  // First: the id leaves the URL before `/shop;jsessionid=…` is matched against `/shop`.
+  app.use(manager.urlTracking());
   // Before the apps: the admin page needs no session of its own.
   app.use('/admin', manager.adminRouter({ authorize: fromLoopback }));
   // The default app last: mounted at /, its middleware would otherwise also
@@ -179,6 +203,8 @@ function loginRoutes(router: Router, manager: SessionManager): void {
     // Another user's sessions would answer this browser with 403: start afresh.
     const previous = demoUser(req);
     if (previous !== undefined && previous !== user) res.clearCookie(SESSION_COOKIE);
+    // Kept in the session too: a browser without cookies stays logged in through its URLs.
+    else req.getSession().setAttribute(LOGIN_ATTRIBUTE, user);
     res.cookie(USER_COOKIE, user, { httpOnly: true, sameSite: 'lax' });
     back(req, res);
   });
@@ -201,7 +227,8 @@ function appRouter(manager: SessionManager, demo: DemoApp, log: LogLine[]): Rout
   router.get('/', (req, res) => {
     // getSession(false): the session if there is one, without creating it.
     const error = typeof req.query.error === 'string' ? req.query.error : undefined;
-    res.type('html').send(page(demo, req.getSession(false), log, error, demoUser(req)));
+    const encode: Encode = (url) => escapeHtml(res.encodeURL(url));
+    res.type('html').send(page(demo, req.getSession(false), log, error, loggedIn(req), encode));
   });
 
   router.post('/attributes', (req, res) => {
@@ -239,7 +266,7 @@ function appRouter(manager: SessionManager, demo: DemoApp, log: LogLine[]): Rout
 /** POST, then redirect (303) to the app's page, with an error to show if any. */
 function back(req: Request, res: Response, error?: string): void {
   const home = req.baseUrl || '/';
-  res.redirect(303, error === undefined ? home : `${home}?error=${encodeURIComponent(error)}`);
+  res.redirect(303, res.encodeRedirectURL(error === undefined ? home : `${home}?error=${encodeURIComponent(error)}`));
 }
 
 function field(req: Request, name: string): string {
@@ -250,9 +277,17 @@ function field(req: Request, name: string): string {
 const NO_SESSION = 'No session in this app yet. Set an attribute to create one: reading never creates a session.';
 
 /** The page of one app; `demo.path` prefixes its form actions. */
-function page(demo: DemoApp, session: HttpSession | null, log: LogLine[], error: string | undefined, user: string | undefined): string {
-  const at = escapeHtml(demo.path === '/' ? '' : demo.path);
-  const nav = APPS.map((a) => (a === demo ? `<strong>${escapeHtml(a.name)}</strong>` : `<a href="${escapeHtml(a.path)}">${escapeHtml(a.name)}</a>`));
+function page(
+  demo: DemoApp,
+  session: HttpSession | null,
+  log: LogLine[],
+  error: string | undefined,
+  user: string | undefined,
+  encode: Encode,
+): string {
+  const at = demo.path === '/' ? '' : demo.path;
+  const action = (route: string): string => encode(`${at}${route}`);
+  const nav = APPS.map((a) => (a === demo ? `<strong>${escapeHtml(a.name)}</strong>` : `<a href="${encode(a.path)}">${escapeHtml(a.name)}</a>`));
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>express-session-management demo: ${escapeHtml(demo.name)}</title>
 <style>
@@ -261,30 +296,30 @@ function page(demo: DemoApp, session: HttpSession | null, log: LogLine[], error:
   form { display: inline-block; margin: .3rem 0; } .error { color: #b00; } code { font-size: 13px; }
 </style></head><body>
 <nav>Apps of one session manager: ${nav.join(' · ')} — <a href="/admin/">admin page</a> (every session, kill buttons)</nav>
-${loginForm(user)}
+${loginForm(user, encode)}
 <h1>Your session in the app "${escapeHtml(demo.name)}"</h1>
 <p>${escapeHtml(demo.about)}</p>
 ${error ? `<p class="error">${escapeHtml(error)}</p>` : ''}
-${session ? sessionSection(session, at) : `<p id="no-session">${NO_SESSION}</p>`}
-${demo.actions ?? ''}
+${session ? sessionSection(session, action) : `<p id="no-session">${NO_SESSION}</p>`}
+${demo.actions?.(encode) ?? ''}
 
 <h2>Set an attribute</h2>
-<form method="post" action="${at}/attributes">
+<form method="post" action="${action('/attributes')}">
   <input name="name" placeholder="name" required> <input name="value" placeholder="value" required>
   <button>setAttribute</button>
 </form>
 
 <h2>Timeout</h2>
-<form method="post" action="${at}/timeout">
+<form method="post" action="${action('/timeout')}">
   <button name="seconds" value="60">1 minute</button> <button name="seconds" value="1800">30 minutes</button>
   <button name="seconds" value="-1">never</button>
 </form>
-<form method="post" action="${at}/timeout">
+<form method="post" action="${action('/timeout')}">
   <input name="seconds" type="number" placeholder="seconds" required> <button>setMaxInactiveInterval</button>
 </form>
 
 <h2>End it</h2>
-<form method="post" action="${at}/invalidate"><button>invalidate()</button></form> (this app's session only)
+<form method="post" action="${action('/invalidate')}"><button>invalidate()</button></form> (this app's session only)
 
 <h2>Events (last 20, every session of every app)</h2>
 <table><tr><th>time</th><th>event</th><th>app</th><th>subsession</th><th>session, detail</th></tr>
@@ -294,20 +329,20 @@ ${log.map((l) => tr(time(l.at), escapeHtml(l.event), escapeHtml(l.app), escapeHt
 }
 
 /** Who you are: the login form, or your name and a logout button. */
-function loginForm(user: string | undefined): string {
+function loginForm(user: string | undefined, encode: Encode): string {
   if (user !== undefined) {
-    return `<form id="login" method="post" action="/logout">Logged in as <strong>${escapeHtml(user)}</strong>:
+    return `<form id="login" method="post" action="${encode('/logout')}">Logged in as <strong>${escapeHtml(user)}</strong>:
 your sessions are bound to you. <button>log out</button></form>`;
   }
-  return `<form id="login" method="post" action="/login">
+  return `<form id="login" method="post" action="${encode('/login')}">
   <label>Log in as <input name="user" placeholder="ann" required maxlength="40"></label> <button>log in</button>
   (no password: a demo_user cookie) — binds your sessions to that user, to find and kill them on the admin page.
 </form>`;
 }
 
-function sessionSection(s: HttpSession, at: string): string {
+function sessionSection(s: HttpSession, action: (route: string) => string): string {
   const names = s.getSubsessionNames();
-  const remove = (name: string): string => `<form method="post" action="${at}/attributes/remove">
+  const remove = (name: string): string => `<form method="post" action="${action('/attributes/remove')}">
 <input type="hidden" name="name" value="${escapeHtml(name)}"><button>remove</button></form>`;
   return `<section id="session"><table>
 <tr><th>id</th><td id="session-id"><code>${escapeHtml(s.getId())}</code></td></tr>

@@ -25,6 +25,7 @@ export type {
   SerialAccessOptions,
   SessionManagerOptions,
   SessionManagementOptions,
+  UrlOptions,
 } from './manager/options';
 export type {
   AttributeEvent,

@@ -1,5 +1,6 @@
-import request from 'supertest';
+import request, { type Response } from 'supertest';
 import { createDemoApp } from '../examples/demo-app';
+import { cookieFrom } from './support/cookies';
 
 /** The session id shown on a page, or null. */
 function shownId(html: string): string | null {
@@ -9,6 +10,24 @@ function shownId(html: string): string | null {
 /** The session part of a page (not the event log, which shows every app's events), or null. */
 function sessionPart(html: string): string | null {
   return /<section id="session">([\s\S]*?)<\/section>/.exec(html)?.[1] ?? null;
+}
+
+/**
+ * Checks a redirect of the demo (tracking `['cookie', 'url']`): the first
+ * response of a new session, whose browser has sent no cookie yet, carries
+ * the id in the Location as well as in its Set-Cookie; once the cookie
+ * comes back, Locations are plain.
+ */
+function redirectsTo(path: string, firstOfSession = false): (res: Response) => void {
+  return (res) => {
+    if (!firstOfSession) {
+      expect(res.headers.location).toBe(path);
+      return;
+    }
+    const cookie = cookieFrom(res);
+    expect(cookie).toBeDefined();
+    expect(res.headers.location).toBe(`${path};jsessionid=${cookie!.slice('JSESSIONID='.length)}`);
+  };
 }
 
 describe('examples/demo-app', () => {
@@ -23,7 +42,7 @@ describe('examples/demo-app', () => {
 
   it('shows a set attribute, escaped, and logs the events', async () => {
     const browser = request.agent(demo.app);
-    await browser.post('/attributes').type('form').send({ name: 'colour', value: '<b>blue</b>' }).expect(303).expect('Location', '/');
+    await browser.post('/attributes').type('form').send({ name: 'colour', value: '<b>blue</b>' }).expect(303).expect(redirectsTo('/', true));
     const res = await browser.get('/').expect(200);
     expect(res.text).toContain('id="session"');
     expect(res.text).toContain('colour');
@@ -65,8 +84,8 @@ describe('examples/demo-app', () => {
   describe('two apps of one manager, /shop and /bank', () => {
     it('share the session id, but not attributes or timeouts', async () => {
       const browser = request.agent(demo.app);
-      await browser.post('/shop/cart').type('form').send({ item: 'apple' }).expect(303).expect('Location', '/shop');
-      await browser.post('/bank/deposit').type('form').send({ amount: '100' }).expect(303).expect('Location', '/bank');
+      await browser.post('/shop/cart').type('form').send({ item: 'apple' }).expect(303).expect(redirectsTo('/shop', true));
+      await browser.post('/bank/deposit').type('form').send({ amount: '100' }).expect(303).expect(redirectsTo('/bank'));
       const shop = (await browser.get('/shop').expect(200)).text;
       const bank = (await browser.get('/bank').expect(200)).text;
       expect(shownId(shop)).not.toBeNull();
@@ -143,7 +162,7 @@ describe('examples/demo-app', () => {
 
     it('binds the sessions of a logged-in user, found by user on the admin API, and logs out', async () => {
       const browser = request.agent(demo.app);
-      await browser.post('/login').type('form').send({ user: 'demo-ann' }).expect(303).expect('Location', '/');
+      await browser.post('/login').type('form').send({ user: 'demo-ann' }).expect(303).expect(redirectsTo('/', true));
       expect((await browser.get('/').expect(200)).text).toContain('Logged in as <strong>demo-ann</strong>');
       await browser.post('/attributes').type('form').send({ name: 'colour', value: 'red' }).expect(303);
       await browser.post('/shop/cart').type('form').send({ item: 'apple' }).expect(303);
@@ -154,7 +173,7 @@ describe('examples/demo-app', () => {
         [id, 'shop'],
       ]);
 
-      const out = await browser.post('/logout').expect(303).expect('Location', '/');
+      const out = await browser.post('/logout').expect(303).expect(redirectsTo('/'));
       expect(String(out.headers['set-cookie'])).toMatch(/demo_user=;.*Expires=Thu, 01 Jan 1970/);
       expect(String(out.headers['set-cookie'])).toMatch(/JSESSIONID=;.*Expires=Thu, 01 Jan 1970/);
       const after = (await browser.get('/').expect(200)).text;
@@ -179,6 +198,27 @@ describe('examples/demo-app', () => {
       const bad = await request(demo.app).post('/login').type('form').send({ user: '<b>x</b>' }).expect(303);
       expect(bad.headers.location).toMatch(/^\/\?error=/);
       expect(bad.headers['set-cookie']).toBeUndefined();
+    });
+  });
+
+  describe('without cookies', () => {
+    it('keeps the session through encoded links, also on an app where the browser has no session yet', async () => {
+      const login = await request(demo.app).post('/login').type('form').send({ user: 'demo-dee' }).expect(303);
+      const home = login.headers.location as string;
+      const id = /^\/;jsessionid=([A-Za-z0-9_-]{43})$/.exec(home)?.[1];
+      expect(id).toBeDefined();
+      const page = await request(demo.app).get(home).expect(200);
+      expect(shownId(page.text)).toBe(id);
+      expect(page.text).toContain('Logged in as <strong>demo-dee</strong>');
+      expect(page.headers['referrer-policy']).toBe('no-referrer');
+      // The shop holds no session for this browser, but its links keep the id the default app's session is under.
+      const shop = (await request(demo.app).get(`/shop;jsessionid=${id}`).expect(200)).text;
+      expect(shop).toContain('id="no-session"');
+      expect(shop).toContain(`<a href="/;jsessionid=${id}">default</a>`);
+      expect(shop).toContain(`action="/shop/cart;jsessionid=${id}"`);
+      // A client that sends an id nobody holds gets plain links.
+      const stranger = (await request(demo.app).get(`/shop;jsessionid=${'A'.repeat(43)}`).expect(200)).text;
+      expect(stranger).toContain('<a href="/">default</a>');
     });
   });
 });

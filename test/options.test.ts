@@ -59,7 +59,7 @@ describe('createSessionManager', () => {
       build({
         reaperInterval: -5,
         invalidationTimeout: 1.5,
-        tracking: 'url',
+        tracking: 'link',
         invalidationTimout: 60,
         cookie: { sameSite: 'Lax', maxAge: 1.5 },
         store: { get() {} },
@@ -215,7 +215,7 @@ describe('manager.middleware', () => {
 describe('sessionManagement', () => {
   it('names bad manager options and bad app options in one ConfigurationError', () => {
     const error = configurationErrorOf(() =>
-      sessionManagement({ reaperInterval: -1, tracking: 'url', maxInactiveInterval: 1.5, app: 'a b' } as Untyped as SessionManagementOptions),
+      sessionManagement({ reaperInterval: -1, tracking: 'link', maxInactiveInterval: 1.5, app: 'a b' } as Untyped as SessionManagementOptions),
     );
     expect(about(error, 'reaperInterval')).toHaveLength(1);
     expect(about(error, 'tracking')).toHaveLength(1);

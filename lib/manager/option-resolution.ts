@@ -29,6 +29,7 @@ import {
 } from './options';
 import type { SerialAccessSetting } from '../locking/serial-slot';
 import { persistViolations, resolvePersist } from './persist-resolution';
+import { resolveTracking, trackingViolations } from './tracking-resolution';
 import {
   HasMethods,
   IsBooleanOrObject,
@@ -60,9 +61,6 @@ class ManagerOptionsSchema {
 
   @IsOptional() @IsSecret()
   secret?: unknown;
-
-  @IsOptional() @IsIn(['cookie', 'header'], { message: "tracking must be 'cookie' or 'header'" })
-  tracking?: string;
 
   @IsOptional() @IsPlainObject()
   cookie?: unknown;
@@ -149,6 +147,7 @@ export function resolveManagerOptions(input: unknown): ResolvedManagerOptions {
     ...serialAccessViolations(options.serialAccess),
     ...coordinatorViolations(options),
     ...persistViolations(options),
+    ...trackingViolations(options),
   ];
   if (violations.length > 0) throw new ConfigurationError(violations);
 
@@ -163,7 +162,7 @@ export function resolveManagerOptions(input: unknown): ResolvedManagerOptions {
     secrets: options.secret === undefined || options.secret === null
       ? undefined
       : Array.isArray(options.secret) ? [...options.secret] : [options.secret],
-    tracking: options.tracking ?? 'cookie',
+    ...resolveTracking(options),
     cookie: {
       name: cookie.name ?? 'JSESSIONID',
       path: cookie.path ?? '/',

@@ -36,6 +36,18 @@ export interface CookieOptions {
   maxAge?: number;
 }
 
+/** Where the id travels in URLs (`tracking: 'url'` or `['cookie', 'url']`). */
+export interface UrlOptions {
+  /** Parameter name. @default 'jsessionid' */
+  name?: string;
+  /**
+   * `'path'`: a path parameter, `/cart;jsessionid=<id>?q` (Servlet URL
+   * rewriting); `'query'`: a query parameter, `/cart?q&jsessionid=<id>`.
+   * @default 'path'
+   */
+  style?: 'path' | 'query';
+}
+
 /** Serial access settings. */
 export interface SerialAccessOptions {
   /** Seconds a request may wait for its session (fractional allowed). @default 120 */
@@ -95,8 +107,16 @@ export interface SessionManagerOptions {
    * secret signs; all verify (rotation). @default none: ids are unsigned
    */
   secret?: string | string[];
-  /** How the id travels: a cookie, or a header for cookieless clients. @default 'cookie' */
-  tracking?: 'cookie' | 'header';
+  /**
+   * How the id travels: a cookie, a header for cookieless clients, the URL
+   * (`;jsessionid=`, written by `res.encodeURL`), or `['cookie', 'url']`: a
+   * cookie, with URLs rewritten until the client sends it back
+   * (docs/url-tracking.md). Hazard: ids in URLs leak through logs, history
+   * and shared links. @default 'cookie'
+   */
+  tracking?: 'cookie' | 'header' | 'url' | readonly ['cookie', 'url'] | readonly ['url', 'cookie'];
+  /** Where the id goes in URLs, with URL tracking. @default { name: 'jsessionid', style: 'path' } */
+  url?: UrlOptions;
   /** Cookie settings for `tracking: 'cookie'`. */
   cookie?: CookieOptions;
   /** Header name for `tracking: 'header'`. @default 'x-session-id' */
@@ -179,7 +199,9 @@ export interface ResolvedManagerOptions {
   reaperInterval: number | undefined;
   strictExpiry: boolean;
   secrets: string[] | undefined;
-  tracking: 'cookie' | 'header';
+  /** `'cookie+url'`: `['cookie', 'url']`. */
+  tracking: 'cookie' | 'header' | 'url' | 'cookie+url';
+  url: { name: string; style: 'path' | 'query' };
   cookie: Required<Omit<CookieOptions, 'domain' | 'maxAge'>> & Pick<CookieOptions, 'domain' | 'maxAge'>;
   /** `cookie.maxAge` in ms; `undefined`: a browser-session cookie. */
   cookieMaxAgeMs: number | undefined;
@@ -205,12 +227,13 @@ export interface ResolvedAppOptions {
 
 export const MANAGER_OPTION_NAMES: readonly (keyof SessionManagerOptions)[] = [
   'store', 'coordinator', 'invalidationTimeout', 'reaperInterval', 'strictExpiry', 'secret',
-  'tracking', 'cookie', 'header', 'serialAccess', 'principal', 'storeTimeout', 'clock', 'persist', 'genid',
+  'tracking', 'url', 'cookie', 'header', 'serialAccess', 'principal', 'storeTimeout', 'clock', 'persist', 'genid',
   'expressSessionCompat',
 ];
 export const APP_OPTION_NAMES: readonly (keyof AppOptions)[] = ['app', 'maxInactiveInterval', 'stateless', 'serialAccess'];
 export const COOKIE_OPTION_NAMES: readonly (keyof CookieOptions)[] = [
   'name', 'path', 'domain', 'secure', 'sameSite', 'httpOnly', 'maxAge',
 ];
+export const URL_OPTION_NAMES: readonly (keyof UrlOptions)[] = ['name', 'style'];
 export const PERSIST_OPTION_NAMES: readonly (keyof PersistOptions)[] = ['path', 'interval'];
 export const SERIAL_ACCESS_OPTION_NAMES: readonly (keyof SerialAccessOptions)[] = ['maxWaitTime', 'accessOnTimeout'];

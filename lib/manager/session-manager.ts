@@ -22,7 +22,7 @@ import { MemoryStore } from '../storage/memory-store';
 import { StoreAdapter } from '../storage/store-adapter';
 import { SessionIdCodec } from '../tracking/session-id-codec';
 import { sessionIdMaker } from '../tracking/session-id';
-import { createTracking } from '../tracking/tracking';
+import { createTracking, createUrlTrackingMiddleware } from '../tracking/url-tracking';
 import { ManagerEvents } from './manager-events';
 import { resolveAppOptions, resolveManagerOptions } from './option-resolution';
 import type { AppOptions, ResolvedManagerOptions, SessionManagerOptions } from './options';
@@ -127,8 +127,8 @@ export class SessionManager extends ManagerEvents {
       graceMs: (timeoutMs) => Math.max(timeoutMs, 2 * reaperMs),
       track,
       newId: sessionIdMaker(this.options.genid),
-      cookieMaxAgeMs: this.options.tracking === 'cookie' ? this.options.cookieMaxAgeMs : undefined,
-      cookieTracking: this.options.tracking === 'cookie',
+      cookieMaxAgeMs: usesCookie(this.options) ? this.options.cookieMaxAgeMs : undefined,
+      cookieTracking: usesCookie(this.options),
       cookieOptions: this.options.cookie,
       expressSessionCompat: this.options.expressSessionCompat,
       otherApps: (app) => (this.appTimeouts.size < 2 ? NO_APPS : [...this.appTimeouts.keys()].filter((a) => a !== app)),
@@ -178,7 +178,7 @@ export class SessionManager extends ManagerEvents {
    */
   middleware(appOptions?: AppOptions): RequestHandler {
     const app = resolveAppOptions(appOptions);
-    if (app.stateless) return createStatelessMiddleware();
+    if (app.stateless) return createStatelessMiddleware(this.runtime.tracking);
     const context: AppContext = {
       name: app.app,
       timeout: app.maxInactiveInterval === 0 ? this.runtime.invalidationTimeout : app.maxInactiveInterval,
@@ -190,6 +190,16 @@ export class SessionManager extends ManagerEvents {
     }
     this.appTimeouts.set(context.name, context.timeout);
     return this.gate.handler(createMiddleware(this.runtime, context));
+  }
+
+  /**
+   * With `tracking: 'url'` or `['cookie', 'url']`: takes the id out of
+   * `req.url` for routers mounted before `middleware()` (the session
+   * middleware does it too, for the routes after it). Mount it first:
+   * `app.use(manager.urlTracking())`. Without URL tracking it passes through.
+   */
+  urlTracking(): RequestHandler {
+    return createUrlTrackingMiddleware(this.runtime.tracking) as RequestHandler;
   }
 
   /**
@@ -280,6 +290,11 @@ export class SessionManager extends ManagerEvents {
 }
 
 /** `coordinator`, if it has `capability`; else a `ConfigurationError` saying what needs it. */
+/** Whether the id travels in a cookie (alone or with URL rewriting). */
+function usesCookie(options: ResolvedManagerOptions): boolean {
+  return options.tracking === 'cookie' || options.tracking === 'cookie+url';
+}
+
 function needs(coordinator: Coordinator, capability: Capability, what: string): Coordinator {
   const missing = missingCapabilities(coordinator, [[[capability], `${what} needs`]]);
   if (missing.length > 0) throw new ConfigurationError(missing);

@@ -30,6 +30,20 @@ declare global {
       isRequestedSessionIdValid(): boolean;
       /** Gives the session a new id, keeping its data (call it at login); returns the new id. */
       changeSessionId(): string;
+      /** Whether the requested id came in the session cookie (Servlet API). */
+      isRequestedSessionIdFromCookie(): boolean;
+      /** Whether the requested id came in the URL (`;jsessionid=`, docs/url-tracking.md). */
+      isRequestedSessionIdFromURL(): boolean;
+    }
+    interface Response {
+      /**
+       * `url` with the session id added while this client is tracked by URL
+       * (no cookie came back); unchanged otherwise, and for other origins,
+       * `javascript:` and `data:` URLs (docs/url-tracking.md).
+       */
+      encodeURL(url: string): string;
+      /** {@link Response.encodeURL}, for `res.redirect(res.encodeRedirectURL(url))`. */
+      encodeRedirectURL(url: string): string;
     }
   }
 }

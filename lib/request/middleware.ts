@@ -5,6 +5,9 @@ import { DEFAULT_APP } from '../storage/session-key';
 import { kCompat, mayProvideSession } from './express-session-accessors';
 import { RequestContext } from './request-context';
 import { installRequestMethods, kContext, type ManagedRequest } from './request-methods';
+import { installResponseMethods } from './response-methods';
+import type { SessionTracking } from '../tracking/tracking';
+import { stripUrlId } from '../tracking/url-tracking';
 
 /** Builds the per-app middleware (docs/architecture.md, "The request path"). */
 export function createMiddleware(runtime: SessionRuntime, app: AppContext): RequestHandler {
@@ -18,9 +21,10 @@ export function createMiddleware(runtime: SessionRuntime, app: AppContext): Requ
       return;
     }
     installRequestMethods(managed);
+    installResponseMethods(res);
     const context = new RequestContext(runtime, app, req, res);
     managed[kContext] = context;
-    const decoded = runtime.codec.decode(runtime.tracking.read(req));
+    const decoded = runtime.codec.decode(runtime.tracking.read(req, res));
     if (compat) {
       try {
         if (mayProvideSession(req, runtime.store.store, decoded?.id)) managed[kCompat] = context;
@@ -47,11 +51,13 @@ export function createMiddleware(runtime: SessionRuntime, app: AppContext): Requ
   };
 }
 
-/** The middleware of a `stateless` app: no cookie read, no store, no session. */
-export function createStatelessMiddleware(): RequestHandler {
-  return function statelessSession(req: Request, _res: Response, next: NextFunction): void {
+/** The middleware of a `stateless` app: no cookie read, no store, no session (a URL's id is only taken out). */
+export function createStatelessMiddleware(tracking: SessionTracking): RequestHandler {
+  return function statelessSession(req: Request, res: Response, next: NextFunction): void {
     const managed = req as ManagedRequest;
     installRequestMethods(managed);
+    installResponseMethods(res);
+    stripUrlId(tracking, req, res);
     managed[kContext] = undefined;
     if (managed[kCompat]) managed[kCompat] = undefined;
     (managed as { httpSession?: unknown }).httpSession = undefined;

@@ -3,6 +3,8 @@ import { IllegalStateError } from '../errors';
 import type { ServletSession } from '../session/http-session';
 import { installSessionAccessors, kCompat } from './express-session-accessors';
 import type { RequestContext } from './request-context';
+import { CookieTracking } from '../tracking/tracking';
+import { isIdFromUrl } from '../tracking/url-tracking';
 
 /**
  * Where a request keeps its context (one per app middleware it passed; the
@@ -33,7 +35,14 @@ export function installRequestMethods(req: ManagedRequest): void {
     if (parent === null || parent === IncomingMessage.prototype) break;
     proto = parent;
   }
-  const methods = { getSession, getRequestedSessionId, isRequestedSessionIdValid, changeSessionId };
+  const methods = {
+    getSession,
+    getRequestedSessionId,
+    isRequestedSessionIdValid,
+    changeSessionId,
+    isRequestedSessionIdFromCookie,
+    isRequestedSessionIdFromURL,
+  };
   if (proto === IncomingMessage.prototype) {
     Object.assign(req, methods); // not Express: own methods, per request
     installSessionAccessors(req);
@@ -57,4 +66,12 @@ function changeSessionId(this: ManagedRequest): string {
   const context = this[kContext];
   if (!context) throw new IllegalStateError('changeSessionId: the request has no session (stateless route?)');
   return context.changeSessionId();
+}
+function isRequestedSessionIdFromCookie(this: ManagedRequest): boolean {
+  const context = this[kContext];
+  return context !== undefined && context.requestedId !== null && context.runtime.tracking instanceof CookieTracking && !isIdFromUrl(this);
+}
+function isRequestedSessionIdFromURL(this: ManagedRequest): boolean {
+  const context = this[kContext];
+  return context !== undefined && context.requestedId !== null && isIdFromUrl(this);
 }

@@ -4,8 +4,12 @@ import type { ResolvedManagerOptions } from '../manager/options';
 
 /** How a session id travels between client and server. */
 export interface SessionTracking {
-  /** The raw value the client sent, if any (still %-encoded: the codec decodes it). */
-  read(req: IncomingMessage): string | undefined;
+  /**
+   * The raw value the client sent, if any (still %-encoded: the codec
+   * decodes it). URL tracking also takes the id out of `req.url`, and marks
+   * `res` (docs/url-tracking.md).
+   */
+  read(req: IncomingMessage, res?: ServerResponse): string | undefined;
   /**
    * Tells the client the (encoded) id. `lifetimeMs`: the cookie's own
    * lifetime (`null` a browser-session cookie); absent: the configured one.
@@ -13,11 +17,6 @@ export interface SessionTracking {
   write(res: ServerResponse, value: string, lifetimeMs?: number | null): void;
   /** Tells the client to forget the id. */
   clear(res: ServerResponse): void;
-}
-
-/** Picks cookie or header tracking from the options. */
-export function createTracking(options: ResolvedManagerOptions): SessionTracking {
-  return options.tracking === 'header' ? new HeaderTracking(options.header) : new CookieTracking(options.cookie);
 }
 
 /** The id in a cookie (default `JSESSIONID`), like a servlet container. */
