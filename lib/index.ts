@@ -46,6 +46,7 @@ export {
   SessionAccessTimeoutError,
   SessionManagementError,
   StoreUnavailableError,
+  TooManySessionsError,
   UnauthorizedSessionRequestError,
 } from './errors';
 

@@ -7,6 +7,7 @@ import type {
   KillSignals,
   RecordColocation,
   RequestLeases,
+  SessionCaps,
   SessionClaims,
   SessionIndex,
   SessionLocking,
@@ -24,6 +25,7 @@ const CAPABILITIES = {
   'bounded calls': ['setCallTimeout'],
   'request leases': ['useClock', 'renewLease'],
   'record colocation': ['colocate'],
+  'session caps': ['admitSession', 'releaseSession', 'liveSessions', 'principalSessions', 'admitPrincipal'],
 } as const satisfies Record<string, readonly string[]>;
 
 /** The name of one ability, as error messages say it. */
@@ -41,6 +43,7 @@ interface CapabilityTypes {
   'bounded calls': BoundedCalls;
   'request leases': RequestLeases;
   'record colocation': RecordColocation;
+  'session caps': SessionCaps;
 }
 
 /** Whether `coordinator` has every method of `capability`. */

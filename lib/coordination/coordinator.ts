@@ -39,6 +39,8 @@ export interface AccessEntry {
    * using it destroys it when it leaves (see `leave()`).
    */
   killed: boolean;
+  /** What the kill is to be announced with (see `KillSignals.kill`), when one was given. */
+  killNote?: string;
   /**
    * How many times the session's record was written through the coordinator
    * (colocated records only, see {@link ColocatedRecords}); `0` otherwise.
@@ -175,9 +177,11 @@ export interface KillSignals {
    * Resolves the entry as it was, or `undefined` when there is none. When
    * it was unclaimed and idle (`active` 0) the caller destroys the session;
    * when in use, the last request to leave does; when already claimed
-   * (killed before, or expiring), nobody new does.
+   * (killed before, or expiring), nobody new does. `note` (a short string:
+   * the reason and who killed it) is kept with the mark, as the entry's
+   * `killNote`, for whichever request destroys the session later.
    */
-  kill(key: string): Promise<AccessEntry | undefined>;
+  kill(key: string, note?: string): Promise<AccessEntry | undefined>;
 
   /**
    * Calls `listener` with the key of every session killed from now on, in
@@ -203,6 +207,46 @@ export interface SessionIndex {
 
   /** Keys of the sessions bound to `principal` (see `LeaveUpdate.principal`), in key order. */
   keysOf(principal: string): Promise<string[]>;
+}
+
+/**
+ * Caps on live sessions (docs/architecture.md, "Caps"): per app
+ * (`maxActiveSessions`) and per user (`maxSessionsPerPrincipal`), counted
+ * where every process sharing the coordinator sees the same count, each
+ * admission one atomic step so that processes admitting at the same moment
+ * never pass a cap together.
+ */
+export interface SessionCaps {
+  /**
+   * Counts `key` among the live sessions of `app` if fewer than `max` are
+   * counted (`Infinity`: whatever the count; a key counted already is
+   * always admitted), until `until` (ms: when its record expires by the
+   * store's TTL; admitting it again renews that). Resolves whether it is
+   * counted. A count whose `until` passed no longer counts: a session lost
+   * without a destruction (its record's TTL ran out) frees its place.
+   */
+  admitSession(app: string, key: string, max: number, until: number, now: number): Promise<boolean>;
+  /** Stops counting `key` among its app's sessions (destroyed, or renamed). */
+  releaseSession(app: string, key: string): Promise<void>;
+  /** How many sessions each of `apps` counts at `now`. */
+  liveSessions(apps: readonly string[], now: number): Promise<Record<string, number>>;
+  /** The keys counted for `principal`, each with when it was last seen used (ms). */
+  principalSessions(principal: string): Promise<[key: string, usedAt: number][]>;
+  /**
+   * Counts `key` among `principal`'s sessions. `seen` brings, for keys
+   * counted, when the caller found them last used (ms), or `null` for one
+   * that is gone (it stops counting). If fewer than `max` are then counted,
+   * `key` is; else with `evict` the least recently used leave to make room
+   * and are returned (the caller kills them); else `key` is not counted.
+   */
+  admitPrincipal(
+    principal: string,
+    key: string,
+    max: number,
+    evict: boolean,
+    seen: readonly [key: string, usedAt: number | null][],
+    now: number,
+  ): Promise<{ admitted: boolean; evicted: string[] }>;
 }
 
 /**
@@ -238,7 +282,7 @@ export interface RequestLeases {
  */
 export type Coordinator = AccessTracking &
   SessionClaims &
-  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & BoundedCalls & RequestLeases & RecordColocation>;
+  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & BoundedCalls & RequestLeases & RecordColocation & SessionCaps>;
 
 /** What {@link ColocatedRecords.write} did. */
 export type RecordWrite =

@@ -29,6 +29,7 @@ import {
 } from './options';
 import type { SerialAccessSetting } from '../locking/serial-slot';
 import { persistViolations, resolvePersist } from './persist-resolution';
+import { capViolations, cookiePrefixViolations } from './security-options';
 import {
   HasMethods,
   IsBooleanOrObject,
@@ -88,6 +89,24 @@ class ManagerOptionsSchema {
 
   @IsOptional() @IsBoolean()
   expressSessionCompat?: boolean;
+
+  @IsOptional() @IsInt({ message: 'maxLifetime must be a whole number of seconds' })
+  @NotEquals(0, { message: 'maxLifetime must not be 0 (use -1 for none)' })
+  maxLifetime?: number;
+
+  @IsOptional() @IsInt({ message: 'maxActiveSessions must be a whole number' })
+  @Min(1, { message: 'maxActiveSessions must be at least 1' })
+  maxActiveSessions?: number;
+
+  @IsOptional() @IsInt({ message: 'maxSessionsPerPrincipal must be a whole number' })
+  @Min(1, { message: 'maxSessionsPerPrincipal must be at least 1' })
+  maxSessionsPerPrincipal?: number;
+
+  @IsOptional() @IsIn(['evict-oldest', 'reject'], { message: "onMaxSessions must be 'evict-oldest' or 'reject'" })
+  onMaxSessions?: string;
+
+  @IsOptional() @IsBoolean()
+  rotateOnLogin?: boolean;
 }
 
 class CookieOptionsSchema {
@@ -147,6 +166,8 @@ export function resolveManagerOptions(input: unknown): ResolvedManagerOptions {
     ...check(ManagerOptionsSchema, options, MANAGER_OPTION_NAMES, ''),
     ...(isPlainObject(options.cookie) ? check(CookieOptionsSchema, options.cookie, COOKIE_OPTION_NAMES, 'cookie.') : []),
     ...serialAccessViolations(options.serialAccess),
+    ...cookiePrefixViolations(options.cookie),
+    ...capViolations(options),
     ...coordinatorViolations(options),
     ...persistViolations(options),
   ];
@@ -182,6 +203,11 @@ export function resolveManagerOptions(input: unknown): ResolvedManagerOptions {
     persist: resolvePersist(options.persist),
     genid: options.genid,
     expressSessionCompat: options.expressSessionCompat ?? true,
+    maxLifetimeMs: options.maxLifetime === undefined || options.maxLifetime === null || options.maxLifetime < 0 ? null : options.maxLifetime * 1000,
+    maxActiveSessions: options.maxActiveSessions ?? undefined,
+    maxSessionsPerPrincipal: options.maxSessionsPerPrincipal ?? undefined,
+    onMaxSessions: options.onMaxSessions ?? 'evict-oldest',
+    rotateOnLogin: options.rotateOnLogin ?? true,
   };
 }
 
@@ -195,6 +221,10 @@ function coordinatorViolations(options: SessionManagerOptions): string[] {
   if (typeof coordinator !== 'object' || coordinator === null) return [];
   const needs: Need[] = [BASE_NEED];
   if (options.principal) needs.push([['a session index'], 'the principal option needs (sessions are found by user)']);
+  if (options.maxActiveSessions !== undefined && options.maxActiveSessions !== null) needs.push([['session caps'], 'maxActiveSessions needs']);
+  if (options.maxSessionsPerPrincipal !== undefined && options.maxSessionsPerPrincipal !== null) {
+    needs.push([['session caps', 'kill signals'], 'maxSessionsPerPrincipal needs (the oldest session is killed)']);
+  }
   return missingCapabilities(coordinator, needs);
 }
 

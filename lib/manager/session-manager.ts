@@ -73,7 +73,7 @@ export class SessionManager extends ManagerEvents {
   readonly ready: Promise<void>;
   private readonly options: ResolvedManagerOptions;
   private readonly runtime: SessionRuntime;
-  private readonly counters: SessionCounters = { created: 0, invalidated: 0, expired: 0, killed: 0 };
+  private readonly counters: SessionCounters = { created: 0, invalidated: 0, expired: 0, killed: 0, evicted: 0 };
   /** Work `close()` waits for: how much is running, and who waits for none to be. */
   private inflight = 0;
   private idle: (() => void)[] = [];
@@ -101,11 +101,21 @@ export class SessionManager extends ManagerEvents {
     this.reaperInterval = this.options.reaperInterval ?? defaultReaperInterval(this.options.invalidationTimeoutMs);
     const store = new StoreAdapter(this.store, this.options.storeTimeoutMs);
     const records = can(coordinator, 'record colocation') ? coordinator.colocate(this.store) : undefined;
-    const destroyer = new SessionDestroyer({ store, coordinator, records, events: this, counters: this.counters });
+    const caps = {
+      countApps: this.options.maxActiveSessions !== undefined,
+      maxActive: this.options.maxActiveSessions ?? Infinity,
+      maxPerPrincipal: this.options.maxSessionsPerPrincipal,
+      evictOldest: this.options.onMaxSessions === 'evict-oldest',
+      maxLifetimeMs: this.options.maxLifetimeMs,
+      rotateOnLogin: this.options.rotateOnLogin,
+    };
+    const destroyer = new SessionDestroyer({ store, coordinator, records, events: this, counters: this.counters, caps });
     const invalidationTimeout = this.options.invalidationTimeoutMs === null ? -1 : this.options.invalidationTimeoutMs / 1000;
     const appTimeout = (app: string): number => this.appTimeouts.get(app) ?? invalidationTimeout;
     const track = (work: Promise<unknown>): void => this.track(work);
     const reaperMs = this.reaperInterval * 1000;
+    // Made below, once the listing it pages through exists; evictions happen only after startup.
+    let killing: SessionKilling;
     this.runtime = {
       store,
       coordinator,
@@ -132,6 +142,8 @@ export class SessionManager extends ManagerEvents {
       cookieOptions: this.options.cookie,
       expressSessionCompat: this.options.expressSessionCompat,
       otherApps: (app) => (this.appTimeouts.size < 2 ? NO_APPS : [...this.appTimeouts.keys()].filter((a) => a !== app)),
+      caps,
+      evict: (keys) => killing.evict(keys),
     };
     if (can(coordinator, 'request leases')) {
       coordinator.useClock(clock);
@@ -149,7 +161,7 @@ export class SessionManager extends ManagerEvents {
       appTimeout,
       track,
     });
-    const killing = new SessionKilling({
+    killing = new SessionKilling({
       store,
       kills: () => needs(coordinator, 'kill signals', 'killing sessions') as KillSignals,
       destroyer,
@@ -197,7 +209,35 @@ export class SessionManager extends ManagerEvents {
   adminRouter(options: AdminRouterOptions): RequestHandler {
     needs(this.runtime.coordinator, 'a session index', 'adminRouter()');
     needs(this.runtime.coordinator, 'kill signals', 'adminRouter()');
-    return createAdminRouter({ sessions: this.sessions, stats: () => this.stats(), reap: () => this.reap() }, options);
+    const { principal } = this.options;
+    return createAdminRouter(
+      {
+        sessions: this.sessions,
+        stats: () => this.stats(),
+        reap: () => this.reap(),
+        caps: () => this.caps(),
+        principalOf: (req) => {
+          try {
+            const user = principal?.(req as Parameters<typeof principal>[0]);
+            return user === undefined || user === null || user === '' ? undefined : String(user);
+          } catch {
+            return undefined;
+          }
+        },
+      },
+      options,
+    );
+  }
+
+  /** The caps in force, as options give them (`null`: none). */
+  caps(): { maxLifetime: number | null; maxActiveSessions: number | null; maxSessionsPerPrincipal: number | null; onMaxSessions: string | null } {
+    const { maxLifetimeMs, maxActiveSessions, maxSessionsPerPrincipal, onMaxSessions } = this.options;
+    return {
+      maxLifetime: maxLifetimeMs === null ? null : maxLifetimeMs / 1000,
+      maxActiveSessions: maxActiveSessions ?? null,
+      maxSessionsPerPrincipal: maxSessionsPerPrincipal ?? null,
+      onMaxSessions: maxSessionsPerPrincipal === undefined ? null : onMaxSessions,
+    };
   }
 
   /**
