@@ -39,6 +39,7 @@ const integration = files(
 );
 
 const multiProcess = files(
+  'caps-redis',
   'client-abort',
   'concurrent-requests-cluster',
   'faults',

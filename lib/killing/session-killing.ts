@@ -93,6 +93,9 @@ export class SessionKilling {
     const entry = await this.deps.kills().kill(key, encodeKillNote(note));
     if (entry?.claimed) return { killed: entry.killed, deferred: entry.killed && entry.active > 0 };
     if (entry && entry.active > 0) return { killed: true, deferred: true };
+    // An evicted session without an entry is a login still committing: its own request destroys it
+    // once it has left (request/session-caps.ts, `checkLogin`), so that it is announced once.
+    if (!entry && note.reason === 'evicted') return { killed: false, deferred: false };
     // Idle, or a record the coordinator never saw (written by express-session): destroy it now.
     if (!entry && !(await store.get(key))) return { killed: false, deferred: false };
     const { announced } = await destroyer.destroy(key, note.reason, { held: entry }, { now: clock.now(), by: note.by });

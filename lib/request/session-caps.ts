@@ -86,6 +86,7 @@ async function logIn(context: RequestContext, session: ServletSession): Promise<
     session.invalidate(); // not bound, not kept
     return new TooManySessionsError('maxSessionsPerPrincipal');
   }
+  if (runtime.caps.maxPerPrincipal !== undefined) logins.set(context, { user, key: sessionKey(session.app, id) });
   if (rotate) {
     context.changeSessionId(id);
     if (runtime.caps.countApps) await countSession(context, session);
@@ -118,6 +119,25 @@ async function admitUser(context: RequestContext, user: string, key: string): Pr
   const { admitted, evicted } = await caps.admitPrincipal(user, key, runtime.caps.maxPerPrincipal!, runtime.caps.evictOldest, seen, now);
   if (evicted.length > 0) await runtime.evict(evicted).catch((error: unknown) => debug('evicting %o failed: %O', evicted, error));
   return admitted;
+}
+
+/** The login each request admitted (`maxSessionsPerPrincipal`), checked again once it has left. */
+const logins = new WeakMap<RequestContext, { user: string; key: string }>();
+
+/**
+ * After a login's leave: a login of the same user in another process may
+ * have evicted this session between its admission and its write, while the
+ * coordinator had no entry to mark yet (an eviction skips such a session:
+ * this check is the one that destroys it, so it is announced once). The
+ * session is then no longer counted for the user, and goes now (reason
+ * `evicted`), so the user never holds more than the cap once both requests
+ * have ended.
+ */
+export async function checkLogin(context: RequestContext): Promise<void> {
+  const login = logins.get(context);
+  if (!login || context.session.state.status !== 'live') return;
+  const held = await capsOf(context.runtime).principalSessions(login.user);
+  if (!held.some(([key]) => key === login.key)) await context.runtime.evict([login.key]);
 }
 
 /** A new session a cap refused: never stored, its id never sent. */

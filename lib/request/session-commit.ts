@@ -7,7 +7,7 @@ import { sessionKey, subsessionKey } from '../storage/session-key';
 import { readRecord } from '../storage/session-record';
 import type { StoredRecord } from '../storage/store-adapter';
 import { decodeKillNote } from '../killing/kill-note';
-import { admitBeforeCommit, renewCount } from './session-caps';
+import { admitBeforeCommit, checkLogin, renewCount } from './session-caps';
 import { mergedRecord, wholeRecord, type WriteTimes } from './record-writing';
 import type { RequestContext } from './request-context';
 
@@ -72,6 +72,7 @@ export async function leaveAfterResponse(context: RequestContext, pending: Pendi
       context.leaveLater(key, update);
     }
   }
+  await checkLogin(context).catch((error: unknown) => debug('checking the login failed: %O', error));
 }
 
 /** Stores, touches or deletes one session; what it must still leave goes to `pending`. */
