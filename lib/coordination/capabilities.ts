@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../errors';
 import type {
   AccessTracking,
   BoundedCalls,
@@ -77,4 +78,11 @@ export const BASE_NEED: Need = [['access tracking', 'claims'], 'every coordinato
 /** Narrows an object that passed the {@link BASE_NEEDS} check. */
 export function isCoordinator(coordinator: object): coordinator is Coordinator {
   return can(coordinator, 'access tracking') && can(coordinator, 'claims');
+}
+
+/** `coordinator`, if it has `capability`; else a `ConfigurationError` saying what needs it. */
+export function needs(coordinator: Coordinator, capability: Capability, what: string): Coordinator {
+  const missing = missingCapabilities(coordinator, [[[capability], `${what} needs`]]);
+  if (missing.length > 0) throw new ConfigurationError(missing);
+  return coordinator;
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Clock } from '../clock';
+import type { Instruments } from '../instruments';
 import type { ColocatedRecords, Coordinator } from '../coordination/coordinator';
 import type { EventSink } from './events';
 import type { ResolvedManagerOptions } from './options';
@@ -68,6 +69,8 @@ export interface SessionRuntime {
   readonly expressSessionCompat: boolean;
   /** The caps, the lifetime, rotation at login. */
   readonly caps: CapPolicy;
+  /** What is measured for metrics (inactive until `collectMetrics`). */
+  readonly instruments: Instruments;
   /** Kills sessions of a user for `maxSessionsPerPrincipal` (reason `evicted`); resolves how many. */
   evict(keys: readonly string[]): Promise<number>;
 }

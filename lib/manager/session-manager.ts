@@ -5,10 +5,9 @@ import { SessionAdmin } from '../admin/session-admin';
 import { SessionListing } from '../admin/session-listing';
 import { systemClock, type Clock } from '../clock';
 import { boundedCoordinator } from '../coordination/bounded-coordinator';
-import { can, missingCapabilities, type Capability } from '../coordination/capabilities';
+import { can, needs } from '../coordination/capabilities';
 import type { Coordinator, KillSignals, KillSubscription, SessionIndex } from '../coordination/coordinator';
 import { LocalCoordinator } from '../coordination/local/local-coordinator';
-import { ConfigurationError } from '../errors';
 import { Reaper, type SweepResult } from '../expiry/reaper';
 import { LeaseRenewal } from '../killing/lease-renewal';
 import { RunningRequests } from '../killing/running-requests';
@@ -23,6 +22,8 @@ import { StoreAdapter } from '../storage/store-adapter';
 import { SessionIdCodec } from '../tracking/session-id-codec';
 import { sessionIdMaker } from '../tracking/session-id';
 import { createTracking } from '../tracking/tracking';
+import { Instruments, kMetricsSource, type MetricsSource } from '../instruments';
+import { capPolicy, capsInForce, metricsSource, principalReader, type CapsInForce } from './manager-parts';
 import { ManagerEvents } from './manager-events';
 import { resolveAppOptions, resolveManagerOptions } from './option-resolution';
 import type { AppOptions, ResolvedManagerOptions, SessionManagerOptions } from './options';
@@ -99,16 +100,10 @@ export class SessionManager extends ManagerEvents {
     this.coordinator = this.options.coordinator ?? new LocalCoordinator();
     const coordinator = boundedCoordinator(this.coordinator, this.options.storeTimeoutMs);
     this.reaperInterval = this.options.reaperInterval ?? defaultReaperInterval(this.options.invalidationTimeoutMs);
-    const store = new StoreAdapter(this.store, this.options.storeTimeoutMs);
+    const instruments = new Instruments();
+    const store = new StoreAdapter(this.store, this.options.storeTimeoutMs, instruments);
     const records = can(coordinator, 'record colocation') ? coordinator.colocate(this.store) : undefined;
-    const caps = {
-      countApps: this.options.maxActiveSessions !== undefined,
-      maxActive: this.options.maxActiveSessions ?? Infinity,
-      maxPerPrincipal: this.options.maxSessionsPerPrincipal,
-      evictOldest: this.options.onMaxSessions === 'evict-oldest',
-      maxLifetimeMs: this.options.maxLifetimeMs,
-      rotateOnLogin: this.options.rotateOnLogin,
-    };
+    const caps = capPolicy(this.options);
     const destroyer = new SessionDestroyer({ store, coordinator, records, events: this, counters: this.counters, caps });
     const invalidationTimeout = this.options.invalidationTimeoutMs === null ? -1 : this.options.invalidationTimeoutMs / 1000;
     const appTimeout = (app: string): number => this.appTimeouts.get(app) ?? invalidationTimeout;
@@ -143,6 +138,7 @@ export class SessionManager extends ManagerEvents {
       expressSessionCompat: this.options.expressSessionCompat,
       otherApps: (app) => (this.appTimeouts.size < 2 ? NO_APPS : [...this.appTimeouts.keys()].filter((a) => a !== app)),
       caps,
+      instruments,
       evict: (keys) => killing.evict(keys),
     };
     if (can(coordinator, 'request leases')) {
@@ -150,7 +146,7 @@ export class SessionManager extends ManagerEvents {
       this.leases = new LeaseRenewal(coordinator, this.runtime.running, clock, track);
     }
     const index = can(coordinator, 'an expiry index') ? coordinator : undefined;
-    this.reaper = new Reaper({ store, coordinator, index, destroyer, clock, appTimeout }, this.reaperInterval);
+    this.reaper = new Reaper({ store, coordinator, index, destroyer, clock, appTimeout, instruments }, this.reaperInterval);
     const listing = new SessionListing({
       store,
       coordinator,
@@ -209,35 +205,13 @@ export class SessionManager extends ManagerEvents {
   adminRouter(options: AdminRouterOptions): RequestHandler {
     needs(this.runtime.coordinator, 'a session index', 'adminRouter()');
     needs(this.runtime.coordinator, 'kill signals', 'adminRouter()');
-    const { principal } = this.options;
-    return createAdminRouter(
-      {
-        sessions: this.sessions,
-        stats: () => this.stats(),
-        reap: () => this.reap(),
-        caps: () => this.caps(),
-        principalOf: (req) => {
-          try {
-            const user = principal?.(req as Parameters<typeof principal>[0]);
-            return user === undefined || user === null || user === '' ? undefined : String(user);
-          } catch {
-            return undefined;
-          }
-        },
-      },
-      options,
-    );
+    const deps = { sessions: this.sessions, stats: () => this.stats(), reap: () => this.reap(), caps: () => this.caps() };
+    return createAdminRouter({ ...deps, principalOf: principalReader(this.options.principal) }, options);
   }
 
   /** The caps in force, as options give them (`null`: none). */
-  caps(): { maxLifetime: number | null; maxActiveSessions: number | null; maxSessionsPerPrincipal: number | null; onMaxSessions: string | null } {
-    const { maxLifetimeMs, maxActiveSessions, maxSessionsPerPrincipal, onMaxSessions } = this.options;
-    return {
-      maxLifetime: maxLifetimeMs === null ? null : maxLifetimeMs / 1000,
-      maxActiveSessions: maxActiveSessions ?? null,
-      maxSessionsPerPrincipal: maxSessionsPerPrincipal ?? null,
-      onMaxSessions: maxSessionsPerPrincipal === undefined ? null : onMaxSessions,
-    };
+  caps(): CapsInForce {
+    return capsInForce(this.options);
   }
 
   /**
@@ -264,6 +238,16 @@ export class SessionManager extends ManagerEvents {
         expired: this.reaper.expired,
       },
     };
+  }
+
+  /**
+   * What `collectMetrics` reaches (docs/architecture.md, "Metrics"): the
+   * hooks, turned on, and the live sessions per app — counted from now on
+   * by a coordinator with session caps, so metrics are collected from
+   * startup on.
+   */
+  [kMetricsSource](): MetricsSource {
+    return metricsSource(this.runtime, () => [...this.appTimeouts.keys()], (app) => this.sessions.count({ app }));
   }
 
   /** Runs a reaper sweep now: idle sessions are destroyed with reason `expired`. */
@@ -314,11 +298,4 @@ export class SessionManager extends ManagerEvents {
     if (--this.inflight > 0) return;
     for (const resolve of this.idle.splice(0)) resolve();
   };
-}
-
-/** `coordinator`, if it has `capability`; else a `ConfigurationError` saying what needs it. */
-function needs(coordinator: Coordinator, capability: Capability, what: string): Coordinator {
-  const missing = missingCapabilities(coordinator, [[[capability], `${what} needs`]]);
-  if (missing.length > 0) throw new ConfigurationError(missing);
-  return coordinator;
 }

@@ -86,7 +86,7 @@ export class RequestContext implements SessionHost, RunningRequest {
     this.start = runtime.clock.now();
     this.leaseFrom = this.start;
     this.session = this.pendingSession();
-    this.slot = new SerialSlot(runtime.locks, appContext.serialAccess);
+    this.slot = new SerialSlot(runtime.locks, appContext.serialAccess, runtime.instruments);
     this.hooks = new ResponseHooks(this);
   }
 

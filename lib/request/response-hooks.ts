@@ -152,6 +152,8 @@ export class ResponseHooks {
     }
     this.failed = true;
     for (const name of res.getHeaderNames()) res.removeHeader(name);
+    const { instruments } = this.context.runtime;
+    if (instruments.active) instruments.rejected(error instanceof TooManySessionsError ? error.status : 503);
     const callback = args.find((a) => typeof a === 'function');
     res.setHeader('Content-Type', 'text/plain; charset=utf-8');
     if (error instanceof TooManySessionsError) {

@@ -83,6 +83,7 @@
  * before it (`write`, with the leave) when the records are colocated.
  */
 import { systemClock, type Clock } from '../../clock';
+import { Instruments, timed } from '../../instruments';
 import { withinBound } from '../../storage/call-bound';
 import type { AccessEntry, ColocatedRecords, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
 import { RedisConnection } from './redis-connection';
@@ -114,18 +115,17 @@ export class RedisCoordinator implements Coordinator {
   private readonly replicaWaits: ReplicaWaits;
   private callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
   readonly leaseMs = REQUEST_LEASE_MS;
-  /** Leases are counted on the manager's clock (`useClock`). */
-  private clock: Clock = systemClock;
+  private clock: Clock = systemClock; // leases are counted on the manager's clock (`useClock`)
   private readonly killListeners = new Set<(key: string) => void>();
-  /** The kill channel while anyone listens. */
-  private channel: KillSubscription | undefined;
+  private channel: KillSubscription | undefined; // the kill channel while anyone listens
+  private instruments = new Instruments();
   /** The session caps, in keys of their own (`redis-caps.ts`). */
   private readonly caps: RedisCaps;
-  readonly admitSession: RedisCaps['admitSession'];
-  readonly releaseSession: RedisCaps['releaseSession'];
-  readonly liveSessions: RedisCaps['liveSessions'];
-  readonly principalSessions: RedisCaps['principalSessions'];
-  readonly admitPrincipal: RedisCaps['admitPrincipal'];
+  readonly admitSession: RedisCaps['admitSession'] = (...args) => this.caps.admitSession(...args);
+  readonly releaseSession: RedisCaps['releaseSession'] = (...args) => this.caps.releaseSession(...args);
+  readonly liveSessions: RedisCaps['liveSessions'] = (...args) => this.caps.liveSessions(...args);
+  readonly principalSessions: RedisCaps['principalSessions'] = (...args) => this.caps.principalSessions(...args);
+  readonly admitPrincipal: RedisCaps['admitPrincipal'] = (...args) => this.caps.admitPrincipal(...args);
 
   constructor(options: RedisCoordinatorOptions) {
     this.connection = new RedisConnection(options.client);
@@ -134,11 +134,6 @@ export class RedisCoordinator implements Coordinator {
     this.args = new ScriptArguments(this.layout, this.leaseMs);
     this.replicas = options.replicas ?? 0;
     this.caps = new RedisCaps((name, keys, args) => this.run(name, keys, args), this.layout.prefix);
-    this.admitSession = this.caps.admitSession.bind(this.caps);
-    this.releaseSession = this.caps.releaseSession.bind(this.caps);
-    this.liveSessions = this.caps.liveSessions.bind(this.caps);
-    this.principalSessions = this.caps.principalSessions.bind(this.caps);
-    this.admitPrincipal = this.caps.admitPrincipal.bind(this.caps);
     this.replicaWaits = new ReplicaWaits(this.replicas, (_route, key) => {
       const boundMs = Math.max(1, Math.floor(this.callTimeoutMs / 4));
       return withinBound(this.connection.waitForReplicas(key, this.replicas, boundMs), boundMs + 1000, 'coordinator wait');
@@ -286,9 +281,14 @@ export class RedisCoordinator implements Coordinator {
     await this.replicaWaits.wait(this.connection.routeOf(entry), entry);
   }
 
-  /** One call: a script of `scripts.lua`, within the call bound. */
+  /** Times every call from now on (metrics: docs/architecture.md, "Metrics"). */
+  observeCalls(instruments: Instruments): void {
+    this.instruments = instruments;
+  }
+
+  /** One call: a script of `scripts.lua`, within the call bound (and timed, with metrics). */
   private run(name: ScriptName, keys: string[], args: string[]): Promise<unknown> {
-    return withinBound(this.connection.run(script(name), keys, args), this.callTimeoutMs, `coordinator ${name}`);
+    return timed(this.instruments, name, () => withinBound(this.connection.run(script(name), keys, args), this.callTimeoutMs, `coordinator ${name}`));
   }
 }
 
