@@ -13,7 +13,7 @@ import { FakeClock } from './support/fake-clock';
 import { cookieFor, sessionIdFrom } from './support/test-app';
 
 /** The value of `name{labels}` in a Prometheus text page; `undefined` when absent. */
-function valueOf(page: string, name: string, labels = ''): number | undefined {
+function sampleOf(page: string, name: string, labels = ''): number | undefined {
   const line = page.split('\n').find((l) => l.startsWith(`${name}${labels ? `{${labels}}` : ''} `));
   return line === undefined ? undefined : Number(line.slice(line.lastIndexOf(' ') + 1));
 }
@@ -59,18 +59,18 @@ describe('collectMetrics', () => {
     expect(scrape.status).toBe(200);
     expect(scrape.headers['content-type']).toMatch(/^text\/plain/);
     const page = scrape.text;
-    expect(valueOf(page, 'esm_sessions_live', 'app="default"')).toBe(1);
-    expect(valueOf(page, 'esm_sessions_live', 'app="shop"')).toBe(0);
-    expect(valueOf(page, 'esm_sessions_created_total', 'app="default"')).toBe(5);
-    expect(valueOf(page, 'esm_sessions_destroyed_total', 'app="default",reason="invalidated"')).toBe(1);
-    expect(valueOf(page, 'esm_sessions_destroyed_total', 'app="default",reason="killed"')).toBe(1);
-    expect(valueOf(page, 'esm_sessions_destroyed_total', 'app="default",reason="expired"')).toBe(1);
-    expect(valueOf(page, 'esm_requests_rejected_total', 'code="503"')).toBe(1);
-    expect(valueOf(page, 'esm_reaper_sweep_seconds_count')).toBe(1);
+    expect(sampleOf(page, 'esm_sessions_live', 'app="default"')).toBe(1);
+    expect(sampleOf(page, 'esm_sessions_live', 'app="shop"')).toBe(0);
+    expect(sampleOf(page, 'esm_sessions_created_total', 'app="default"')).toBe(5);
+    expect(sampleOf(page, 'esm_sessions_destroyed_total', 'app="default",reason="invalidated"')).toBe(1);
+    expect(sampleOf(page, 'esm_sessions_destroyed_total', 'app="default",reason="killed"')).toBe(1);
+    expect(sampleOf(page, 'esm_sessions_destroyed_total', 'app="default",reason="expired"')).toBe(1);
+    expect(sampleOf(page, 'esm_requests_rejected_total', 'code="503"')).toBe(1);
+    expect(sampleOf(page, 'esm_reaper_sweep_seconds_count')).toBe(1);
     // Serial access is on: the one request that named a session (the logout) waited for its turn.
-    expect(valueOf(page, 'esm_serial_access_wait_seconds_count')).toBe(1);
+    expect(sampleOf(page, 'esm_serial_access_wait_seconds_count')).toBe(1);
     // The in-process store and coordinator make no calls to time.
-    expect(valueOf(page, 'esm_store_call_seconds_count', 'op="get"')).toBeUndefined();
+    expect(sampleOf(page, 'esm_store_call_seconds_count', 'op="get"')).toBeUndefined();
     expect(d).toBeDefined();
   });
 
@@ -104,10 +104,10 @@ describe('collectMetrics', () => {
     failing = true;
     expect((await request(app).get('/view').set('Cookie', cookieFor(id))).status).toBe(503);
     const page = await registry.metrics();
-    expect(valueOf(page, 'esm_store_call_seconds_count', 'op="set"')).toBe(1);
-    expect(valueOf(page, 'esm_store_call_seconds_count', 'op="get"')).toBe(2);
-    expect(valueOf(page, 'esm_store_errors_total', 'op="get"')).toBe(1);
-    expect(valueOf(page, 'esm_requests_rejected_total', 'code="503"')).toBe(1);
+    expect(sampleOf(page, 'esm_store_call_seconds_count', 'op="set"')).toBe(1);
+    expect(sampleOf(page, 'esm_store_call_seconds_count', 'op="get"')).toBe(2);
+    expect(sampleOf(page, 'esm_store_errors_total', 'op="get"')).toBe(1);
+    expect(sampleOf(page, 'esm_requests_rejected_total', 'code="503"')).toBe(1);
   });
 
   it('is refused by adminRouter when the registry is not one', () => {
