@@ -12,6 +12,8 @@ import { RedisStore } from 'connect-redis';
 import { createSessionManager, type SessionDestroyedEvent, type SessionManager, type SessionManagerOptions } from '../lib';
 import { redisCoordinator } from '../lib/coordination/redis/redis-coordinator';
 import { sessionKey } from '../lib/storage/session-key';
+import { collectMetrics } from '../lib/prometheus';
+import { Registry } from 'prom-client';
 import { FakeClock } from './support/fake-clock';
 import { Cluster, type Worker } from './support/reaper-cluster';
 import { closeTopologyClient, connectTopology, deleteKeys, describeTopologies, topologyEnv, type TopologyClient } from './support/redis-topology';
@@ -83,6 +85,23 @@ describeTopologies('session caps in Redis', (topology) => {
     await b.manager.sessions.kill(first.id!);
     expect((await start(a.app)).status).toBe(204);
     expect(await a.manager.coordinator.liveSessions!(['default'], Date.now())).toEqual({ default: 2 });
+  });
+
+  it('gives every process the same cluster-wide live gauge, and per-process counters', async () => {
+    const a = node({});
+    const b = node({});
+    const registries = [new Registry(), new Registry()];
+    collectMetrics(a.manager, { registry: registries[0] });
+    collectMetrics(b.manager, { registry: registries[1] });
+    await start(a.app);
+    await start(a.app);
+    await start(b.app);
+    const pages = await Promise.all(registries.map((r) => r.metrics()));
+    for (const page of pages) expect(page).toMatch(/^esm_sessions_live\{app="default"\} 3$/m);
+    expect(pages[0]).toMatch(/^esm_sessions_created_total\{app="default"\} 2$/m);
+    expect(pages[1]).toMatch(/^esm_sessions_created_total\{app="default"\} 1$/m);
+    // Coordinator calls are timed too: a new session's write-and-leave (colocated records) or leave.
+    expect(pages[0]).toMatch(/^esm_store_call_seconds_count\{op="(write|leave)"\} 2$/m);
   });
 
   it('evicts the least recently used session of a user held in another process (reason evicted, once)', async () => {
