@@ -171,6 +171,7 @@ export class SessionManager extends ManagerEvents {
     this.sessions = new SessionAdmin(listing, killing, (call) => this.gate.call(call));
     this.kills = this.listenForKills(coordinator);
     this.ready = this.kills ? Promise.all([this.kills.ready, this.gate.opened]).then(() => undefined) : this.gate.opened;
+    this.ready.catch(() => undefined); // a kill channel closed before it listened: nobody need be waiting
     warnAtStartup(this.options, this.store, this.reaperInterval);
     if (this.persistence) void this.gate.opened.then(() => this.reaper.start());
     else this.reaper.start();
