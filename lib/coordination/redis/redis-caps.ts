@@ -16,7 +16,7 @@
  * - principalsessions: ZRANGE WITHSCORES
  * - admitprincipal: per member the caller looked at, ZSCORE + ZREM (gone) or
  *   ZADD (a later last use); ZCARD; when full, ZRANGE of the least recently
- *   used + ZREM each (evicted); ZADD; PTTL + PEXPIREAT
+ *   used + ZREM each (evicted); ZADD; PEXPIRE
  *
  * A login under `maxSessionsPerPrincipal` thus costs, besides the request's
  * own scripts: principalsessions, one `inspect` per session the user holds
@@ -64,7 +64,7 @@ export class RedisCaps implements SessionCaps {
     seen: readonly [string, number | null][],
     now: number,
   ): Promise<{ admitted: boolean; evicted: string[] }> {
-    const args = [key, String(max), evict ? '1' : '0', String(now), String(now + USER_SET_TTL_MS)];
+    const args = [key, String(max), evict ? '1' : '0', String(now), String(USER_SET_TTL_MS)];
     for (const [other, usedAt] of seen) args.push(other, usedAt === null ? '' : String(usedAt));
     const [admitted, ...evicted] = (await this.run('admitprincipal', [this.userKey(principal)], args)) as [number, ...string[]];
     return { admitted: Number(admitted) === 1, evicted };

@@ -301,7 +301,7 @@ return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 -- Counts a session among its user's (maxSessionsPerPrincipal), in one step, so that logins of
 -- one user on several processes at once never pass the cap together. KEYS: the user's set (its
 -- own hash tag), member = session key, score = when last seen used. ARGV: member, max, evict
--- ('1' or '0'), now, until (the set lives as long as its longest-lived session), then pairs of
+-- ('1' or '0'), now, how long the set outlives this admission (ms), then pairs of
 -- member, last use as the caller found it ('' gone). Answers { 1, evicted... } when counted
 -- (evicted: the least recently used, dropped to make room; the caller kills them), { 0 } when
 -- refused.
@@ -321,6 +321,5 @@ if not redis.call('ZSCORE', KEYS[1], member) and n >= max then
   for _, gone in ipairs(evicted) do redis.call('ZREM', KEYS[1], gone) end
 end
 redis.call('ZADD', KEYS[1], now, member)
-local ttl = redis.call('PTTL', KEYS[1])
-if ttl < 0 or tonumber(now) + ttl < tonumber(ARGV[5]) then redis.call('PEXPIREAT', KEYS[1], ARGV[5]) end
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
 return { 1, unpack(evicted) }
