@@ -115,8 +115,8 @@ const METRICS = `
     const page = await registry.metrics();
     process.stdout.write(JSON.stringify({
       same: cjs.collectMetrics === esm.collectMetrics,
-      live: /^esm_sessions_live\{app="default"\} 1$/m.test(page),
-      created: /^esm_sessions_created_total\{app="default"\} 1$/m.test(page),
+      live: /^esm_sessions_live\\{app="default"\\} 1$/m.test(page),
+      created: /^esm_sessions_created_total\\{app="default"\\} 1$/m.test(page),
     }));
     process.exit(0);
   });
