@@ -40,6 +40,7 @@ const integration = files(
 );
 
 const multiProcess = files(
+  'caps-redis',
   'client-abort',
   'concurrent-requests-cluster',
   'faults',

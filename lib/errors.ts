@@ -81,3 +81,28 @@ export class BadRequestError extends SessionManagementError {
     super('ERR_BAD_REQUEST', violations.join('; '));
   }
 }
+
+/**
+ * A cap on sessions was reached: `maxActiveSessions` (503, with
+ * `retryAfter` seconds for a `Retry-After` header: the request that would
+ * create one more session is refused, existing sessions go on) or
+ * `maxSessionsPerPrincipal` with `onMaxSessions: 'reject'` (403: the login
+ * is refused, its session not kept).
+ */
+export class TooManySessionsError extends SessionManagementError {
+  readonly status: 403 | 503;
+  readonly statusCode: 403 | 503;
+  readonly expose = true;
+  /** Seconds to wait before trying again (the 503 only). */
+  readonly retryAfter: number | undefined;
+
+  constructor(cap: 'maxActiveSessions' | 'maxSessionsPerPrincipal') {
+    super(
+      'ERR_TOO_MANY_SESSIONS',
+      cap === 'maxActiveSessions' ? 'Too many sessions: try again later' : 'Too many sessions for this user: log out elsewhere first',
+    );
+    this.status = cap === 'maxActiveSessions' ? 503 : 403;
+    this.statusCode = this.status;
+    this.retryAfter = cap === 'maxActiveSessions' ? 60 : undefined;
+  }
+}

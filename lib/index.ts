@@ -47,6 +47,7 @@ export {
   SessionAccessTimeoutError,
   SessionManagementError,
   StoreUnavailableError,
+  TooManySessionsError,
   UnauthorizedSessionRequestError,
 } from './errors';
 

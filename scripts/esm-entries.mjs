@@ -11,7 +11,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const DIST = join(dirname(fileURLToPath(import.meta.url)), '..', 'dist');
-const ENTRIES = ['index', 'redis'];
+const ENTRIES = ['index', 'redis', 'prometheus'];
 
 for (const entry of ENTRIES) {
   readFileSync(join(DIST, `${entry}.js`)); // the CommonJS build must be there

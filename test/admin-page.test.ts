@@ -58,11 +58,11 @@ interface AdminRig {
 
 /**
  * The default app at / and a `shop` app (5-minute timeout) at /shop, one
- * manager whose `principal` is the `x-user` header; `POST /login` (or
+ * manager whose `principal` is the `x-user` header (caps: 10 sessions a user, 100 an app); `POST /login` (or
  * `/shop/login`) creates a session from a JSON {@link SessionSpec}.
  */
 async function startRig(authorize: (req: Request) => boolean = () => true): Promise<AdminRig> {
-  const manager = createSessionManager({ principal: (req) => req.get('x-user') || undefined });
+  const manager = createSessionManager({ principal: (req) => req.get('x-user') || undefined, maxSessionsPerPrincipal: 10, maxActiveSessions: 100 });
   const destroyed: SessionDestroyedEvent[] = [];
   manager.on('sessionDestroyed', (e) => void destroyed.push(e));
   const app = express();
@@ -206,6 +206,10 @@ describeBrowser('admin page in Chromium', () => {
     await rowsShown(page, 6);
     await shows(page, '#stat-live', '6');
     await shows(page, '#stat-created', '7'); // the shop's checkout subsession counts too
+    await shows(page, '#stat-evicted', '0');
+    await shows(page, '#cap-lifetime', 'none');
+    await shows(page, '#cap-active', '100 per app');
+    await shows(page, '#cap-user', '10 (evict the oldest)');
     await expect(row(page, anonymous).locator('td').nth(2).textContent()).resolves.toBe('anonymous');
     await expect(row(page, ann[0]).locator('[data-testid=expires]').textContent()).resolves.toBe('in 30 min');
     await expect(row(page, ann[1]).locator('[data-testid=expires]').textContent()).resolves.toBe('never');

@@ -191,10 +191,13 @@ function adminSuite(options: () => SessionManagerOptions, cleanup: () => Promise
       expect((await t.http().get('/view').set('Cookie', cookieFor(id)).set('x-user', 'ann')).body.n).toBe(7);
     });
 
-    it('binds an anonymous session at login, and keeps the binding across changeSessionId()', async () => {
-      const id = await startSession(t);
-      await expect(t.manager.sessions.get(id)).resolves.toMatchObject({ principal: null });
-      await t.http().get('/view').set('Cookie', cookieFor(id)).set('x-user', 'ann').expect(200);
+    it('binds an anonymous session at login under a new id (rotateOnLogin), and keeps the binding across changeSessionId()', async () => {
+      const anonymous = await startSession(t);
+      await expect(t.manager.sessions.get(anonymous)).resolves.toMatchObject({ principal: null });
+      const login = await t.http().get('/view').set('Cookie', cookieFor(anonymous)).set('x-user', 'ann').expect(200);
+      const id = sessionIdFrom(login)!;
+      expect(id).not.toBe(anonymous);
+      await expect(t.manager.sessions.get(anonymous)).resolves.toBeNull();
       await expect(t.manager.sessions.get(id)).resolves.toMatchObject({ principal: 'ann' });
       expect((await t.http().get('/view').set('Cookie', cookieFor(id)).set('x-user', 'bob')).status).toBe(403);
       const rotated = sessionIdFrom(await t.http().post('/rotate').set('Cookie', cookieFor(id)).set('x-user', 'ann'))!;

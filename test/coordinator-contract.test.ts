@@ -9,7 +9,7 @@ import { coordinatorContract } from './support/coordinator-contract';
 import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix, type TestRedisClient } from './support/services';
 
 coordinatorContract('LocalCoordinator', {
-  abilities: ['an expiry index', 'kill signals', 'a session index'],
+  abilities: ['an expiry index', 'kill signals', 'a session index', 'session caps'],
   create: () => {
     const coordinator = new LocalCoordinator();
     return [coordinator, coordinator];
@@ -20,7 +20,7 @@ let clients: TestRedisClient[] = [];
 let prefix = '';
 
 coordinatorContract('redisCoordinator', {
-  abilities: ['an expiry index', 'session locks', 'commit locks', 'kill signals', 'a session index', 'request leases'],
+  abilities: ['an expiry index', 'session locks', 'commit locks', 'kill signals', 'a session index', 'request leases', 'session caps'],
   describe: (name, fn) =>
     describeRedis(name, () => {
       beforeAll(async () => {

@@ -164,7 +164,7 @@ describe('createSessionManager', () => {
     expect(() => build({})).not.toThrow();
     const manager = createSessionManager();
     managers.push(manager);
-    expect(manager.stats().sessions).toEqual({ created: 0, invalidated: 0, expired: 0, killed: 0 });
+    expect(manager.stats().sessions).toEqual({ created: 0, invalidated: 0, expired: 0, killed: 0, evicted: 0 });
   });
 });
 

@@ -90,6 +90,38 @@ const MIXED = `
   });
 `;
 
+/**
+ * A consumer of `/prometheus` both ways: the entry shares the main entry's
+ * classes (its manager is the one `collectMetrics` reads), and a scrape
+ * after one session shows it.
+ */
+const METRICS = `
+  import { createRequire } from 'node:module';
+  const require = createRequire(import.meta.url);
+  const cjs = require('${PACKAGE_NAME}/prometheus');
+  const esm = await import('${PACKAGE_NAME}/prometheus');
+  const main = await import('${PACKAGE_NAME}');
+  const { Registry } = createRequire(require.resolve('${PACKAGE_NAME}'))('prom-client');
+  const manager = main.createSessionManager();
+  const registry = new Registry();
+  esm.collectMetrics(manager, { registry });
+  const express = createRequire(require.resolve('${PACKAGE_NAME}'))('express');
+  const app = express();
+  app.use(manager.middleware());
+  app.post('/start', (req, res) => { req.httpSession.setAttribute('n', 1); res.sendStatus(204); });
+  const server = app.listen(0, '127.0.0.1', async () => {
+    await fetch('http://127.0.0.1:' + server.address().port + '/start', { method: 'POST' });
+    server.close();
+    const page = await registry.metrics();
+    process.stdout.write(JSON.stringify({
+      same: cjs.collectMetrics === esm.collectMetrics,
+      live: /^esm_sessions_live\\{app="default"\\} 1$/m.test(page),
+      created: /^esm_sessions_created_total\\{app="default"\\} 1$/m.test(page),
+    }));
+    process.exit(0);
+  });
+`;
+
 const CONSUMERS = {
   'consumer.cjs': `
     const main = require('${PACKAGE_NAME}');
@@ -102,6 +134,7 @@ const CONSUMERS = {
     ${USE}
   `,
   'mixed.mjs': MIXED,
+  'metrics.mjs': METRICS,
 };
 
 /**
@@ -176,6 +209,11 @@ describe('the built package', () => {
       login: { session: true, id: expect.any(String) },
       me: { user: 'alice', live: true },
     });
+  });
+
+  it('serves /prometheus both ways, on the main entry\'s manager', async () => {
+    const { stdout } = await run(process.execPath, ['metrics.mjs'], { cwd: dir, env: { ...process.env, NODE_OPTIONS: '' }, timeout: 15_000 });
+    expect(JSON.parse(stdout)).toEqual({ same: true, live: true, created: true });
   });
 
   describe.each([

@@ -13,6 +13,19 @@ export interface AdminRouterOptions {
    * administrator). Called on every route; `false` answers 403.
    */
   authorize: (req: Request) => boolean | Promise<boolean>;
+  /**
+   * A prom-client `Registry` (or anything with `metrics()` and
+   * `contentType`) that `collectMetrics` of
+   * `express-session-management/prometheus` fills: `GET /metrics` then
+   * serves it, behind `authorize` like every route. @default none: no `/metrics`
+   */
+  registry?: MetricsRegistry;
+}
+
+/** What `GET /metrics` needs of a prom-client `Registry`. */
+export interface MetricsRegistry {
+  metrics(): Promise<string> | string;
+  readonly contentType: string;
 }
 
 /** What the router needs of the manager. */
@@ -20,6 +33,10 @@ export interface AdminRouterDeps {
   sessions: SessionAdmin;
   stats(): object;
   reap(): Promise<SweepResult>;
+  /** The caps in force (shown on the page). */
+  caps(): object;
+  /** The administrator's principal (the manager's `principal` option), for the `by` of a kill. */
+  principalOf(req: IncomingMessage): string | undefined;
 }
 
 type Handler = (req: IncomingMessage, url: URL, deps: AdminRouterDeps) => Promise<Reply>;
@@ -46,7 +63,8 @@ const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
       });
       return { status: 200, json: result };
     },
-    DELETE: async (_req, url, { sessions }) => {
+    DELETE: async (req, url, { sessions, principalOf }) => {
+      const by = principalOf(req);
       const principal = optional(url.searchParams, 'principal');
       const app = optional(url.searchParams, 'app');
       if ((principal === undefined) === (app === undefined)) {
@@ -54,8 +72,8 @@ const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
       }
       const killed =
         principal !== undefined
-          ? await sessions.killByPrincipal(principalInput(principal))
-          : await sessions.killAll({ app: appInput(app) });
+          ? await sessions.killByPrincipal(principalInput(principal), { by })
+          : await sessions.killAll({ app: appInput(app), by });
       return { status: 200, json: { killed } };
     },
   },
@@ -65,14 +83,14 @@ const ROUTES: Record<string, Partial<Record<string, Handler>>> = {
       const info = await sessions.get(id, { app });
       return info ? { status: 200, json: info } : { status: 404, json: { error: 'no such session' } };
     },
-    DELETE: async (_req, url, { sessions }) => {
+    DELETE: async (req, url, { sessions, principalOf }) => {
       const { id, app } = idInput(idOf(url), optional(url.searchParams, 'app'));
-      const result = await sessions.kill(id, { app });
+      const result = await sessions.kill(id, { app, by: principalOf(req) });
       return { status: result.killed ? 200 : 404, json: result };
     },
   },
   '/api/stats': {
-    GET: async (_req, _url, deps) => ({ status: 200, json: { ...deps.stats(), live: await deps.sessions.count() } }),
+    GET: async (_req, _url, deps) => ({ status: 200, json: { ...deps.stats(), live: await deps.sessions.count(), caps: deps.caps() } }),
   },
   '/api/reap': {
     POST: async (_req, _url, deps) => ({ status: 200, json: await deps.reap() }),
@@ -90,10 +108,17 @@ export function createAdminRouter(deps: AdminRouterDeps, options: AdminRouterOpt
   if (!options || typeof options.authorize !== 'function') {
     throw new ConfigurationError(['adminRouter: authorize must be a function (req) => boolean deciding who may administer sessions']);
   }
-  const { authorize } = options;
+  const { authorize, registry } = options;
+  if (registry !== undefined && (typeof registry?.metrics !== 'function' || typeof registry.contentType !== 'string')) {
+    throw new ConfigurationError(['adminRouter: registry must be a prom-client Registry (with metrics() and contentType)']);
+  }
   return function adminRouter(req: Request, res: Response, next: NextFunction): void {
     const url = new URL(req.url, 'http://admin.invalid');
     const path = url.pathname.length > 1 ? url.pathname.replace(/\/+$/, '') : url.pathname;
+    if (registry && path === '/metrics') {
+      void serveMetrics(req, res, authorize, registry).catch(next);
+      return;
+    }
     const asset = ASSETS[path];
     const handlers = asset ? undefined : ROUTES[routeOf(path)];
     if (!asset && !handlers) {
@@ -124,6 +149,16 @@ export function createAdminRouter(deps: AdminRouterDeps, options: AdminRouterOpt
       else next(error);
     });
   };
+}
+
+/** `GET /metrics`: the registry's Prometheus text, behind `authorize`. */
+async function serveMetrics(req: Request, res: Response, authorize: AdminRouterOptions['authorize'], registry: MetricsRegistry): Promise<void> {
+  if (!(await authorize(req))) return send(res, { status: 403, json: { error: 'not authorized' } });
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET');
+    return send(res, { status: 405, json: { error: `${req.method} is not allowed here` } });
+  }
+  send(res, { status: 200, type: registry.contentType, body: await registry.metrics() });
 }
 
 /** The path of a request URL, without its query. */

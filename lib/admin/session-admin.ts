@@ -35,18 +35,18 @@ export class SessionAdmin {
    * `killed`); one servicing a request is marked for deletion and goes when
    * the request ends. Without `app`, in every app.
    */
-  kill(id: string, options?: { app?: string }): Promise<KillResult> {
+  kill(id: string, options?: { app?: string; by?: string }): Promise<KillResult> {
     return this.started(() => this.killing.kill(id, options));
   }
 
-  /** Kills every session (of `app`); resolves how many were killed. */
-  killAll(options?: { app?: string }): Promise<number> {
+  /** Kills every session (of `app`); resolves how many were killed. `by`: who kills (the event's `by`). */
+  killAll(options?: { app?: string; by?: string }): Promise<number> {
     return this.started(() => this.killing.killAll(options));
   }
 
   /** Kills every session of a user (every app); resolves how many were killed. */
-  killByPrincipal(principal: string): Promise<number> {
-    return this.started(() => this.killing.killByPrincipal(principal));
+  killByPrincipal(principal: string, options?: { by?: string }): Promise<number> {
+    return this.started(() => this.killing.killByPrincipal(principal, options));
   }
 }
 

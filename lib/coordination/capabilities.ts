@@ -1,3 +1,4 @@
+import { ConfigurationError } from '../errors';
 import type {
   AccessTracking,
   BoundedCalls,
@@ -7,6 +8,7 @@ import type {
   KillSignals,
   RecordColocation,
   RequestLeases,
+  SessionCaps,
   SessionClaims,
   SessionIndex,
   SessionLocking,
@@ -24,6 +26,7 @@ const CAPABILITIES = {
   'bounded calls': ['setCallTimeout'],
   'request leases': ['useClock', 'renewLease'],
   'record colocation': ['colocate'],
+  'session caps': ['admitSession', 'releaseSession', 'liveSessions', 'principalSessions', 'admitPrincipal'],
 } as const satisfies Record<string, readonly string[]>;
 
 /** The name of one ability, as error messages say it. */
@@ -41,6 +44,7 @@ interface CapabilityTypes {
   'bounded calls': BoundedCalls;
   'request leases': RequestLeases;
   'record colocation': RecordColocation;
+  'session caps': SessionCaps;
 }
 
 /** Whether `coordinator` has every method of `capability`. */
@@ -74,4 +78,11 @@ export const BASE_NEED: Need = [['access tracking', 'claims'], 'every coordinato
 /** Narrows an object that passed the {@link BASE_NEEDS} check. */
 export function isCoordinator(coordinator: object): coordinator is Coordinator {
   return can(coordinator, 'access tracking') && can(coordinator, 'claims');
+}
+
+/** `coordinator`, if it has `capability`; else a `ConfigurationError` saying what needs it. */
+export function needs(coordinator: Coordinator, capability: Capability, what: string): Coordinator {
+  const missing = missingCapabilities(coordinator, [[[capability], `${what} needs`]]);
+  if (missing.length > 0) throw new ConfigurationError(missing);
+  return coordinator;
 }

@@ -18,6 +18,9 @@
 
 import type { Clock } from '../clock';
 import type { StoredRecord } from '../storage/store-adapter';
+import type { SessionCaps } from './caps';
+
+export type { SessionCaps } from './caps';
 
 /** What the coordinator knows of one session. */
 export interface AccessEntry {
@@ -39,6 +42,8 @@ export interface AccessEntry {
    * using it destroys it when it leaves (see `leave()`).
    */
   killed: boolean;
+  /** What the kill is to be announced with (see `KillSignals.kill`), when one was given. */
+  killNote?: string;
   /**
    * How many times the session's record was written through the coordinator
    * (colocated records only, see {@link ColocatedRecords}); `0` otherwise.
@@ -175,9 +180,11 @@ export interface KillSignals {
    * Resolves the entry as it was, or `undefined` when there is none. When
    * it was unclaimed and idle (`active` 0) the caller destroys the session;
    * when in use, the last request to leave does; when already claimed
-   * (killed before, or expiring), nobody new does.
+   * (killed before, or expiring), nobody new does. `note` (a short string:
+   * the reason and who killed it) is kept with the mark, as the entry's
+   * `killNote`, for whichever request destroys the session later.
    */
-  kill(key: string): Promise<AccessEntry | undefined>;
+  kill(key: string, note?: string): Promise<AccessEntry | undefined>;
 
   /**
    * Calls `listener` with the key of every session killed from now on, in
@@ -238,7 +245,7 @@ export interface RequestLeases {
  */
 export type Coordinator = AccessTracking &
   SessionClaims &
-  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & BoundedCalls & RequestLeases & RecordColocation>;
+  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & BoundedCalls & RequestLeases & RecordColocation & SessionCaps>;
 
 /** What {@link ColocatedRecords.write} did. */
 export type RecordWrite =

@@ -1,5 +1,6 @@
 import createDebug from 'debug';
 import type { Clock } from '../clock';
+import type { Instruments } from '../instruments';
 import type { AccessTracking, ExpiryIndex } from '../coordination/coordinator';
 import type { SessionDestroyer } from '../session/destruction';
 import { isSubsessionKey, parentKeyOf, parseSessionKey } from '../storage/session-key';
@@ -26,6 +27,8 @@ export interface ReaperDeps {
   clock: Clock;
   /** The idle timeout in seconds (`-1` never) of an app's sessions, for a store scan. */
   appTimeout(app: string): number;
+  /** Told how long each sweep took (metrics). */
+  instruments?: Instruments;
 }
 
 /** The result of one sweep. */
@@ -115,6 +118,7 @@ export class Reaper {
       this.lastRunAt = startedAt;
       this.lastDurationMs = performance.now() - started;
       this.expired += expired;
+      if (this.deps.instruments?.active) this.deps.instruments.sweep(this.lastDurationMs / 1000);
     }
     debug('swept: %d expired in %d ms', expired, this.lastDurationMs);
     return { expired, durationMs: this.lastDurationMs };

@@ -1,5 +1,6 @@
 import createDebug from 'debug';
 import { SessionAccessTimeoutError } from '../errors';
+import type { Instruments } from '../instruments';
 import type { Release } from './session-locks';
 
 const debug = createDebug('express-session-management');
@@ -26,6 +27,8 @@ export class SerialSlot {
   constructor(
     private readonly locks: SerialLocks,
     private readonly setting: SerialAccessSetting | false,
+    /** Told how long each turn was waited for (metrics). */
+    private readonly instruments?: Instruments,
   ) {}
 
   /**
@@ -36,11 +39,14 @@ export class SerialSlot {
   async take(key: string, gone: AbortSignal): Promise<void> {
     const { locks, setting } = this;
     if (!setting) return;
+    const started = this.instruments?.active ? performance.now() : undefined;
     try {
       this.release = await locks.acquire(key, setting.maxWaitMs, gone);
     } catch (error) {
       if (!(error instanceof SessionAccessTimeoutError) || !setting.accessOnTimeout) throw error;
       debug('serial access: %s waited too long, running anyway (accessOnTimeout)', key);
+    } finally {
+      if (started !== undefined) this.instruments!.serialWait((performance.now() - started) / 1000);
     }
     if (gone.aborted) this.give();
   }

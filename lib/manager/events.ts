@@ -1,7 +1,7 @@
 import type { HttpSession } from '../session/http-session';
 
 /** Why a session went away. */
-export type DestroyReason = 'invalidated' | 'expired' | 'killed' | 'parent-destroyed';
+export type DestroyReason = 'invalidated' | 'expired' | 'killed' | 'evicted' | 'parent-destroyed';
 
 /** Fields of every event payload. */
 export interface SessionEventBase {
@@ -23,6 +23,8 @@ export interface SessionDestroyedEvent extends SessionEventBase {
   attributes: Record<string, unknown>;
   creationTime: number;
   lastAccessedTime: number;
+  /** Who killed it (reason `killed` through the admin router: the administrator's `principal`), when known. */
+  by?: string;
 }
 
 export interface AttributeEvent extends SessionEventBase {

@@ -30,6 +30,7 @@ import {
 import type { SerialAccessSetting } from '../locking/serial-slot';
 import { persistViolations, resolvePersist } from './persist-resolution';
 import { resolveTracking, trackingViolations } from './tracking-resolution';
+import { capViolations, cookiePrefixViolations } from './security-options';
 import {
   HasMethods,
   IsBooleanOrObject,
@@ -86,6 +87,24 @@ class ManagerOptionsSchema {
 
   @IsOptional() @IsBoolean()
   expressSessionCompat?: boolean;
+
+  @IsOptional() @IsInt({ message: 'maxLifetime must be a whole number of seconds' })
+  @NotEquals(0, { message: 'maxLifetime must not be 0 (use -1 for none)' })
+  maxLifetime?: number;
+
+  @IsOptional() @IsInt({ message: 'maxActiveSessions must be a whole number' })
+  @Min(1, { message: 'maxActiveSessions must be at least 1' })
+  maxActiveSessions?: number;
+
+  @IsOptional() @IsInt({ message: 'maxSessionsPerPrincipal must be a whole number' })
+  @Min(1, { message: 'maxSessionsPerPrincipal must be at least 1' })
+  maxSessionsPerPrincipal?: number;
+
+  @IsOptional() @IsIn(['evict-oldest', 'reject'], { message: "onMaxSessions must be 'evict-oldest' or 'reject'" })
+  onMaxSessions?: string;
+
+  @IsOptional() @IsBoolean()
+  rotateOnLogin?: boolean;
 }
 
 class CookieOptionsSchema {
@@ -145,6 +164,8 @@ export function resolveManagerOptions(input: unknown): ResolvedManagerOptions {
     ...check(ManagerOptionsSchema, options, MANAGER_OPTION_NAMES, ''),
     ...(isPlainObject(options.cookie) ? check(CookieOptionsSchema, options.cookie, COOKIE_OPTION_NAMES, 'cookie.') : []),
     ...serialAccessViolations(options.serialAccess),
+    ...cookiePrefixViolations(options.cookie),
+    ...capViolations(options),
     ...coordinatorViolations(options),
     ...persistViolations(options),
     ...trackingViolations(options),
@@ -181,6 +202,11 @@ export function resolveManagerOptions(input: unknown): ResolvedManagerOptions {
     persist: resolvePersist(options.persist),
     genid: options.genid,
     expressSessionCompat: options.expressSessionCompat ?? true,
+    maxLifetimeMs: options.maxLifetime === undefined || options.maxLifetime === null || options.maxLifetime < 0 ? null : options.maxLifetime * 1000,
+    maxActiveSessions: options.maxActiveSessions ?? undefined,
+    maxSessionsPerPrincipal: options.maxSessionsPerPrincipal ?? undefined,
+    onMaxSessions: options.onMaxSessions ?? 'evict-oldest',
+    rotateOnLogin: options.rotateOnLogin ?? true,
   };
 }
 
@@ -194,6 +220,10 @@ function coordinatorViolations(options: SessionManagerOptions): string[] {
   if (typeof coordinator !== 'object' || coordinator === null) return [];
   const needs: Need[] = [BASE_NEED];
   if (options.principal) needs.push([['a session index'], 'the principal option needs (sessions are found by user)']);
+  if (options.maxActiveSessions !== undefined && options.maxActiveSessions !== null) needs.push([['session caps'], 'maxActiveSessions needs']);
+  if (options.maxSessionsPerPrincipal !== undefined && options.maxSessionsPerPrincipal !== null) {
+    needs.push([['session caps', 'kill signals'], 'maxSessionsPerPrincipal needs (the oldest session is killed)']);
+  }
   return missingCapabilities(coordinator, needs);
 }
 

@@ -6,7 +6,13 @@ import type { SerialAccessSetting } from '../locking/serial-slot';
 
 /** Options of the session cookie (`tracking: 'cookie'`). */
 export interface CookieOptions {
-  /** Cookie name. @default 'JSESSIONID' */
+  /**
+   * Cookie name. A name starting `__Host-` (the browser's strongest scoping:
+   * this host only, every path, HTTPS only) demands `secure` (`true` or
+   * `'auto'`), `path: '/'` and no `domain`; one starting `__Secure-` demands
+   * `secure`. Else `ConfigurationError`: the browser would drop the cookie
+   * silently. @default 'JSESSIONID'
+   */
   name?: string;
   /** Cookie path. @default '/' */
   path?: string;
@@ -156,6 +162,45 @@ export interface SessionManagerOptions {
   /** Seconds (fractional allowed) a store or coordinator call may take before `StoreUnavailableError`. @default 5 */
   storeTimeout?: number;
   /**
+   * Absolute timeout in whole seconds (OWASP): a session older than this
+   * (from `getCreationTime()`) expires however active it is — on access and
+   * by the reaper, `sessionDestroyed` reason `expired`. `< 0`: none; `0` is
+   * rejected. A request that is using the session when it falls due finishes
+   * first (a session is never expired while in use). @default -1
+   */
+  maxLifetime?: number;
+  /**
+   * Most live sessions per app (web module) in this manager's reach — with
+   * `redisCoordinator`, across every process sharing it (Tomcat's
+   * `maxActiveSessions`). The request that would create one more gets
+   * `TooManySessionsError` (503, `Retry-After: 60`); existing sessions are
+   * unaffected. Subsessions do not count. Hazard: anyone can create sessions,
+   * so a full cap keeps new visitors out until sessions expire — size it
+   * for your memory, not as a rate limit. @default none
+   */
+  maxActiveSessions?: number;
+  /**
+   * With `principal`: most sessions one user may hold at once, counted over
+   * every app (Spring Security's `maximumSessions`). What happens to the one
+   * that would exceed it is `onMaxSessions`. @default none
+   */
+  maxSessionsPerPrincipal?: number;
+  /**
+   * With `maxSessionsPerPrincipal`: `'evict-oldest'` kills the user's least
+   * recently used session (`sessionDestroyed` reason `evicted`; a request
+   * running on it sees its `signal` abort), `'reject'` refuses the login:
+   * the request's session is not bound, not kept, and the response is
+   * `TooManySessionsError` (403). @default 'evict-oldest'
+   */
+  onMaxSessions?: 'evict-oldest' | 'reject';
+  /**
+   * With `principal`: when an anonymous session becomes bound to a user
+   * (the request that logged in ends), its id changes — fixation defence by
+   * default, as Spring Security does. `sessionIdChanged` fires, the response
+   * carries the new id, the old id names no session. @default true
+   */
+  rotateOnLogin?: boolean;
+  /**
    * Makes the id of each new session (express-session's `genid`). It must
    * return a fresh, unguessable string of 16–128 characters of A–Z a–z 0–9
    * `_ -` (else the request fails with `ConfigurationError`). Hazard: ids
@@ -213,6 +258,12 @@ export interface ResolvedManagerOptions {
   persist: { path: string; intervalMs: number | undefined } | undefined;
   genid: ((req: Request) => string) | undefined;
   expressSessionCompat: boolean;
+  /** ms; `null` = none. */
+  maxLifetimeMs: number | null;
+  maxActiveSessions: number | undefined;
+  maxSessionsPerPrincipal: number | undefined;
+  onMaxSessions: 'evict-oldest' | 'reject';
+  rotateOnLogin: boolean;
 }
 
 /** App options with defaults applied. */
@@ -228,7 +279,7 @@ export interface ResolvedAppOptions {
 export const MANAGER_OPTION_NAMES: readonly (keyof SessionManagerOptions)[] = [
   'store', 'coordinator', 'invalidationTimeout', 'reaperInterval', 'strictExpiry', 'secret',
   'tracking', 'url', 'cookie', 'header', 'serialAccess', 'principal', 'storeTimeout', 'clock', 'persist', 'genid',
-  'expressSessionCompat',
+  'expressSessionCompat', 'maxLifetime', 'maxActiveSessions', 'maxSessionsPerPrincipal', 'onMaxSessions', 'rotateOnLogin',
 ];
 export const APP_OPTION_NAMES: readonly (keyof AppOptions)[] = ['app', 'maxInactiveInterval', 'stateless', 'serialAccess'];
 export const COOKIE_OPTION_NAMES: readonly (keyof CookieOptions)[] = [

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { Clock } from '../clock';
+import type { Instruments } from '../instruments';
 import type { ColocatedRecords, Coordinator } from '../coordination/coordinator';
 import type { EventSink } from './events';
 import type { ResolvedManagerOptions } from './options';
@@ -17,6 +18,8 @@ export interface SessionCounters {
   invalidated: number;
   expired: number;
   killed: number;
+  /** Killed by `maxSessionsPerPrincipal` (`'evict-oldest'`). */
+  evicted: number;
 }
 
 /**
@@ -64,6 +67,32 @@ export interface SessionRuntime {
   readonly cookieTracking: boolean;
   /** `expressSessionCompat`: the default app also sets `req.session`. */
   readonly expressSessionCompat: boolean;
+  /** The caps, the lifetime, rotation at login. */
+  readonly caps: CapPolicy;
+  /** What is measured for metrics (inactive until `collectMetrics`). */
+  readonly instruments: Instruments;
+  /** Kills sessions of a user for `maxSessionsPerPrincipal` (reason `evicted`); resolves how many. */
+  evict(keys: readonly string[]): Promise<number>;
+}
+
+/**
+ * The caps and the lifetime (docs/architecture.md, "Caps"), as the request
+ * path applies them. `countApps` may be turned on after startup (metrics
+ * count live sessions per app too).
+ */
+export interface CapPolicy {
+  /** Sessions are counted per app in the coordinator (`maxActiveSessions`, or the live gauge of the metrics). */
+  countApps: boolean;
+  /** `maxActiveSessions`; `Infinity` none. */
+  readonly maxActive: number;
+  /** `maxSessionsPerPrincipal`; `undefined` none. */
+  readonly maxPerPrincipal: number | undefined;
+  /** `onMaxSessions: 'evict-oldest'`. */
+  readonly evictOldest: boolean;
+  /** `maxLifetime` in ms; `null` none. */
+  readonly maxLifetimeMs: number | null;
+  /** `rotateOnLogin` (with `principal`). */
+  readonly rotateOnLogin: boolean;
 }
 
 /** One app (web module) as the request path sees it. */

@@ -5,10 +5,9 @@ import { SessionAdmin } from '../admin/session-admin';
 import { SessionListing } from '../admin/session-listing';
 import { systemClock, type Clock } from '../clock';
 import { boundedCoordinator } from '../coordination/bounded-coordinator';
-import { can, missingCapabilities, type Capability } from '../coordination/capabilities';
+import { can, needs } from '../coordination/capabilities';
 import type { Coordinator, KillSignals, KillSubscription, SessionIndex } from '../coordination/coordinator';
 import { LocalCoordinator } from '../coordination/local/local-coordinator';
-import { ConfigurationError } from '../errors';
 import { Reaper, type SweepResult } from '../expiry/reaper';
 import { LeaseRenewal } from '../killing/lease-renewal';
 import { RunningRequests } from '../killing/running-requests';
@@ -23,6 +22,8 @@ import { StoreAdapter } from '../storage/store-adapter';
 import { SessionIdCodec } from '../tracking/session-id-codec';
 import { sessionIdMaker } from '../tracking/session-id';
 import { createTracking, createUrlTrackingMiddleware } from '../tracking/url-tracking';
+import { Instruments, kMetricsSource, type MetricsSource } from '../instruments';
+import { capPolicy, capsInForce, metricsSource, principalReader, type CapsInForce } from './manager-parts';
 import { ManagerEvents } from './manager-events';
 import { resolveAppOptions, resolveManagerOptions } from './option-resolution';
 import type { AppOptions, ResolvedManagerOptions, SessionManagerOptions } from './options';
@@ -73,7 +74,7 @@ export class SessionManager extends ManagerEvents {
   readonly ready: Promise<void>;
   private readonly options: ResolvedManagerOptions;
   private readonly runtime: SessionRuntime;
-  private readonly counters: SessionCounters = { created: 0, invalidated: 0, expired: 0, killed: 0 };
+  private readonly counters: SessionCounters = { created: 0, invalidated: 0, expired: 0, killed: 0, evicted: 0 };
   /** Work `close()` waits for: how much is running, and who waits for none to be. */
   private inflight = 0;
   private idle: (() => void)[] = [];
@@ -99,13 +100,17 @@ export class SessionManager extends ManagerEvents {
     this.coordinator = this.options.coordinator ?? new LocalCoordinator();
     const coordinator = boundedCoordinator(this.coordinator, this.options.storeTimeoutMs);
     this.reaperInterval = this.options.reaperInterval ?? defaultReaperInterval(this.options.invalidationTimeoutMs);
-    const store = new StoreAdapter(this.store, this.options.storeTimeoutMs);
+    const instruments = new Instruments();
+    const store = new StoreAdapter(this.store, this.options.storeTimeoutMs, instruments);
     const records = can(coordinator, 'record colocation') ? coordinator.colocate(this.store) : undefined;
-    const destroyer = new SessionDestroyer({ store, coordinator, records, events: this, counters: this.counters });
+    const caps = capPolicy(this.options);
+    const destroyer = new SessionDestroyer({ store, coordinator, records, events: this, counters: this.counters, caps });
     const invalidationTimeout = this.options.invalidationTimeoutMs === null ? -1 : this.options.invalidationTimeoutMs / 1000;
     const appTimeout = (app: string): number => this.appTimeouts.get(app) ?? invalidationTimeout;
     const track = (work: Promise<unknown>): void => this.track(work);
     const reaperMs = this.reaperInterval * 1000;
+    // Made below, once the listing it pages through exists; evictions happen only after startup.
+    let killing: SessionKilling;
     this.runtime = {
       store,
       coordinator,
@@ -132,13 +137,16 @@ export class SessionManager extends ManagerEvents {
       cookieOptions: this.options.cookie,
       expressSessionCompat: this.options.expressSessionCompat,
       otherApps: (app) => (this.appTimeouts.size < 2 ? NO_APPS : [...this.appTimeouts.keys()].filter((a) => a !== app)),
+      caps,
+      instruments,
+      evict: (keys) => killing.evict(keys),
     };
     if (can(coordinator, 'request leases')) {
       coordinator.useClock(clock);
       this.leases = new LeaseRenewal(coordinator, this.runtime.running, clock, track);
     }
     const index = can(coordinator, 'an expiry index') ? coordinator : undefined;
-    this.reaper = new Reaper({ store, coordinator, index, destroyer, clock, appTimeout }, this.reaperInterval);
+    this.reaper = new Reaper({ store, coordinator, index, destroyer, clock, appTimeout, instruments }, this.reaperInterval);
     const listing = new SessionListing({
       store,
       coordinator,
@@ -149,7 +157,7 @@ export class SessionManager extends ManagerEvents {
       appTimeout,
       track,
     });
-    const killing = new SessionKilling({
+    killing = new SessionKilling({
       store,
       kills: () => needs(coordinator, 'kill signals', 'killing sessions') as KillSignals,
       destroyer,
@@ -210,7 +218,13 @@ export class SessionManager extends ManagerEvents {
   adminRouter(options: AdminRouterOptions): RequestHandler {
     needs(this.runtime.coordinator, 'a session index', 'adminRouter()');
     needs(this.runtime.coordinator, 'kill signals', 'adminRouter()');
-    return createAdminRouter({ sessions: this.sessions, stats: () => this.stats(), reap: () => this.reap() }, options);
+    const deps = { sessions: this.sessions, stats: () => this.stats(), reap: () => this.reap(), caps: () => this.caps() };
+    return createAdminRouter({ ...deps, principalOf: principalReader(this.options.principal) }, options);
+  }
+
+  /** The caps in force, as options give them (`null`: none). */
+  caps(): CapsInForce {
+    return capsInForce(this.options);
   }
 
   /**
@@ -237,6 +251,16 @@ export class SessionManager extends ManagerEvents {
         expired: this.reaper.expired,
       },
     };
+  }
+
+  /**
+   * What `collectMetrics` reaches (docs/architecture.md, "Metrics"): the
+   * hooks, turned on, and the live sessions per app — counted from now on
+   * by a coordinator with session caps, so metrics are collected from
+   * startup on.
+   */
+  [kMetricsSource](): MetricsSource {
+    return metricsSource(this.runtime, () => [...this.appTimeouts.keys()], (app) => this.sessions.count({ app }));
   }
 
   /** Runs a reaper sweep now: idle sessions are destroyed with reason `expired`. */
@@ -289,14 +313,7 @@ export class SessionManager extends ManagerEvents {
   };
 }
 
-/** `coordinator`, if it has `capability`; else a `ConfigurationError` saying what needs it. */
 /** Whether the id travels in a cookie (alone or with URL rewriting). */
 function usesCookie(options: ResolvedManagerOptions): boolean {
   return options.tracking === 'cookie' || options.tracking === 'cookie+url';
-}
-
-function needs(coordinator: Coordinator, capability: Capability, what: string): Coordinator {
-  const missing = missingCapabilities(coordinator, [[[capability], `${what} needs`]]);
-  if (missing.length > 0) throw new ConfigurationError(missing);
-  return coordinator;
 }

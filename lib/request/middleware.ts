@@ -45,6 +45,7 @@ export function createMiddleware(runtime: SessionRuntime, app: AppContext): Requ
         next();
       },
       (error: unknown) => {
+        if (runtime.instruments.active) runtime.instruments.rejected(statusOf(error));
         if (!context.clientGone) next(error);
       },
     );
@@ -82,3 +83,8 @@ export function createDisconnect(runtime: SessionRuntime, redirect?: string): Re
   };
 }
 
+/** The HTTP status an error of the request path answers with (500 for one without). */
+function statusOf(error: unknown): number {
+  const status = (error as { status?: unknown } | null)?.status;
+  return typeof status === 'number' ? status : 500;
+}

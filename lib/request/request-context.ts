@@ -86,7 +86,7 @@ export class RequestContext implements SessionHost, RunningRequest {
     this.start = runtime.clock.now();
     this.leaseFrom = this.start;
     this.session = this.pendingSession();
-    this.slot = new SerialSlot(runtime.locks, appContext.serialAccess);
+    this.slot = new SerialSlot(runtime.locks, appContext.serialAccess, runtime.instruments);
     this.hooks = new ResponseHooks(this);
   }
 
@@ -241,13 +241,13 @@ export class RequestContext implements SessionHost, RunningRequest {
     return loaded !== null && loaded.state.status === 'live' && loaded.getId() === this.requestedId;
   }
 
-  /** `req.changeSessionId()`: new id, same data; the old id names nothing afterwards. */
-  changeSessionId(): string {
+  /** `req.changeSessionId()`: new id (`id`, else a fresh one), same data; the old id names nothing afterwards. */
+  changeSessionId(newId?: string): string {
     const session = this.session;
     if (session.state.status !== 'live') throw new IllegalStateError('changeSessionId: the request has no session');
     if (this.res.headersSent) throw new IllegalStateError('changeSessionId: the response headers were already sent');
     const oldId = session.getId();
-    const id = this.runtime.newId(this.req);
+    const id = newId ?? this.runtime.newId(this.req);
     session.state.id = id;
     session.state.dirty = true;
     this.hooks.hookHeaders();

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import onHeaders from 'on-headers';
 import createDebug from 'debug';
+import { TooManySessionsError } from '../errors';
 import type { RequestContext } from './request-context';
 
 const debug = createDebug('express-session-management');
@@ -137,7 +138,11 @@ export class ResponseHooks {
     }
   }
 
-  /** A failed commit must not look like success: a 503, or a cut connection if headers are out. */
+  /**
+   * A failed commit must not look like success: a 503 (or the status of a
+   * cap that refused the session: `TooManySessionsError`), or a cut
+   * connection if headers are out.
+   */
   private failResponse(error: unknown, end: (...args: unknown[]) => ServerResponse, args: unknown[]): void {
     debug('commit failed: %O', error);
     const res = this.res;
@@ -147,9 +152,17 @@ export class ResponseHooks {
     }
     this.failed = true;
     for (const name of res.getHeaderNames()) res.removeHeader(name);
-    res.statusCode = 503;
-    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    const { instruments } = this.context.runtime;
+    if (instruments.active) instruments.rejected(error instanceof TooManySessionsError ? error.status : 503);
     const callback = args.find((a) => typeof a === 'function');
+    res.setHeader('Content-Type', 'text/plain; charset=utf-8');
+    if (error instanceof TooManySessionsError) {
+      res.statusCode = error.status;
+      if (error.retryAfter !== undefined) res.setHeader('Retry-After', String(error.retryAfter));
+      end.call(res, error.message, callback);
+      return;
+    }
+    res.statusCode = 503;
     end.call(res, 'Service Unavailable: the session store did not accept the session', callback);
   }
 }

@@ -6,7 +6,8 @@ import { deleteSession } from '../session/destruction';
 import { sessionKey, subsessionKey } from '../storage/session-key';
 import { readRecord } from '../storage/session-record';
 import type { StoredRecord } from '../storage/store-adapter';
-import { bindPrincipal } from './principal-binding';
+import { decodeKillNote } from '../killing/kill-note';
+import { admitBeforeCommit, checkLogin, renewCount } from './session-caps';
 import { mergedRecord, wholeRecord, type WriteTimes } from './record-writing';
 import type { RequestContext } from './request-context';
 
@@ -36,8 +37,10 @@ export interface PendingLeave {
  */
 export async function commitRequest(context: RequestContext, pending: PendingLeave[]): Promise<void> {
   if (context.saving) await context.saving; // express-session's save() calls still writing
+  // A cap that refuses the session makes the response its error, once the rest is committed.
+  const refused = await admitBeforeCommit(context);
+  let failure: { error: unknown } | undefined = refused && { error: refused };
   const now = context.runtime.clock.now();
-  let failure: { error: unknown } | undefined;
   const commit = async (session: ServletSession): Promise<void> => {
     try {
       await commitSession(context, session, now, pending);
@@ -46,6 +49,7 @@ export async function commitRequest(context: RequestContext, pending: PendingLea
     }
   };
   for (const parent of context.heldSessions()) {
+    if (parent.state.status === 'pending') continue; // never stored (or refused by a cap): nor are its subsessions
     for (const session of parent.heldSubsessions()) await commit(session);
     await commit(parent);
   }
@@ -68,6 +72,7 @@ export async function leaveAfterResponse(context: RequestContext, pending: Pendi
       context.leaveLater(key, update);
     }
   }
+  await checkLogin(context).catch((error: unknown) => debug('checking the login failed: %O', error));
 }
 
 /** Stores, touches or deletes one session; what it must still leave goes to `pending`. */
@@ -89,18 +94,29 @@ async function commitSession(context: RequestContext, session: ServletSession, n
   const key = keyOf(session);
   // A subsession this request did not use keeps its idle clock and its record.
   if (session.parent && !state.used && oldKey === key && !state.hasChanges()) return;
-  bindPrincipal(runtime, context.req, session);
   const moved = oldKey !== null && oldKey !== key;
   const timeoutMs = timeoutMsOf(session);
   const times: WriteTimes = { start: context.start, now, storeExpires: storeExpiry(context, now, timeoutMs) };
   const leave = (storeExpires: number | null): LeaveUpdate =>
-    leaveUpdate(context, session, now, timeoutMs, storeExpires, state.entered && !moved);
+    leaveUpdate(context, session, now, deadlineMs(runtime.caps.maxLifetimeMs, state.creationTime, now, timeoutMs), storeExpires, state.entered && !moved);
   let written: { storeExpires: number | null; left: boolean } = { storeExpires: state.storeExpires, left: false };
   try {
     written = await write(context, session, key, times, timeoutMs, leave);
   } finally {
     if (!written.left) pending.push({ key, update: leave(written.storeExpires) });
   }
+  renewCount(context, session, key, state.storeExpires, written.storeExpires);
+}
+
+/**
+ * How long from `now` the coordinator's deadline is: the idle timeout, or
+ * less when `maxLifetime` ends the session sooner (docs/architecture.md,
+ * "Caps"): the expiry index then holds the earlier of the two deadlines.
+ */
+function deadlineMs(maxLifetimeMs: number | null, created: number, now: number, timeoutMs: number | null): number | null {
+  if (maxLifetimeMs === null) return timeoutMs;
+  const left = Math.max(0, created + maxLifetimeMs - now);
+  return timeoutMs === null ? left : Math.min(timeoutMs, left);
 }
 
 /**
@@ -225,10 +241,14 @@ export function gone(key: string): { storeExpires: null; left: false } {
   return { storeExpires: null, left: false };
 }
 
-/** The last request of a killed session destroys it (the kill's mark is its claim). */
+/**
+ * The last request of a killed session destroys it (the kill's mark is its
+ * claim), announced as the kill's note says (`killed` and by whom, or `evicted`).
+ */
 async function destroyKilled(context: RequestContext, key: string, now: number): Promise<void> {
   const { runtime } = context;
-  const { announced } = await runtime.destroyer.destroy(key, 'killed', { held: undefined }, { now, lastAccessedTime: context.start });
+  const note = decodeKillNote((await runtime.coordinator.inspect(key).catch(() => undefined))?.killNote);
+  const { announced } = await runtime.destroyer.destroy(key, note.reason, { held: undefined }, { now, lastAccessedTime: context.start, by: note.by });
   if (announced) runtime.track(announced);
 }
 

@@ -1,10 +1,11 @@
 import type { LeaveUpdate } from '../coordination/coordinator';
-import { IllegalStateError } from '../errors';
+import { IllegalStateError, TooManySessionsError } from '../errors';
 import type { ServletSession } from '../session/http-session';
 import { deleteSession } from '../session/destruction';
 import { readRecord } from '../storage/session-record';
 import { wholeRecord, type WriteTimes } from './record-writing';
 import type { RequestContext } from './request-context';
+import { countSession } from './session-caps';
 import { keyOf, merge, mergeColocated, storeExpiry, timeoutMsOf, ttlSeconds, type Merged } from './session-commit';
 
 /**
@@ -34,6 +35,7 @@ export async function saveSession(context: RequestContext, session: ServletSessi
   const { records } = runtime;
   // 1.
   if ((state.fresh && (!state.saved || state.hasChanges())) || moved) {
+    if (state.fresh && !(await countSession(context, session))) throw new TooManySessionsError('maxActiveSessions');
     const record = wholeRecord(session, times);
     const dropOld = moved ? runtime.commits.run(oldKey, () => deleteSession(runtime, oldKey)) : undefined;
     const writing = records

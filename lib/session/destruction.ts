@@ -1,8 +1,8 @@
 import createDebug from 'debug';
-import type { AccessEntry, ColocatedRecords, Coordinator } from '../coordination/coordinator';
+import type { AccessEntry, ColocatedRecords, Coordinator, SessionCaps } from '../coordination/coordinator';
 import type { DestroyReason, EventSink } from '../manager/events';
 import type { SessionCounters } from '../manager/runtime';
-import { parseSessionKey, subsessionKey } from '../storage/session-key';
+import { isSubsessionKey, parseSessionKey, subsessionKey } from '../storage/session-key';
 import { readRecord, type LoadedRecord } from '../storage/session-record';
 import type { StoreAdapter } from '../storage/store-adapter';
 
@@ -16,6 +16,8 @@ export interface DestructionDeps {
   records: ColocatedRecords | undefined;
   events: EventSink;
   counters: SessionCounters;
+  /** Whether sessions are counted per app (their place is released when they go). */
+  caps?: { readonly countApps: boolean };
 }
 
 /** How a destruction is to be claimed (step 1 of {@link SessionDestroyer.destroy}). */
@@ -40,6 +42,8 @@ export interface Known {
   lastAccessedTime?: number;
   /** The request (or sweep) time: a fallback for times the record does not have. */
   now: number;
+  /** Who killed it (an administrator's principal), for the event. */
+  by?: string;
 }
 
 /** The outcome of a destruction. */
@@ -59,6 +63,7 @@ export interface Destruction {
   attributes: Record<string, unknown>;
   creationTime: number;
   lastAccessedTime: number;
+  by?: string;
 }
 
 /**
@@ -111,6 +116,7 @@ export class SessionDestroyer {
       attributes: record?.attributes ?? {},
       creationTime: record?.meta.created ?? known.lastAccessedTime ?? entry?.lastAccessedTime ?? known.now,
       lastAccessedTime: known.lastAccessedTime ?? entry?.lastAccessedTime ?? record?.meta.accessed ?? known.now,
+      by: known.by,
     });
     return { destroyed: true, announced };
   }
@@ -148,13 +154,16 @@ function counterOf(reason: DestroyReason): keyof SessionCounters {
  * a request that still finds the record also finds the entry (the loader
  * tells a destroyed session from a migrated one that way).
  */
-export async function deleteSession(deps: Pick<DestructionDeps, 'store' | 'coordinator' | 'records'>, key: string): Promise<void> {
-  if (deps.records) {
-    await deps.records.remove(key);
-    return;
+export async function deleteSession(deps: Pick<DestructionDeps, 'store' | 'coordinator' | 'records' | 'caps'>, key: string): Promise<void> {
+  if (deps.records) await deps.records.remove(key);
+  else {
+    await deps.store.destroy(key);
+    await deps.coordinator.remove(key);
   }
-  await deps.store.destroy(key);
-  await deps.coordinator.remove(key);
+  // Counted among its app's sessions (docs/architecture.md, "Caps"): its place is free again.
+  if (deps.caps?.countApps && !isSubsessionKey(key)) {
+    await (deps.coordinator as SessionCaps).releaseSession(parseSessionKey(key).app, key).catch((error: unknown) => debug('could not release %s: %O', key, error));
+  }
 }
 
 /**
@@ -166,7 +175,9 @@ export function announceDestruction(events: EventSink, d: Destruction): Promise<
   const pending: Promise<void>[] = [];
   const destroyed = events.fire(
     'sessionDestroyed',
-    payload(d, { reason: d.reason, attributes: d.attributes, creationTime: d.creationTime, lastAccessedTime: d.lastAccessedTime }),
+    d.by === undefined
+      ? payload(d, { reason: d.reason, attributes: d.attributes, creationTime: d.creationTime, lastAccessedTime: d.lastAccessedTime })
+      : payload(d, { reason: d.reason, attributes: d.attributes, creationTime: d.creationTime, lastAccessedTime: d.lastAccessedTime, by: d.by }),
   );
   if (destroyed) pending.push(destroyed);
   for (const [name, value] of Object.entries(d.attributes)) {

@@ -71,6 +71,8 @@ export class SessionState {
   private subsessionChanges: Map<string, boolean> | undefined;
   /** The session was bound to its user in this request. */
   principalBound = false;
+  /** Counted among its app's sessions in this request (`maxActiveSessions`, docs/architecture.md "Caps"). */
+  capCounted = false;
   /** The session's own cookie lifetime in ms (`-1` a browser-session cookie); `undefined`: the manager's. */
   cookieMaxAge: number | undefined;
   /** When its cookie was last sent with a lifetime (ms). */

@@ -1,5 +1,6 @@
 import type { SessionData, Store } from 'express-session';
 import { StoreUnavailableError } from '../errors';
+import { Instruments, timed } from '../instruments';
 import { MemoryStore } from './memory-store';
 
 /** A record as it lies in an express-session store. */
@@ -28,7 +29,12 @@ export class StoreAdapter {
   /** The store, when it is our in-process one. */
   private readonly memory: MemoryStore | undefined;
 
-  constructor(readonly store: Store, private readonly timeoutMs: number) {
+  constructor(
+    readonly store: Store,
+    private readonly timeoutMs: number,
+    /** Times the store's calls when metrics are collected. */
+    private readonly instruments: Instruments = new Instruments(),
+  ) {
     this.canTouch = typeof store.touch === 'function';
     this.canList = typeof store.all === 'function';
     this.memory = store instanceof MemoryStore ? store : undefined;
@@ -99,6 +105,15 @@ export class StoreAdapter {
    * recognises means "nothing there" (the call answers `undefined`).
    */
   private call<T>(
+    operation: string,
+    start: (callback: (err?: unknown, value?: T) => void) => void,
+    absent?: (err: unknown) => boolean,
+  ): Promise<T> {
+    return timed(this.instruments, operation, () => this.bounded(operation, start, absent));
+  }
+
+  /** {@link call} without the timing. */
+  private bounded<T>(
     operation: string,
     start: (callback: (err?: unknown, value?: T) => void) => void,
     absent?: (err: unknown) => boolean,

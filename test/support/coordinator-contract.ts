@@ -20,6 +20,7 @@ import type {
   RequestLeases,
   SessionClaims,
   SessionIndex,
+  SessionCaps,
   SessionLocking,
 } from '../../lib/coordination/coordinator';
 import { sessionKey, subsessionKey } from '../../lib/storage/session-key';
@@ -29,13 +30,13 @@ import { eventually } from './test-app';
 /** The abilities the contract checks (the optional ones besides the base). */
 export type ContractAbility = Extract<
   Capability,
-  'an expiry index' | 'session locks' | 'commit locks' | 'kill signals' | 'a session index' | 'request leases'
+  'an expiry index' | 'session locks' | 'commit locks' | 'kill signals' | 'a session index' | 'request leases' | 'session caps'
 >;
 
 /** A coordinator as a fixture gives it: the base, and whichever abilities it declares. */
 export type ContractCoordinator = AccessTracking &
   SessionClaims &
-  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & RequestLeases>;
+  Partial<ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & RequestLeases & SessionCaps>;
 
 /** Two coordinators on one shared state: two processes. */
 export type CoordinatorPair = [ContractCoordinator, ContractCoordinator];
@@ -45,7 +46,7 @@ export type CoordinatorPair = [ContractCoordinator, ContractCoordinator];
  * ability run only for a coordinator that declares it, and the first check
  * asserts that the declaration is true.
  */
-type Able = AccessTracking & SessionClaims & ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & RequestLeases;
+type Able = AccessTracking & SessionClaims & ExpiryIndex & SessionLocking & CommitLocks & KillSignals & SessionIndex & RequestLeases & SessionCaps;
 
 /** How the contract gets coordinators for one test, and what it may expect of them. */
 export interface CoordinatorFixture {
@@ -59,7 +60,7 @@ export interface CoordinatorFixture {
   describe?: (name: string, fn: () => void) => void;
 }
 
-const ALL_ABILITIES: ContractAbility[] = ['an expiry index', 'session locks', 'commit locks', 'kill signals', 'a session index', 'request leases'];
+const ALL_ABILITIES: ContractAbility[] = ['an expiry index', 'session locks', 'commit locks', 'kill signals', 'a session index', 'request leases', 'session caps'];
 
 /** Idle timeout of the contract's sessions, ms. */
 const TIMEOUT_MS = 60_000;
@@ -339,7 +340,52 @@ export function coordinatorContract(name: string, fixture: CoordinatorFixture): 
       });
     });
 
+    withAbilities(['session caps'], () => {
+      it('counts sessions per app up to the cap across both, renews, releases, and lets lapsed counts go', async () => {
+        await expect(a.admitSession('shop', 's1', 2, T0 + 10_000, T0)).resolves.toBe(true);
+        await expect(b.admitSession('shop', 's2', 2, T0 + 20_000, T0)).resolves.toBe(true);
+        await expect(a.admitSession('shop', 's3', 2, T0 + 20_000, T0)).resolves.toBe(false);
+        await expect(b.admitSession('bank', 's3', 2, T0 + 20_000, T0)).resolves.toBe(true); // per app
+        await expect(b.admitSession('shop', 's1', 2, T0 + 30_000, T0)).resolves.toBe(true); // counted already: renewed
+        await expect(a.liveSessions(['shop', 'bank', 'none'], T0)).resolves.toEqual({ shop: 2, bank: 1, none: 0 });
+        await b.releaseSession('shop', 's2');
+        await expect(a.admitSession('shop', 's3', 2, T0 + 20_000, T0)).resolves.toBe(true);
+        // s1 was renewed to T0 + 30 s; s3 lapses at T0 + 20 s.
+        await expect(b.liveSessions(['shop'], T0 + 25_000)).resolves.toEqual({ shop: 1 });
+        await expect(b.admitSession('shop', 's4', 2, T0 + 40_000, T0 + 25_000)).resolves.toBe(true);
+      });
+
+      it('admits a user\'s sessions up to the cap; beyond it evicts the least recently used, or refuses', async () => {
+        await expect(a.admitPrincipal('ann', 'k1', 2, true, [], T0)).resolves.toEqual({ admitted: true, evicted: [] });
+        await expect(b.admitPrincipal('ann', 'k2', 2, true, [], T0 + 1)).resolves.toEqual({ admitted: true, evicted: [] });
+        // k1 seen used after k2: k2 is the least recently used.
+        await expect(a.admitPrincipal('ann', 'k3', 2, true, [['k1', T0 + 5], ['k2', T0 + 1]], T0 + 6)).resolves.toEqual({ admitted: true, evicted: ['k2'] });
+        await expect(b.admitPrincipal('ann', 'k4', 2, false, [], T0 + 7)).resolves.toEqual({ admitted: false, evicted: [] });
+        await expect(b.admitPrincipal('ann', 'k3', 2, false, [], T0 + 7)).resolves.toEqual({ admitted: true, evicted: [] }); // counted already
+        // A session found gone stops counting: room again.
+        await expect(a.admitPrincipal('ann', 'k4', 2, false, [['k1', null]], T0 + 8)).resolves.toEqual({ admitted: true, evicted: [] });
+        expect((await b.principalSessions('ann')).map(([key]) => key).sort()).toEqual(['k3', 'k4']);
+        await expect(b.principalSessions('bob')).resolves.toEqual([]);
+      });
+
+      it('never passes a user\'s cap when both admit at the same moment', async () => {
+        const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).admitPrincipal('ann', `k${i}`, 3, true, [], T0 + i)));
+        expect(results.every((r) => r.admitted)).toBe(true);
+        expect(results.flatMap((r) => r.evicted)).toHaveLength(5);
+        await expect(a.principalSessions('ann')).resolves.toHaveLength(3);
+      });
+    });
+
     withAbilities(['kill signals'], () => {
+      it('keeps the note a kill was given with its mark', async () => {
+        await create(a, 'noted');
+        await a.kill('noted', 'evicted');
+        await expect(b.inspect('noted')).resolves.toMatchObject({ claimed: true, killed: true, killNote: 'evicted' });
+        await create(a, 'plain');
+        await a.kill('plain');
+        expect((await b.inspect('plain'))?.killNote).toBeUndefined();
+      });
+
       /** Kills heard by each of the pair's listeners, and how to stop listening. */
       async function listen(): Promise<{ heardA: string[]; heardB: string[]; close(): Promise<void> }> {
         const heardA: string[] = [];

@@ -173,6 +173,16 @@
     setText('stat-invalidated', stats.sessions.invalidated);
     setText('stat-expired', stats.sessions.expired);
     setText('stat-killed', stats.sessions.killed);
+    setText('stat-evicted', stats.sessions.evicted);
+    var caps = stats.caps || {};
+    setText('cap-lifetime', caps.maxLifetime === null || caps.maxLifetime === undefined ? 'none' : caps.maxLifetime + ' s');
+    setText('cap-active', caps.maxActiveSessions === null || caps.maxActiveSessions === undefined ? 'none' : caps.maxActiveSessions + ' per app');
+    setText(
+      'cap-user',
+      caps.maxSessionsPerPrincipal === null || caps.maxSessionsPerPrincipal === undefined
+        ? 'none'
+        : caps.maxSessionsPerPrincipal + ' (' + (caps.onMaxSessions === 'reject' ? 'reject the login' : 'evict the oldest') + ')',
+    );
     var reaper = stats.reaper;
     setText('reaper-active', reaper.active ? 'yes' : 'no' + (reaper.reason ? ' (' + reaper.reason + ')' : ''));
     setText('reaper-interval', 'every ' + reaper.interval + ' s');

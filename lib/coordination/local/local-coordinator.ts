@@ -1,4 +1,5 @@
 import type { AccessEntry, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
+import { LocalCaps } from './local-caps';
 import { DeadlineHeap } from './deadline-heap';
 import { ShardedMap } from '../../collections/sharded-map';
 import { SlotKeys } from './slot-keys';
@@ -50,6 +51,15 @@ export class LocalCoordinator implements Coordinator {
   private readonly principals = new ShardedMap<string, Set<string>>();
   /** Top-level keys in order, for `keys()`. */
   private readonly ordered = new SortedKeys();
+  /** What a kill was announced with (`kill(key, note)`), by slot, until the entry goes. */
+  private readonly notes = new Map<number, string>();
+  /** The session caps (docs/architecture.md, "Caps"). */
+  private readonly caps = new LocalCaps();
+  readonly admitSession = this.caps.admitSession.bind(this.caps);
+  readonly releaseSession = this.caps.releaseSession.bind(this.caps);
+  readonly liveSessions = this.caps.liveSessions.bind(this.caps);
+  readonly principalSessions = this.caps.principalSessions.bind(this.caps);
+  readonly admitPrincipal = this.caps.admitPrincipal.bind(this.caps);
 
   async enter(key: string, now: number, strictExpiry: boolean, request: string): Promise<AccessEntry | undefined> {
     const slot = this.slots.get(key);
@@ -104,6 +114,7 @@ export class LocalCoordinator implements Coordinator {
     this.index.delete(slot);
     this.unbind(slot, key);
     this.requests.delete(slot);
+    this.notes.delete(slot);
     this.keyOf.set(slot, undefined);
     this.records.release(slot);
     if (!isSubsessionKey(key)) this.ordered.delete(key);
@@ -132,12 +143,13 @@ export class LocalCoordinator implements Coordinator {
     return before;
   }
 
-  async kill(key: string): Promise<AccessEntry | undefined> {
+  async kill(key: string, note?: string): Promise<AccessEntry | undefined> {
     const slot = this.slots.get(key);
     if (slot === undefined) return undefined;
     const before = this.accessEntry(slot);
     if (before.claimed) return before;
     this.records.setFlags(slot, CLAIMED | KILLED);
+    if (note !== undefined) this.notes.set(slot, note);
     this.index.delete(slot);
     for (const listener of this.killListeners) listener(key);
     return before;
@@ -212,6 +224,7 @@ export class LocalCoordinator implements Coordinator {
       claimed: (flags & CLAIMED) !== 0,
       killed: (flags & KILLED) !== 0,
       version: 0,
+      killNote: this.notes.get(slot),
     };
   }
 

@@ -42,6 +42,7 @@
  *   single-server client listens on a connection of its own
  *   (`client.duplicate()`); a cluster or sentinel client on its own pub/sub
  *   connection (a cluster spreads PUBLISH to every node).
+ * - The caps' own keys (`P{a.<app>}live`, `P{u.<user>}user`): see `redis-caps.ts`.
  * - Colocated records (`colocate`): connect-redis's `<its prefix>K` string,
  *   read and written by the same scripts (one server or Sentinel, the store
  *   on this very client: JSON, `EX` from `cookie.expires`).
@@ -82,6 +83,7 @@
  * before it (`write`, with the leave) when the records are colocated.
  */
 import { systemClock, type Clock } from '../../clock';
+import { Instruments, timed } from '../../instruments';
 import { withinBound } from '../../storage/call-bound';
 import type { AccessEntry, ColocatedRecords, Coordinator, KillSubscription, LeaveUpdate } from '../coordinator';
 import { RedisConnection } from './redis-connection';
@@ -89,7 +91,8 @@ import { checkRedisCoordinatorOptions, type RedisCoordinatorOptions } from './re
 import { toAccessEntry } from './redis-entry';
 import { RedisKeys, roundRobin } from './redis-keys';
 import { ReplicaWaits } from './replica-waits';
-import { RedisRecords } from './redis-records';
+import { colocatedRecords } from './redis-records';
+import { RedisCaps } from './redis-caps';
 import { script, type ScriptName } from './redis-scripts';
 import { ScriptArguments } from './script-arguments';
 
@@ -112,11 +115,17 @@ export class RedisCoordinator implements Coordinator {
   private readonly replicaWaits: ReplicaWaits;
   private callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
   readonly leaseMs = REQUEST_LEASE_MS;
-  /** Leases are counted on the manager's clock (`useClock`). */
-  private clock: Clock = systemClock;
+  private clock: Clock = systemClock; // leases are counted on the manager's clock (`useClock`)
   private readonly killListeners = new Set<(key: string) => void>();
-  /** The kill channel while anyone listens. */
-  private channel: KillSubscription | undefined;
+  private channel: KillSubscription | undefined; // the kill channel while anyone listens
+  private instruments = new Instruments();
+  /** The session caps, in keys of their own (`redis-caps.ts`). */
+  private readonly caps: RedisCaps;
+  readonly admitSession: RedisCaps['admitSession'] = (...args) => this.caps.admitSession(...args);
+  readonly releaseSession: RedisCaps['releaseSession'] = (...args) => this.caps.releaseSession(...args);
+  readonly liveSessions: RedisCaps['liveSessions'] = (...args) => this.caps.liveSessions(...args);
+  readonly principalSessions: RedisCaps['principalSessions'] = (...args) => this.caps.principalSessions(...args);
+  readonly admitPrincipal: RedisCaps['admitPrincipal'] = (...args) => this.caps.admitPrincipal(...args);
 
   constructor(options: RedisCoordinatorOptions) {
     this.connection = new RedisConnection(options.client);
@@ -124,6 +133,7 @@ export class RedisCoordinator implements Coordinator {
     this.layout = new RedisKeys(options.prefix ?? 'esm:', options.shards ?? 16);
     this.args = new ScriptArguments(this.layout, this.leaseMs);
     this.replicas = options.replicas ?? 0;
+    this.caps = new RedisCaps((name, keys, args) => this.run(name, keys, args), this.layout.prefix);
     this.replicaWaits = new ReplicaWaits(this.replicas, (_route, key) => {
       const boundMs = Math.max(1, Math.floor(this.callTimeoutMs / 4));
       return withinBound(this.connection.waitForReplicas(key, this.replicas, boundMs), boundMs + 1000, 'coordinator wait');
@@ -201,10 +211,10 @@ export class RedisCoordinator implements Coordinator {
     await this.run('unlock', [this.layout.commit(key)], [token]);
   }
 
-  async kill(key: string): Promise<AccessEntry | undefined> {
+  async kill(key: string, note?: string): Promise<AccessEntry | undefined> {
     const layout = this.layout;
     const keys = [layout.entry(key), layout.expiry(layout.shardOf(key)), layout.lock(key)];
-    const before = toAccessEntry(await this.run('kill', keys, [key, layout.killChannel, String(this.clock.now())]));
+    const before = toAccessEntry(await this.run('kill', keys, [key, layout.killChannel, String(this.clock.now()), note ?? '']));
     if (before && !before.claimed) await this.replicate(key);
     return before;
   }
@@ -253,25 +263,10 @@ export class RedisCoordinator implements Coordinator {
     return sets.flat().sort();
   }
 
-  /**
-   * The records of `store` reached in the same scripts as the entries, when
-   * it is connect-redis on this coordinator's own client (one server or
-   * Sentinel; a cluster keeps them in another slot), keeping JSON records
-   * with the TTL of their `cookie.expires` (its defaults): reads then cost
-   * one round trip and two commands, writes one round trip.
-   */
+  /** The records of `store` reached in the same scripts as the entries, when they can be (`redis-records.ts`). */
   colocate(store: object): ColocatedRecords | undefined {
-    const candidate = store as { client?: unknown; prefix?: unknown; serializer?: unknown; ttl?: unknown; disableTTL?: unknown; disableTouch?: unknown };
-    if (this.connection.clustered || candidate.client !== this.connection.client) return undefined;
-    if (typeof candidate.prefix !== 'string' || candidate.serializer !== JSON) return undefined;
-    if (typeof candidate.ttl === 'function' || candidate.disableTTL || candidate.disableTouch) return undefined;
-    const prefix = candidate.prefix;
-    return new RedisRecords({
-      run: (name, keys, args) => this.run(name, keys, args),
-      entryKey: (key) => this.layout.entry(key),
-      recordKey: (key) => prefix + key,
-      args: this.args,
-    });
+    const scripts = { run: this.run.bind(this), entryKey: (key: string) => this.layout.entry(key), args: this.args };
+    return colocatedRecords(store, this.connection, scripts);
   }
 
   /**
@@ -286,9 +281,14 @@ export class RedisCoordinator implements Coordinator {
     await this.replicaWaits.wait(this.connection.routeOf(entry), entry);
   }
 
-  /** One call: a script of `scripts.lua`, within the call bound. */
+  /** Times every call from now on (metrics: docs/architecture.md, "Metrics"). */
+  observeCalls(instruments: Instruments): void {
+    this.instruments = instruments;
+  }
+
+  /** One call: a script of `scripts.lua`, within the call bound (and timed, with metrics). */
   private run(name: ScriptName, keys: string[], args: string[]): Promise<unknown> {
-    return withinBound(this.connection.run(script(name), keys, args), this.callTimeoutMs, `coordinator ${name}`);
+    return timed(this.instruments, name, () => withinBound(this.connection.run(script(name), keys, args), this.callTimeoutMs, `coordinator ${name}`));
   }
 }
 

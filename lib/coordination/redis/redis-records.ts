@@ -66,3 +66,32 @@ function parse(json: string | null | undefined): StoredRecord | undefined {
   const record: unknown = JSON.parse(json);
   return record && typeof record === 'object' ? (record as StoredRecord) : undefined;
 }
+
+/** What a store must be for its records to be colocated (connect-redis's fields). */
+interface CandidateStore {
+  client?: unknown;
+  prefix?: unknown;
+  serializer?: unknown;
+  ttl?: unknown;
+  disableTTL?: unknown;
+  disableTouch?: unknown;
+}
+
+/**
+ * The records of `store` reached by the coordinator's own scripts, when it
+ * is connect-redis on the coordinator's own client (one server or Sentinel;
+ * a cluster keeps them in another slot), keeping JSON records with the TTL
+ * of their `cookie.expires` (its defaults); else `undefined`.
+ */
+export function colocatedRecords(
+  store: object,
+  on: { client: unknown; clustered: boolean },
+  scripts: Omit<RecordScripts, 'recordKey'>,
+): RedisRecords | undefined {
+  const candidate = store as CandidateStore;
+  if (on.clustered || candidate.client !== on.client) return undefined;
+  if (typeof candidate.prefix !== 'string' || candidate.serializer !== JSON) return undefined;
+  if (typeof candidate.ttl === 'function' || candidate.disableTTL || candidate.disableTouch) return undefined;
+  const prefix = candidate.prefix;
+  return new RedisRecords({ ...scripts, recordKey: (key) => prefix + key });
+}

@@ -27,7 +27,12 @@ export type ScriptName =
   | 'remove'
   | 'keys'
   | 'members'
-  | 'count';
+  | 'count'
+  | 'admitsession'
+  | 'releasesession'
+  | 'livecount'
+  | 'principalsessions'
+  | 'admitprincipal';
 
 /**
  * `scripts.lua` cut at its `--- <name>` lines, each `-- @include <name>`

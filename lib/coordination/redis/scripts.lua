@@ -33,9 +33,9 @@ end
 -- The entry's fields at `now` in the order every script answers them, `active` counted; nil
 -- when none.
 local function entryOf(key, now)
-  local e = redis.call('HMGET', key, 'accessed', 'deadline', 'store', 'claimed', 'killed', 'ver')
+  local e = redis.call('HMGET', key, 'accessed', 'deadline', 'store', 'claimed', 'killed', 'ver', 'note')
   if not e[1] then return nil end
-  return { e[1], e[2], e[3], tostring(activeCount(key, now, false)), e[4], e[5], e[6] }
+  return { e[1], e[2], e[3], tostring(activeCount(key, now, false)), e[4], e[5], e[6], e[7] }
 end
 
 -- A request starts using the session (see `enter`), its lease running until `lease`; the entry
@@ -210,12 +210,14 @@ return entryOf(KEYS[1], ARGV[1]) or false
 
 --- kill
 -- Marks a session killed, drops its lock, tells every process. KEYS: entry, expiry index, lock.
--- ARGV: member, kill channel, now.
+-- ARGV: member, kill channel, now, note (why and by whom, '' none: kept as `note` for the request
+-- that destroys it later).
 -- @include lib
 local e = entryOf(KEYS[1], ARGV[3])
 if not e then return false end
 if e[5] == '1' then return e end
 redis.call('HSET', KEYS[1], 'claimed', 1, 'killed', 1)
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'note', ARGV[4]) end
 redis.call('ZREM', KEYS[2], ARGV[1])
 if e[3] then redis.call('PEXPIREAT', KEYS[1], tonumber(e[3]) + MARK_MARGIN_MS) end
 redis.call('DEL', KEYS[3])
@@ -269,3 +271,55 @@ return redis.call('SMEMBERS', KEYS[1])
 --- count
 -- How many top-level sessions. KEYS: session index.
 return redis.call('ZCARD', KEYS[1])
+
+--- admitsession
+-- Counts a session among its app's (maxActiveSessions; docs/architecture.md, "Caps"). KEYS: the
+-- app's live set (its own hash tag: one slot for the app, whatever the shards of its sessions).
+-- ARGV: member, max ('inf' none), until (score: when its record expires), now. Counts that
+-- lapsed (a record the store dropped without a destruction) are dropped first. A member counted
+-- already is renewed. Answers 1 when counted, 0 when the cap is reached.
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) and ARGV[2] ~= 'inf' and redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  return 0
+end
+redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+return 1
+
+--- releasesession
+-- A counted session went. KEYS: the app's live set. ARGV: member.
+return redis.call('ZREM', KEYS[1], ARGV[1])
+
+--- livecount
+-- How many sessions an app counts. KEYS: the app's live set. ARGV: now.
+return redis.call('ZCOUNT', KEYS[1], '(' .. ARGV[1], '+inf')
+
+--- principalsessions
+-- The sessions counted for a user, with when each was last seen used. KEYS: the user's set.
+return redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+
+--- admitprincipal
+-- Counts a session among its user's (maxSessionsPerPrincipal), in one step, so that logins of
+-- one user on several processes at once never pass the cap together. KEYS: the user's set (its
+-- own hash tag), member = session key, score = when last seen used. ARGV: member, max, evict
+-- ('1' or '0'), now, how long the set outlives this admission (ms), then pairs of
+-- member, last use as the caller found it ('' gone). Answers { 1, evicted... } when counted
+-- (evicted: the least recently used, dropped to make room; the caller kills them), { 0 } when
+-- refused.
+local member, max, evict, now = ARGV[1], tonumber(ARGV[2]), ARGV[3], ARGV[4]
+for i = 6, #ARGV, 2 do
+  local score = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if score then
+    if ARGV[i + 1] == '' then redis.call('ZREM', KEYS[1], ARGV[i])
+    elseif tonumber(ARGV[i + 1]) > tonumber(score) then redis.call('ZADD', KEYS[1], ARGV[i + 1], ARGV[i]) end
+  end
+end
+local n = redis.call('ZCARD', KEYS[1])
+local evicted = {}
+if not redis.call('ZSCORE', KEYS[1], member) and n >= max then
+  if evict ~= '1' then return { 0 } end
+  evicted = redis.call('ZRANGE', KEYS[1], 0, n - max)
+  for _, gone in ipairs(evicted) do redis.call('ZREM', KEYS[1], gone) end
+end
+redis.call('ZADD', KEYS[1], now, member)
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+return { 1, unpack(evicted) }
