@@ -3,12 +3,13 @@ import type { Request } from 'express';
 import { can } from '../coordination/capabilities';
 import type { Instruments, MetricsSource } from '../instruments';
 import type { ResolvedManagerOptions } from './options';
-import type { CapPolicy, SessionRuntime } from './runtime';
+import type { CapPolicy, SessionCounters, SessionRuntime } from './runtime';
 
 /**
  * Small pieces of the manager's face that need none of its state but what
- * they are given: the caps it shows, the admin's principal, the metrics'
- * source (docs/architecture.md, "Caps" and "Metrics").
+ * they are given: its stats' shape, the caps it shows, the admin's
+ * principal, the metrics' source, how the id travels (docs/architecture.md,
+ * "Caps" and "Metrics").
  */
 
 /** The caps in force (`manager.caps()`, the admin page); `null`: none. */
@@ -72,4 +73,26 @@ export function capPolicy(options: ResolvedManagerOptions): CapPolicy {
     maxLifetimeMs: options.maxLifetimeMs,
     rotateOnLogin: options.rotateOnLogin,
   };
+}
+
+/** `manager.stats()`. */
+export interface SessionManagerStats {
+  /** This process's counters since it started. */
+  sessions: SessionCounters;
+  reaper: {
+    active: boolean;
+    /** Why the reaper is inactive. */
+    reason?: string;
+    /** Effective interval in seconds. */
+    interval: number;
+    runs: number;
+    lastRunAt: number | null;
+    lastDurationMs: number | null;
+    expired: number;
+  };
+}
+
+/** Whether the id travels in a cookie (alone or with URL rewriting). */
+export function usesCookie(options: ResolvedManagerOptions): boolean {
+  return options.tracking === 'cookie' || options.tracking === 'cookie+url';
 }

@@ -23,7 +23,17 @@ import { SessionIdCodec } from '../tracking/session-id-codec';
 import { sessionIdMaker } from '../tracking/session-id';
 import { createTracking, createUrlTrackingMiddleware } from '../tracking/url-tracking';
 import { Instruments, kMetricsSource, type MetricsSource } from '../instruments';
-import { capPolicy, capsInForce, metricsSource, principalReader, type CapsInForce } from './manager-parts';
+import {
+  capPolicy,
+  capsInForce,
+  metricsSource,
+  principalReader,
+  usesCookie,
+  type CapsInForce,
+  type SessionManagerStats,
+} from './manager-parts';
+
+export type { SessionManagerStats } from './manager-parts';
 import { ManagerEvents } from './manager-events';
 import { resolveAppOptions, resolveManagerOptions } from './option-resolution';
 import type { AppOptions, ResolvedManagerOptions, SessionManagerOptions } from './options';
@@ -32,23 +42,6 @@ import { StartupGate } from './startup-gate';
 import { defaultReaperInterval, warnAboutSerialAccess, warnAtStartup } from './startup-warnings';
 
 const NO_APPS: readonly string[] = [];
-
-/** `manager.stats()`. */
-export interface SessionManagerStats {
-  /** This process's counters since it started. */
-  sessions: SessionCounters;
-  reaper: {
-    active: boolean;
-    /** Why the reaper is inactive. */
-    reason?: string;
-    /** Effective interval in seconds. */
-    interval: number;
-    runs: number;
-    lastRunAt: number | null;
-    lastDurationMs: number | null;
-    expired: number;
-  };
-}
 
 /**
  * The session manager: options, wiring, lifecycle; one per process
@@ -313,7 +306,3 @@ export class SessionManager extends ManagerEvents {
   };
 }
 
-/** Whether the id travels in a cookie (alone or with URL rewriting). */
-function usesCookie(options: ResolvedManagerOptions): boolean {
-  return options.tracking === 'cookie' || options.tracking === 'cookie+url';
-}

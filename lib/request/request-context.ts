@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { LeaveUpdate } from '../coordination/coordinator';
 import { IllegalStateError } from '../errors';
 import type { RunningRequest } from '../killing/running-requests';
@@ -10,21 +8,11 @@ import { ServletSession, type SessionHost } from '../session/http-session';
 import { SessionState } from '../session/session-state';
 import { sessionKey } from '../storage/session-key';
 import type { DecodedId } from '../tracking/session-id-codec';
+import { leaveLater, nextToken } from './coordinator-standing';
 import { ResponseHooks } from './response-hooks';
 import { commitRequest, leaveAfterResponse, type PendingLeave } from './session-commit';
 import { saveSession } from './session-save';
 import { loadSession } from './session-loader';
-
-/** How often a background leave is retried (after 1, 2, 4, 8 × storeTimeout). */
-const LEAVE_RETRIES = 4;
-
-/** Retries a leave after 2^retry × storeTimeout (a timer that does not hold the process), up to {@link LEAVE_RETRIES}. */
-function leaveInBackground(runtime: SessionRuntime, key: string, update: LeaveUpdate, retry: number): void {
-  if (retry >= LEAVE_RETRIES) return;
-  delay(runtime.storeTimeoutMs * 2 ** retry, undefined, { ref: false })
-    .then(() => runtime.coordinator.leave(key, update))
-    .catch(() => leaveInBackground(runtime, key, update, retry + 1));
-}
 
 /** The signal of sessions no kill can reach (new in this request): never aborted. */
 const QUIET_SIGNAL = new AbortController().signal;
@@ -153,20 +141,9 @@ export class RequestContext implements SessionHost, RunningRequest {
     this.runtime.track(work);
   }
 
-  /**
-   * Leaves `key` in the background: after a call whose outcome is unknown
-   * (it timed out: its enter may still run), or a leave that failed. A leave
-   * changes nothing when the enter never happened, so it is safe. Should it
-   * fail too, it is retried after 1, 2, 4 and 8 × `storeTimeout`: a Redis
-   * failover takes seconds, and a leave lost for good leaves the session
-   * marked in use — not reaped — until its lease runs out
-   * (docs/architecture.md, "Redis Cluster and Sentinel").
-   */
+  /** Leaves `key` after the request, retried while the coordinator fails (docs/architecture.md, "Faults"). */
   leaveLater(key: string, update: LeaveUpdate): void {
-    const { coordinator, storeTimeoutMs } = this.runtime;
-    const retry = (): Promise<unknown> => delay(storeTimeoutMs).then(() => coordinator.leave(key, update));
-    // `close()` waits for the first two attempts; the later ones never hold the process.
-    this.runtime.track(coordinator.leave(key, update).catch(retry).catch(() => leaveInBackground(this.runtime, key, update, 1)));
+    leaveLater(this.runtime, key, update);
   }
 
   /** Whether the commit has started. */
@@ -302,15 +279,6 @@ export class RequestContext implements SessionHost, RunningRequest {
       new SessionState({ app: this.appContext.name, status: 'pending', creationTime: this.start, lastAccessedTime: this.start }),
     );
   }
-}
-
-/** This process's prefix of request tokens: 48 random bits, so tokens of processes sharing Redis never meet. */
-const TOKEN_PREFIX = randomBytes(6).toString('base64url');
-let tokenCount = 0;
-
-/** A token unique to one request (across processes sharing a coordinator). */
-function nextToken(): string {
-  return `${TOKEN_PREFIX}${(tokenCount++).toString(36)}`;
 }
 
 function noop(): void {}
