@@ -1,3 +1,5 @@
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
 import createDebug from 'debug';
 import type { LeaveUpdate } from '../coordination/coordinator';
 import { StoreUnavailableError } from '../errors';
@@ -13,8 +15,8 @@ import type { RequestContext } from './request-context';
 
 /** A year: how long the store keeps a session that never expires without a write or touch. */
 const NEVER_TTL_MS = 365 * 24 * 3600 * 1000;
-/** Merges tried onto a record other processes keep writing, before the commit gives up (503). */
-const MAX_MERGES = 8;
+/** Longest pause before merging again onto a record another process just wrote, ms (the pause is drawn up to it). */
+const MAX_MERGE_PAUSE_MS = 16;
 
 const debug = createDebug('express-session-management');
 
@@ -203,7 +205,10 @@ export async function merge(context: RequestContext, session: ServletSession, ke
  * The same with colocated records, optimistically: merged onto the record as
  * loaded and written only if nobody wrote it since (its version), with the
  * leave in the same step — one round trip. Should another process have
- * written it, it is read again and merged again.
+ * written it, it is read again and merged again after a short random pause
+ * (so two processes that keep colliding fall out of step), for as long as
+ * `storeTimeout` allows: a count of tries would starve a commit of a session
+ * many requests write at once (docs/architecture.md, "Colocated records").
  */
 export async function mergeColocated(
   context: RequestContext,
@@ -214,19 +219,23 @@ export async function mergeColocated(
 ): Promise<Merged> {
   const records = context.runtime.records!;
   const { state } = session;
+  const giveUpAt = performance.now() + context.runtime.storeTimeoutMs;
   let base = state.base;
   let version: number | undefined = state.version;
-  for (let tries = 0; tries < MAX_MERGES; tries++) {
+  for (let tries = 0; ; tries++) {
     const record = base ? mergedRecord(base, session, times) : wholeRecord(session, times);
     const result = await records.write(key, record, ttlSeconds(times), version, leave(times.storeExpires));
     if (result.written) return { ...(await settle(context, key, times, result.lastOfKilled)), written: { record, version: (version ?? 0) + 1 } };
+    if (performance.now() >= giveUpAt) {
+      throw new StoreUnavailableError('commit', new Error(`the session was written by others ${tries + 1} times while this request merged`));
+    }
+    if (tries > 0) await delay(Math.random() * Math.min(MAX_MERGE_PAUSE_MS, 2 ** tries));
     const now = await records.read(key);
     if (now.claimed || (!now.record && !now.known)) return gone(key);
     // Another version, or (no record, the entry still there) one the store dropped: merge again, or write whole.
     base = now.record && readRecord(now.record, session.app, times.now);
     version = now.record ? now.version : undefined;
   }
-  throw new StoreUnavailableError('commit', new Error(`the session was written by others ${MAX_MERGES} times while this request merged`));
 }
 
 /** A colocated write left the coordinator too; the last request of a killed session destroys it now. */
