@@ -126,10 +126,13 @@ export class Reaper {
 
   /** Batches of due keys from the index until a batch is short or nothing in it could be claimed. */
   private async sweepIndex(now: number): Promise<number> {
+    // One clock of slices for the whole sweep: a batch's last group and the next `due()` share a slice.
+    const slices = new TimeSlices();
     let expired = 0;
     for (;;) {
       const keys = await this.deps.index!.due(now, BATCH);
-      const destroyed = await this.destroyAll(keys, now);
+      await slices.yieldIfDue();
+      const destroyed = await this.destroyAll(keys, now, slices);
       expired += destroyed;
       if (keys.length < BATCH || destroyed === 0) return expired;
     }
@@ -155,9 +158,8 @@ export class Reaper {
    * any size (an in-process store answers in microtasks, which alone would
    * never let I/O in).
    */
-  private async destroyAll(due: string[], now: number): Promise<number> {
+  private async destroyAll(due: string[], now: number, slices = new TimeSlices()): Promise<number> {
     const keys = [...due.filter((key) => !isSubsessionKey(key)), ...due.filter(isSubsessionKey)];
-    const slices = new TimeSlices();
     let destroyed = 0;
     for (let i = 0; i < keys.length; i += CONCURRENCY) {
       const results = await Promise.all(keys.slice(i, i + CONCURRENCY).map((key) => this.destroy(key, now)));
