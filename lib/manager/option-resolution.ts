@@ -9,13 +9,10 @@ import {
   Matches,
   Min,
   NotEquals,
-  validateSync,
-  type ValidationError,
 } from 'class-validator';
 import { BASE_NEED, missingCapabilities, type Need } from '../coordination/capabilities';
 import { ConfigurationError } from '../errors';
 import { APP_NAME, DEFAULT_APP } from '../storage/session-key';
-import { expressSessionHint } from './express-session-options';
 import {
   APP_OPTION_NAMES,
   COOKIE_OPTION_NAMES,
@@ -32,6 +29,7 @@ import { persistViolations, resolvePersist } from './persist-resolution';
 import { resolveTracking, trackingViolations } from './tracking-resolution';
 import { capViolations, cookiePrefixViolations } from './security-options';
 import {
+  check,
   HasMethods,
   IsBooleanOrObject,
   IsFunction,
@@ -281,31 +279,4 @@ function violationsOf(resolve: (input: unknown) => unknown, input: unknown): str
     if (error instanceof ConfigurationError) return error.violations;
     throw error;
   }
-}
-
-/** Violations of one options object: unknown names, then class-validator's findings. */
-function check(
-  Schema: new () => object,
-  input: unknown,
-  known: readonly string[],
-  prefix: string,
-): string[] {
-  if (!isPlainObject(input)) return [`${prefix || 'options'} must be an object`];
-  const unknown = Object.keys(input)
-    .filter((key) => !known.includes(key))
-    .map((key) => expressSessionHint(prefix, key) ?? `${prefix}${key} is not an option (known: ${known.join(', ')})`);
-  const instance = Object.assign(new Schema(), pickKnown(input, known));
-  return [...unknown, ...validateSync(instance).flatMap((error) => describe(error, prefix))];
-}
-
-/** The known keys of an object whose value is not null (null means unset). */
-function pickKnown(input: Record<string, unknown>, known: readonly string[]): Record<string, unknown> {
-  const picked: Record<string, unknown> = {};
-  for (const key of known) if (input[key] !== undefined && input[key] !== null) picked[key] = input[key];
-  return picked;
-}
-
-/** One line per failed constraint, e.g. `cookie.maxAge must not be less than 0`. */
-function describe(error: ValidationError, prefix: string): string[] {
-  return Object.values(error.constraints ?? {}).map((message) => `${prefix}${message}`);
 }

@@ -1,8 +1,10 @@
-import { ValidateBy, type ValidationOptions } from 'class-validator';
+import { ValidateBy, validateSync, type ValidationError, type ValidationOptions } from 'class-validator';
+import { expressSessionHint } from './express-session-options';
 
 /**
  * The option checks class-validator does not have, as decorators for the
- * schemas of `option-resolution.ts`.
+ * schemas of `option-resolution.ts`, and the check of one options object
+ * against its schema.
  */
 
 /** RFC 6265 cookie-name / RFC 7230 header-name token. */
@@ -102,4 +104,31 @@ export function isPlainObject(value: unknown): value is Record<string, unknown> 
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const proto = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;
+}
+
+/** Violations of one options object: unknown names, then class-validator's findings. */
+export function check(
+  Schema: new () => object,
+  input: unknown,
+  known: readonly string[],
+  prefix: string,
+): string[] {
+  if (!isPlainObject(input)) return [`${prefix || 'options'} must be an object`];
+  const unknown = Object.keys(input)
+    .filter((key) => !known.includes(key))
+    .map((key) => expressSessionHint(prefix, key) ?? `${prefix}${key} is not an option (known: ${known.join(', ')})`);
+  const instance = Object.assign(new Schema(), pickKnown(input, known));
+  return [...unknown, ...validateSync(instance).flatMap((error) => describe(error, prefix))];
+}
+
+/** The known keys of an object whose value is not null (null means unset). */
+function pickKnown(input: Record<string, unknown>, known: readonly string[]): Record<string, unknown> {
+  const picked: Record<string, unknown> = {};
+  for (const key of known) if (input[key] !== undefined && input[key] !== null) picked[key] = input[key];
+  return picked;
+}
+
+/** One line per failed constraint, e.g. `cookie.maxAge must not be less than 0`. */
+function describe(error: ValidationError, prefix: string): string[] {
+  return Object.values(error.constraints ?? {}).map((message) => `${prefix}${message}`);
 }
