@@ -15,7 +15,7 @@ import type { createCluster } from 'redis';
 
 const SESSIONS = 100_000;
 /** Sessions stored at once. */
-const PARALLEL = 500;
+const PARALLEL = 2000;
 
 /** How many keys under `prefix` each primary holds (a SCAN of each). */
 async function keysPerPrimary(client: TopologyClient, prefix: string): Promise<number[]> {

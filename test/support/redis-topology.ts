@@ -141,13 +141,16 @@ export async function scanKeys(client: TopologyClient, pattern: string): Promise
   return perPrimary.flat().sort();
 }
 
+/** Keys deleted at once (one DEL each: keys of a cluster lie in many slots). */
+const DELETE_BATCH = 2000;
+
 /** Deletes every key under `prefix`, one key per DEL (never FLUSHALL/FLUSHDB); resolves how many. */
 export async function deleteKeys(client: TopologyClient, prefix: string): Promise<number> {
   if (!prefix) throw new Error('deleteKeys needs a non-empty prefix');
   const keys = await scanKeys(client, `${prefix}*`);
   let deleted = 0;
-  for (let i = 0; i < keys.length; i += 500) {
-    const counts = await Promise.all(keys.slice(i, i + 500).map((key) => client.del(key)));
+  for (let i = 0; i < keys.length; i += DELETE_BATCH) {
+    const counts = await Promise.all(keys.slice(i, i + DELETE_BATCH).map((key) => client.del(key)));
     deleted += counts.reduce((sum, n) => sum + Number(n), 0);
   }
   return deleted;
