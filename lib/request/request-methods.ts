@@ -2,6 +2,7 @@ import { IncomingMessage } from 'node:http';
 import { IllegalStateError } from '../errors';
 import type { ServletSession } from '../session/http-session';
 import { installSessionAccessors, kCompat } from './express-session-accessors';
+import { methodHome } from './method-home';
 import type { RequestContext } from './request-context';
 import { CookieTracking } from '../tracking/tracking';
 import { isIdFromUrl } from '../tracking/url-tracking';
@@ -21,20 +22,13 @@ const equipped = new WeakSet<object>();
 
 /**
  * Puts the Servlet request methods (and express-session's `req.session`
- * accessors), once, where Express defines `req.get`:
- * on its `request` prototype, below every app's (a mounted sub-app swaps
- * `app.request` in and out, and sees them too). No per-request cost. They
- * find the request's context through `this`; a request without one (a
+ * accessors), once, where Express defines `req.get` ({@link methodHome}).
+ * They find the request's context through `this`; a request without one (a
  * stateless route, or no middleware) has no session.
  */
 export function installRequestMethods(req: ManagedRequest): void {
-  let proto = Object.getPrototypeOf(req) as object;
-  if (equipped.has(proto)) return;
-  while (proto !== IncomingMessage.prototype) {
-    const parent = Object.getPrototypeOf(proto) as object | null;
-    if (parent === null || parent === IncomingMessage.prototype) break;
-    proto = parent;
-  }
+  const own = Object.getPrototypeOf(req) as object;
+  if (equipped.has(own)) return;
   const methods = {
     getSession,
     getRequestedSessionId,
@@ -43,14 +37,15 @@ export function installRequestMethods(req: ManagedRequest): void {
     isRequestedSessionIdFromCookie,
     isRequestedSessionIdFromURL,
   };
-  if (proto === IncomingMessage.prototype) {
+  const home = methodHome(req, IncomingMessage.prototype);
+  if (!home) {
     Object.assign(req, methods); // not Express: own methods, per request
     installSessionAccessors(req);
     return;
   }
-  Object.assign(proto, methods);
-  installSessionAccessors(proto);
-  equipped.add(Object.getPrototypeOf(req) as object);
+  Object.assign(home, methods);
+  installSessionAccessors(home);
+  equipped.add(own);
 }
 
 function getSession(this: ManagedRequest, create = true): ServletSession | null {

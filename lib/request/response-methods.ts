@@ -2,6 +2,7 @@ import { ServerResponse } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { encodeUrl, type RequestOrigin } from '../tracking/url-encoding';
 import { isUrlCapable } from '../tracking/url-tracking';
+import { methodHome } from './method-home';
 import { kContext, type ManagedRequest } from './request-methods';
 
 /** A response as the methods see it: Express (and Node) link it to its request. */
@@ -12,25 +13,20 @@ const equipped = new WeakSet<object>();
 
 /**
  * Puts the Servlet `encodeURL` / `encodeRedirectURL` (docs/url-tracking.md)
- * once on Express's `response` prototype, as the request methods go on its
- * `request` prototype (lib/request/request-methods.ts): no per-request cost.
- * A response that is not Express's gets them as own methods.
+ * once on Express's `response` prototype ({@link methodHome}), as the
+ * request methods go on its `request` prototype.
  */
 export function installResponseMethods(res: ServerResponse): void {
-  let proto = Object.getPrototypeOf(res) as object;
-  if (equipped.has(proto)) return;
-  while (proto !== ServerResponse.prototype) {
-    const parent = Object.getPrototypeOf(proto) as object | null;
-    if (parent === null || parent === ServerResponse.prototype) break;
-    proto = parent;
-  }
+  const own = Object.getPrototypeOf(res) as object;
+  if (equipped.has(own)) return;
   const methods = { encodeURL, encodeRedirectURL };
-  if (proto === ServerResponse.prototype) {
+  const home = methodHome(res, ServerResponse.prototype);
+  if (!home) {
     Object.assign(res, methods);
     return;
   }
-  Object.assign(proto, methods);
-  equipped.add(Object.getPrototypeOf(res) as object);
+  Object.assign(home, methods);
+  equipped.add(own);
 }
 
 /**
