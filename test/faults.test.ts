@@ -24,6 +24,7 @@ import { ShiftedClock } from './support/fake-clock';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { createClient } from 'redis';
 import { REQUEST_LEASE_MS } from '../lib/coordination/redis/redis-coordinator';
+import { redisLayout } from './support/redis-layout';
 
 /** How long the write that meets an outage in its commit spends in its handler, ms (the outage begins meanwhile). */
 const COMMIT_AFTER_MS = 600;
@@ -332,6 +333,68 @@ describeFaults('Redis faults, in one process (connect-redis + redisCoordinator, 
       const destroyed = (): string[] => resetSessions.filter((id) => node.destroyed.some((d) => d.id === id && d.reason === 'expired'));
       await eventually(() => expect(destroyed()).toHaveLength(resetSessions.length), RECOVER_WITHIN_MS).catch(() => undefined);
       expect({ destroyed: destroyed().length }).toEqual({ destroyed: resetSessions.length });
+    }, 20_000);
+  });
+
+  /**
+   * The reaper's claim runs in Redis but its answer is lost (the connection
+   * then breaks): the session is claimed, out of the expiry index, and no
+   * process has announced it. The claim was made under a token of the
+   * sweep's destroyer, which keeps the key; the next sweep claims it again
+   * under that token, learns that it won, and destroys and announces it —
+   * once (docs/architecture.md, "Lost answers").
+   */
+  describe("a claim whose answer is lost", () => {
+    let node: FaultNode;
+    let direct: ReturnType<typeof createClient>;
+    let prefix = '';
+    const clock = new ShiftedClock();
+
+    beforeAll(async () => {
+      prefix = uniquePrefix('faults-claim');
+      node = await startRedisFaultNode(rig.proxy.url, prefix, {
+        manager: { storeTimeout: STORE_TIMEOUT_S, invalidationTimeout: LONG_TTL_S, reaperInterval: 3600, clock },
+      });
+      direct = createClient({ url: rig.redis.url });
+      direct.on('error', () => undefined);
+      await direct.connect();
+    });
+
+    afterAll(async () => {
+      rig.proxy.restore();
+      await node?.close();
+      direct?.destroy();
+    });
+
+    it('is claimed again by the next sweep, which destroys the session and announces it once', async () => {
+      // A first sweep loads the claim's script into Redis (else the claim's first try would be a
+      // NOSCRIPT error, whose answer is what gets lost, and the claim would not run).
+      const warm = await createSession(node, 6, DUE_TTL_S);
+      clock.advance(JUMP_MS);
+      await expect(node.manager.reap()).resolves.toMatchObject({ expired: 1 });
+      expect(node.destroyed).toEqual([{ id: warm, reason: 'expired' }]);
+      node.destroyed.length = 0;
+      const id = await createSession(node, 7, DUE_TTL_S);
+      const kept = await createSession(node, 8);
+      const entry = redisLayout(`${prefix}esm:`).entry(id);
+      clock.advance(JUMP_MS);
+      // 1. The claim (the first request naming the session) runs; its answer never comes.
+      rig.proxy.loseRepliesFrom(id);
+      await expect(node.manager.reap()).resolves.toMatchObject({ expired: 0 });
+      expect(await direct.hGet(entry, 'claimed')).toBe('1');
+      expect(node.destroyed).toEqual([]);
+      // 2. The connection breaks; the client reconnects; the next sweep finishes the destruction.
+      rig.proxy.restore();
+      await delay(50); // the client notices the reset a moment later
+      await eventually(() => expect(node.client!.isReady).toBe(true), RECOVER_WITHIN_MS);
+      await expect(node.manager.reap()).resolves.toMatchObject({ expired: 1 });
+      expect(node.destroyed).toEqual([{ id, reason: 'expired' }]);
+      expect(await direct.exists([entry, `${prefix}sess:${id}`])).toBe(0);
+      // 3. Nothing is left to retry, and the other session lives on.
+      await expect(node.manager.reap()).resolves.toMatchObject({ expired: 0 });
+      expect(node.destroyed).toEqual([{ id, reason: 'expired' }]);
+      const answer = await call(node.port, 'GET', '/session', { id: kept, timeoutMs: GIVE_UP_MS });
+      expect([answer.status, (answer.body as { n?: number }).n]).toEqual([200, 8]);
     }, 20_000);
   });
 });

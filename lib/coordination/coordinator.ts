@@ -133,8 +133,15 @@ export interface SessionClaims {
    * the entry as it was for exactly one caller across every process, else
    * `undefined`. `now = Infinity` claims whatever the deadline (a cascade from
    * a destroyed parent).
+   *
+   * `claimer` names the caller (a token of its own, unique to this attempt
+   * at destroying the session). A session claimed — and not killed — under a
+   * token is claimed again for the same token until it is removed, whatever
+   * its deadline: a caller whose answer was lost (the claim may have run)
+   * retries with the same token and learns that it won (docs/architecture.md,
+   * "Lost answers").
    */
-  claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined>;
+  claim(key: string, now: number, entered: boolean, claimer?: string): Promise<AccessEntry | undefined>;
 }
 
 

@@ -47,7 +47,8 @@ export interface SweepResult {
  *
  * Finding what is due: through the coordinator's expiry index (`due()`,
  * O(due)); a coordinator without one falls back to scanning the store's
- * `all()` (O(sessions)); with neither, the reaper is inactive.
+ * `all()` (O(sessions)); with neither, the reaper is inactive. Each sweep
+ * first retries the claims whose answer was lost (the destroyer keeps them).
  */
 export class Reaper {
   /** How the reaper finds due sessions; `inactive` when it cannot, or once stopped. */
@@ -112,7 +113,10 @@ export class Reaper {
     const started = performance.now();
     let expired = 0;
     try {
-      expired = this.mode === 'index' ? await this.sweepIndex(startedAt) : await this.sweepStore(startedAt);
+      // First the claims whose answer was lost in an earlier attempt: once claimed, they are in no index.
+      const unsure = this.deps.destroyer.unsureKeys();
+      if (unsure.length > 0) expired += await this.destroyAll(unsure, startedAt);
+      expired += this.mode === 'index' ? await this.sweepIndex(startedAt) : await this.sweepStore(startedAt);
     } finally {
       this.runs++;
       this.lastRunAt = startedAt;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import createDebug from 'debug';
 import type { AccessEntry, ColocatedRecords, Coordinator, SessionCaps } from '../coordination/coordinator';
 import type { DestroyReason, EventSink } from '../manager/events';
@@ -7,6 +8,9 @@ import { readRecord, type LoadedRecord } from '../storage/session-record';
 import type { StoreAdapter } from '../storage/store-adapter';
 
 const debug = createDebug('express-session-management');
+
+/** How many claims of unknown outcome a destroyer keeps to retry. */
+const MAX_UNSURE = 10_000;
 
 /** What destroying sessions needs. */
 export interface DestructionDeps {
@@ -75,7 +79,22 @@ export interface Destruction {
  * fire inside `invalidate()` and its commit calls {@link deleteSession}.
  */
 export class SessionDestroyer {
+  /**
+   * Claims whose answer never came (the call failed: it may have run), by
+   * key, with the token they were made under; the reaper retries them
+   * (docs/architecture.md, "Lost answers").
+   */
+  private readonly unsure = new Map<string, string>();
+  /** This destroyer's claim tokens: a random prefix of its own and a count. */
+  private readonly tokenPrefix = randomBytes(9).toString('base64url');
+  private claims = 0;
+
   constructor(private readonly deps: DestructionDeps) {}
+
+  /** The keys whose claim's outcome is unknown, for the reaper to try again. */
+  unsureKeys(): string[] {
+    return [...this.unsure.keys()];
+  }
 
   /**
    * 1. claim it (one caller across every process wins; the others stop);
@@ -93,7 +112,7 @@ export class SessionDestroyer {
   private async run(key: string, reason: DestroyReason, counter: keyof SessionCounters, claimBy: ClaimBy, known: Known): Promise<Destroyed> {
     // 1.
     const held = 'held' in claimBy;
-    const entry = held ? claimBy.held : await this.deps.coordinator.claim(key, claimBy.at, false);
+    const entry = held ? claimBy.held : await this.claim(key, claimBy.at);
     if (!held && !entry && !(claimBy.orphan && (await this.deps.coordinator.inspect(key)) === undefined)) {
       return { destroyed: false }; // claimed elsewhere, in use, or not due
     }
@@ -119,6 +138,31 @@ export class SessionDestroyer {
       by: known.by,
     });
     return { destroyed: true, announced };
+  }
+
+  /**
+   * Step 1: the claim, under a token of its own; when its answer is lost the
+   * key is kept with that token, and the next attempt at it (the reaper
+   * retries such keys first) claims under the same token, so a claim that
+   * did run is found to be this process's own and the session is destroyed
+   * and announced after all. The kept keys are bounded: past
+   * {@link MAX_UNSURE} the oldest are forgotten (a longer outage than that
+   * many sessions falling due only loses their events, as before).
+   */
+  private async claim(key: string, at: number): Promise<AccessEntry | undefined> {
+    const claimer = this.unsure.get(key) ?? `${this.tokenPrefix}.${(this.claims++).toString(36)}`;
+    let entry: AccessEntry | undefined;
+    try {
+      entry = await this.deps.coordinator.claim(key, at, false, claimer);
+    } catch (error) {
+      if (!this.unsure.has(key)) {
+        if (this.unsure.size >= MAX_UNSURE) this.unsure.delete(this.unsure.keys().next().value as string);
+        this.unsure.set(key, claimer);
+      }
+      throw error;
+    }
+    this.unsure.delete(key);
+    return entry;
   }
 
   /**

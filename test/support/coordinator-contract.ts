@@ -275,6 +275,18 @@ export function coordinatorContract(name: string, fixture: CoordinatorFixture): 
         await expect(a.claim('forever', Infinity, false)).resolves.toBeUndefined();
         await expect(a.claim('unknown', Infinity, false)).resolves.toBeUndefined();
       });
+
+      it('claims a session again for the token it was claimed under (a retry after a lost answer), for no other, until removed', async () => {
+        await create(a, 'k');
+        const due = T0 + TIMEOUT_MS;
+        await expect(a.claim('k', due, false, 'sweep-1')).resolves.toMatchObject({ claimed: false });
+        // The same caller, from any process, whatever the time: it won.
+        await expect(b.claim('k', due - 1, false, 'sweep-1')).resolves.toMatchObject({ lastAccessedTime: T0 });
+        await expect(a.claim('k', due, false, 'sweep-2')).resolves.toBeUndefined();
+        await expect(a.claim('k', due, false)).resolves.toBeUndefined();
+        await expect(a.remove('k')).resolves.toBe(true);
+        await expect(a.claim('k', due, false, 'sweep-1')).resolves.toBeUndefined();
+      });
     });
 
     withAbilities(['an expiry index'], () => {
@@ -377,6 +389,13 @@ export function coordinatorContract(name: string, fixture: CoordinatorFixture): 
     });
 
     withAbilities(['kill signals'], () => {
+      it('lets no claimer token take a killed session (the kill holds its claim)', async () => {
+        await create(a, 'killed');
+        await a.kill('killed');
+        await expect(b.claim('killed', Infinity, false, 'sweep-1')).resolves.toBeUndefined();
+        await expect(b.claim('killed', Infinity, false)).resolves.toBeUndefined();
+      });
+
       it('keeps the note a kill was given with its mark', async () => {
         await create(a, 'noted');
         await a.kill('noted', 'evicted');

@@ -13,6 +13,11 @@
  *   sides), once; new connections work;
  * - {@link FaultProxy.cut} — every open connection gets an RST, and so does
  *   every new one, until {@link FaultProxy.restore} (the server is unreachable);
+ * - {@link FaultProxy.loseRepliesFrom} — lost answers: the first request that
+ *   contains a given text is delivered, and the server runs it, but from then
+ *   on nothing it answers on that connection reaches the client;
+ *   {@link FaultProxy.restore} resets such a connection (its reply stream is
+ *   broken, as after packets lost for good);
  * - {@link FaultProxy.close} — stops listening and drops everything.
  *
  * Faults do not stack: each call replaces the previous mode, and `restore()`
@@ -46,11 +51,15 @@ class Pipe {
   flush(): void {
     clearTimeout(this.timer);
     this.timer = undefined;
+    if (this.losing) this.queue.length = 0;
     if (this.proxy.holding() || !this.to || this.to.destroyed) return;
     const now = Date.now();
     while (this.queue.length > 0 && this.queue[0].due <= now) this.to.write(this.queue.shift()!.chunk);
     if (this.queue.length > 0) this.timer = setTimeout(() => this.flush(), this.queue[0].due - now);
   }
+
+  /** Whether this pipe's connection lost its replies (they are dropped, not delivered). */
+  losing = false;
 
   /** Forgets everything held (the connection is gone). */
   drop(): void {
@@ -71,7 +80,13 @@ class Connection {
     this.request = new Pipe(proxy, false);
     this.reply = new Pipe(proxy, true);
     this.reply.to = client;
-    client.on('data', (chunk: Buffer) => this.request.push(chunk));
+    client.on('data', (chunk: Buffer) => {
+      if (proxy.tripwire !== undefined && chunk.includes(proxy.tripwire)) {
+        proxy.tripwire = undefined;
+        this.reply.losing = true;
+      }
+      this.request.push(chunk);
+    });
     client.on('error', () => this.close(false));
     client.on('close', () => this.close(false));
   }
@@ -119,6 +134,8 @@ export class FaultProxy {
   private readonly connections = new Set<Connection>();
   /** Connections accepted, in total (a client that reconnects shows here). */
   accepted = 0;
+  /** @internal The text whose request starts losing its connection's replies ({@link loseRepliesFrom}). */
+  tripwire: string | undefined;
 
   constructor(private readonly server: Server, private readonly targetPort: number, private readonly targetHost: string) {
     server.on('connection', (socket) => this.accept(socket));
@@ -161,9 +178,23 @@ export class FaultProxy {
     this.reset();
   }
 
-  /** Passes traffic again; after a black hole, delivers what was held, in order. */
+  /**
+   * From the first request that contains `text` on, the replies of its
+   * connection are lost: the server runs that request (and what follows),
+   * the client hears nothing, until {@link restore}.
+   */
+  loseRepliesFrom(text: string): void {
+    this.tripwire = text;
+  }
+
+  /**
+   * Passes traffic again; after a black hole, delivers what was held, in
+   * order; a connection whose replies were lost is reset.
+   */
   restore(): void {
     this.mode = 'pass';
+    this.tripwire = undefined;
+    for (const connection of [...this.connections]) if (connection.reply.losing) connection.close(true);
     for (const connection of this.connections) {
       connection.open(this.targetPort, this.targetHost);
       connection.flush();

@@ -51,6 +51,8 @@ export class LocalCoordinator implements Coordinator {
   private readonly principals = new ShardedMap<string, Set<string>>();
   /** Top-level keys in order, for `keys()`. */
   private readonly ordered = new SortedKeys();
+  /** The token each claimed slot was claimed under, until the entry goes. */
+  private readonly claimers = new Map<number, string>();
   /** What a kill was announced with (`kill(key, note)`), by slot, until the entry goes. */
   private readonly notes = new Map<number, string>();
   /** The session caps (docs/architecture.md, "Caps"). */
@@ -115,6 +117,7 @@ export class LocalCoordinator implements Coordinator {
     this.unbind(slot, key);
     this.requests.delete(slot);
     this.notes.delete(slot);
+    this.claimers.delete(slot);
     this.keyOf.set(slot, undefined);
     this.records.release(slot);
     if (!isSubsessionKey(key)) this.ordered.delete(key);
@@ -133,12 +136,17 @@ export class LocalCoordinator implements Coordinator {
     return [...(this.principals.get(principal) ?? [])].sort();
   }
 
-  async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {
+  async claim(key: string, now: number, entered: boolean, claimer?: string): Promise<AccessEntry | undefined> {
     const slot = this.slots.get(key);
-    if (slot === undefined || this.records.flags(slot) !== 0 || this.records.deadline(slot) > now) return undefined;
+    if (slot === undefined) return undefined;
+    const flags = this.records.flags(slot);
+    // A retry of a claim made under the same token (its answer cannot be lost in process, but the contract is one).
+    if (flags === CLAIMED && claimer !== undefined && this.claimers.get(slot) === claimer) return this.accessEntry(slot);
+    if (flags !== 0 || this.records.deadline(slot) > now) return undefined;
     if (countOf(this.requests.get(slot)) > (entered ? 1 : 0)) return undefined;
     const before = this.accessEntry(slot);
     this.records.setFlags(slot, CLAIMED);
+    if (claimer !== undefined) this.claimers.set(slot, claimer);
     this.index.delete(slot);
     return before;
   }

@@ -12,7 +12,8 @@
  * - `P{T}s:K` hash — `accessed` (start of the last request, ms), `deadline`
  *   (idle deadline, ms; `-1` never), `store` (when the store's copy expires,
  *   ms; absent when unknown), `claimed` (`1` once claimed for destruction),
- *   `killed` (`1` once killed by an administrator; also claimed), `principal`
+ *   `claimer` (the token the claim was made with, so that its caller can
+ *   retry a claim whose answer was lost), `killed` (`1` once killed by an administrator; also claimed), `principal`
  *   (the user it is bound to), `ver` (how many times its record was written
  *   through the colocated scripts), and `r:<token>` for each request using it
  *   now: when that request's lease runs out (ms; `leaseMs` after its enter or
@@ -59,7 +60,7 @@
  *   previous user's); write and touch: SET record EX / EXPIRE record, then
  *   leave, and HINCRBY ver
  * - claim: HMGET, HGETALL, then only if due, unclaimed and idle: HSET claimed
- *   1, ZREM (the claimed hash is a tombstone: requests no longer use the
+ *   1 claimer <token>, ZREM; HGET claimer when already claimed (a retry), ZREM (the claimed hash is a tombstone: requests no longer use the
  *   session); ZREM alone when the hash is gone (a stale member)
  * - lock: SET lock token NX PX ttl; renew: GET + PEXPIRE; unlock: GET + DEL
  *   (compare-and-delete: only the owner's token deletes); the commit lock
@@ -175,10 +176,10 @@ export class RedisCoordinator implements Coordinator {
     return Number(await this.run('remove', this.args.removeKeys(key), this.args.removeArgs(key))) === 1;
   }
 
-  async claim(key: string, now: number, entered: boolean): Promise<AccessEntry | undefined> {
+  async claim(key: string, now: number, entered: boolean, claimer = ''): Promise<AccessEntry | undefined> {
     const layout = this.layout;
     const keys = [layout.entry(key), layout.expiry(layout.shardOf(key))];
-    const claimed = toAccessEntry(await this.run('claim', keys, [String(now), entered ? '1' : '0', key, String(this.clock.now())]));
+    const claimed = toAccessEntry(await this.run('claim', keys, [String(now), entered ? '1' : '0', key, String(this.clock.now()), claimer]));
     if (claimed) await this.replicate(key);
     return claimed;
   }

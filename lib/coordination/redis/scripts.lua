@@ -171,7 +171,10 @@ return { redis.call('GET', KEYS[2]), e[1] or false, e[2] or false, redis.call('E
 --- claim
 -- Claims a due, idle, unclaimed session for destruction. KEYS: entry, expiry index.
 -- ARGV: due at ('Infinity': whatever the deadline), entered ('1': the caller's own request may
--- be using it), member, now.
+-- be using it), member, now, the claimer's token ('' none). A claim whose answer was lost is
+-- retried with the same token: a session claimed (not killed) under that token is claimed again
+-- for it, whatever its deadline, so the caller learns it won and destroys it (docs/architecture.md,
+-- "Lost answers").
 -- @include lib
 local e = entryOf(KEYS[1], ARGV[4])
 if not e then
@@ -179,7 +182,10 @@ if not e then
   redis.call('ZREM', KEYS[2], ARGV[3])
   return false
 end
-if e[5] == '1' then return false end
+if e[5] == '1' then
+  if ARGV[5] ~= '' and e[6] ~= '1' and redis.call('HGET', KEYS[1], 'claimer') == ARGV[5] then return e end
+  return false
+end
 local allowed = 0
 if ARGV[2] == '1' then allowed = 1 end
 if ARGV[1] ~= 'Infinity' then
@@ -198,7 +204,8 @@ if ARGV[1] ~= 'Infinity' then
   end
 end
 if tonumber(e[4]) > allowed then return false end
-redis.call('HSET', KEYS[1], 'claimed', 1)
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[1], 'claimed', 1, 'claimer', ARGV[5])
+else redis.call('HSET', KEYS[1], 'claimed', 1) end
 redis.call('ZREM', KEYS[2], ARGV[3])
 if e[3] then redis.call('PEXPIREAT', KEYS[1], tonumber(e[3]) + MARK_MARGIN_MS) end
 return e
