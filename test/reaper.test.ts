@@ -6,7 +6,7 @@
  */
 import type { AddressInfo } from 'node:net';
 import type { Express } from 'express';
-import { ConfigurationError, createSessionManager, LocalCoordinator, MemoryStore } from '../lib';
+import { ConfigurationError, createSessionManager, LocalCoordinator, MemoryStore, StoreUnavailableError } from '../lib';
 import type { Coordinator } from '../lib/coordination/coordinator';
 import type { SessionManager } from '../lib/manager/session-manager';
 import { defaultReaperInterval } from '../lib/manager/startup-warnings';
@@ -192,6 +192,45 @@ describe('the background timer', () => {
     await jest.advanceTimersByTimeAsync(30_000);
     await settle();
     expect(m.stats().reaper.runs).toBe(3);
+  });
+
+  it('stops a sweep at the first unavailable call, comes back after 1 s, and retries what it could not claim', async () => {
+    jest.useFakeTimers(FAKE_TIMEOUTS_ONLY);
+    const inner = new LocalCoordinator();
+    const clock = new FakeClock();
+    const due = Array.from({ length: 100 }, (_, i) => `due-${i}`);
+    for (const key of due) {
+      await inner.leave(key, { now: clock.now(), timeoutMs: 1000, storeExpires: null, entered: false, lastAccessedTime: clock.now(), request: '' });
+    }
+    let down = true;
+    const claimed: string[] = [];
+    const coordinator: Coordinator = {
+      ...withoutIndex(inner),
+      due: (now, limit) => inner.due(now, limit),
+      claim: async (key, now, entered, claimer) => {
+        claimed.push(key);
+        if (down) throw new StoreUnavailableError('coordinator claim');
+        return inner.claim(key, now, entered, claimer);
+      },
+    };
+    const m = manager({ coordinator, reaperInterval: 30, clock, storeTimeout: 1000 });
+    clock.advance(2000);
+    await jest.advanceTimersByTimeAsync(30_000);
+    await settle();
+    // One group of claims failed; the other 84 were not tried (each would only have waited too).
+    expect(m.stats().reaper).toMatchObject({ runs: 1, expired: 0 });
+    expect(claimed).toHaveLength(16);
+    down = false;
+    await jest.advanceTimersByTimeAsync(999);
+    expect(m.stats().reaper.runs).toBe(1);
+    await jest.advanceTimersByTimeAsync(1);
+    await settle();
+    expect(m.stats().reaper).toMatchObject({ runs: 2, expired: 100 });
+    // The 16 whose claim failed first, then the index.
+    expect(claimed.slice(16, 32)).toEqual(claimed.slice(0, 16));
+    // Back to the interval.
+    await jest.advanceTimersByTimeAsync(29_999);
+    expect(m.stats().reaper.runs).toBe(2);
   });
 
   it('uses an unref()ed timer, so it never keeps the process alive', () => {

@@ -6,6 +6,7 @@ import type { SessionDestroyer } from '../session/destruction';
 import { isSubsessionKey, parentKeyOf, parseSessionKey } from '../storage/session-key';
 import { readRecord } from '../storage/session-record';
 import type { StoreAdapter } from '../storage/store-adapter';
+import { StoreUnavailableError } from '../errors';
 import { TimeSlices } from './time-slices';
 
 const debug = createDebug('express-session-management:reaper');
@@ -16,6 +17,12 @@ const BATCH = 1000;
 const CONCURRENCY = 16;
 /** How long a sweep waits for the async listeners of one session. */
 const LISTENER_BOUND_MS = 10_000;
+/**
+ * How soon the next sweep comes after one cut short by an outage, ms (at
+ * most `interval`): the sessions that fell due meanwhile must go before their
+ * store's copy does, a grace of two intervals after their deadline.
+ */
+const AFTER_OUTAGE_MS = 1000;
 
 /** What the reaper needs from the manager. */
 export interface ReaperDeps {
@@ -62,6 +69,8 @@ export class Reaper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<SweepResult> | undefined;
   private stopped = false;
+  /** The sweep running (or the last one) met an outage: it stops, and the next comes soon. */
+  private outage = false;
 
   constructor(private readonly deps: ReaperDeps, readonly interval: number) {
     if (deps.index) this.mode = 'index';
@@ -99,12 +108,21 @@ export class Reaper {
 
   private schedule(): void {
     if (this.stopped) return;
+    const wait = this.outage ? Math.min(AFTER_OUTAGE_MS, this.interval * 1000) : this.interval * 1000;
     this.timer = setTimeout(() => {
       this.sweep()
-        .catch((error: unknown) => debug('sweep failed: %O', error))
+        .catch((error: unknown) => {
+          this.noteFailure(error);
+          debug('sweep failed: %O', error);
+        })
         .finally(() => this.schedule());
-    }, this.interval * 1000);
+    }, wait);
     this.timer.unref();
+  }
+
+  /** A store or coordinator that is unavailable ends the sweep: each further call would only wait `storeTimeout` too. */
+  private noteFailure(error: unknown): void {
+    if (error instanceof StoreUnavailableError) this.outage = true;
   }
 
   private async runSweep(): Promise<SweepResult> {
@@ -112,11 +130,12 @@ export class Reaper {
     const startedAt = clock.now();
     const started = performance.now();
     let expired = 0;
+    this.outage = false;
     try {
       // First the claims whose answer was lost in an earlier attempt: once claimed, they are in no index.
       const unsure = this.deps.destroyer.unsureKeys();
       if (unsure.length > 0) expired += await this.destroyAll(unsure, startedAt);
-      expired += this.mode === 'index' ? await this.sweepIndex(startedAt) : await this.sweepStore(startedAt);
+      if (!this.outage) expired += this.mode === 'index' ? await this.sweepIndex(startedAt) : await this.sweepStore(startedAt);
     } finally {
       this.runs++;
       this.lastRunAt = startedAt;
@@ -138,7 +157,7 @@ export class Reaper {
       await slices.yieldIfDue();
       const destroyed = await this.destroyAll(keys, now, slices);
       expired += destroyed;
-      if (keys.length < BATCH || destroyed === 0) return expired;
+      if (keys.length < BATCH || destroyed === 0 || this.outage) return expired;
     }
   }
 
@@ -168,6 +187,7 @@ export class Reaper {
     for (let i = 0; i < keys.length; i += CONCURRENCY) {
       const results = await Promise.all(keys.slice(i, i + CONCURRENCY).map((key) => this.destroy(key, now)));
       destroyed += results.filter(Boolean).length;
+      if (this.outage) break;
       await slices.yieldIfDue();
     }
     return destroyed;
@@ -193,6 +213,7 @@ export class Reaper {
       if (announced) await bounded(announced, LISTENER_BOUND_MS);
       return destroyed;
     } catch (error) {
+      this.noteFailure(error);
       debug('could not destroy %s: %O', key, error);
       return false;
     }
