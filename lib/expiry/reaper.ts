@@ -20,7 +20,7 @@ const LISTENER_BOUND_MS = 10_000;
 /**
  * How soon the next sweep comes after one cut short by an outage, ms (at
  * most `interval`): the sessions that fell due meanwhile must go before their
- * store's copy does, a grace of two intervals after their deadline.
+ * store's copy does, at least two intervals after their deadline.
  */
 const AFTER_OUTAGE_MS = 1000;
 

@@ -122,7 +122,8 @@ export class SessionManager extends ManagerEvents {
       locks: createSerialLocks(coordinator),
       running: new RunningRequests(),
       principal: this.options.principal as SessionRuntime['principal'],
-      graceMs: (timeoutMs) => Math.max(timeoutMs, 2 * reaperMs),
+      // At least four intervals: touches are coalesced while half the grace remains (docs/architecture.md, "Records").
+      graceMs: (timeoutMs) => Math.max(timeoutMs, 4 * reaperMs),
       track,
       newId: sessionIdMaker(this.options.genid),
       cookieMaxAgeMs: usesCookie(this.options) ? this.options.cookieMaxAgeMs : undefined,
