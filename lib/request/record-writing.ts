@@ -64,3 +64,8 @@ export function mergedRecord(current: LoadedRecord, session: ServletSession, tim
   };
   return buildRecord(meta, attributes, times.storeExpires, times.now);
 }
+
+/** The store's TTL of a record written now, in whole seconds (as connect-redis rounds `cookie.expires`). */
+export function ttlSeconds(times: WriteTimes): number {
+  return Math.max(1, Math.ceil((times.storeExpires - times.now) / 1000));
+}
