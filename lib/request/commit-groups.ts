@@ -5,9 +5,9 @@ import type { LeaveUpdate } from '../coordination/coordinator';
 import { StoreUnavailableError } from '../errors';
 import type { SessionRuntime } from '../manager/runtime';
 import type { ServletSession } from '../session/http-session';
-import { type LoadedRecord, readRecord } from '../storage/session-record';
+import { buildRecord, type LoadedRecord, readRecord } from '../storage/session-record';
 import type { StoredRecord } from '../storage/store-adapter';
-import { mergedRecord, ttlSeconds, wholeRecord, type WriteTimes } from './record-writing';
+import { applyChanges, ttlSeconds, wholeRecord, type WriteTimes } from './record-writing';
 import type { RequestContext } from './request-context';
 
 /** Longest pause before merging again onto a record another process just wrote, ms (the pause is drawn up to it). */
@@ -131,14 +131,12 @@ function startingPoint(members: Member[], carried: Written | undefined, now: num
  * expiry any member asks.
  */
 function applied(base: LoadedRecord | undefined, members: Member[], times: WriteTimes): StoredRecord {
-  let current = base;
-  let record: StoredRecord | undefined;
-  for (const { session, times: own } of members) {
-    const at: WriteTimes = { start: own.start, now: times.now, storeExpires: times.storeExpires };
-    record = current ? mergedRecord(current, session, at) : wholeRecord(session, at);
-    current = readRecord(record, session.app, times.now);
-  }
-  return record!;
+  const at = (own: WriteTimes): WriteTimes => ({ start: own.start, now: times.now, storeExpires: times.storeExpires });
+  const [first] = members;
+  const from = base ?? readRecord(wholeRecord(first.session, at(first.times)), first.session.app, times.now);
+  const target: LoadedRecord = { meta: { ...from.meta }, attributes: { ...from.attributes } };
+  for (const { session, times: own } of base ? members : members.slice(1)) applyChanges(target, session, at(own));
+  return buildRecord(target.meta, target.attributes, times.storeExpires, times.now);
 }
 
 /** The group's write times: the latest of its members'. */
