@@ -423,6 +423,23 @@ describeRedis('group commit on connect-redis', () => {
       return async () => (await version()) - before;
     };
     groupCommitTests(makeApp, versionWrites, { storeErrors: false });
+
+    it('fails every request of a group with 503 when Redis fails its write, and keeps none of their changes', async () => {
+      // The manager's own connection, closed while the group waits: its one write fails.
+      const own = await createRedisClient();
+      const at = part();
+      const app = mergingApp(flavour, {
+        store: new RedisStore({ client: own, prefix: `${at}sess:` }),
+        coordinator: redisCoordinator({ client: own, prefix: `${at}esm:` }),
+        storeTimeout: 0.5, // a closed connection's calls end within it
+      });
+      const cookie = cookieFrom(await request(app).post('/start'))!;
+      const statuses = await releasedTogether(app, cookie, 20, async () => own.destroy());
+      expect(statuses).toEqual(Array(20).fill(503));
+      const kept = JSON.parse((await client.get(`${at}sess:${cookie.split('=')[1]}`))!) as { attributes: Record<string, unknown> };
+      expect(kept.attributes).toEqual({ cart: [] });
+      await app.manager.close();
+    });
   });
 });
 
