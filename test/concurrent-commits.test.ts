@@ -15,17 +15,52 @@ import session from 'express-session-1.19';
 import { MemoryStore as ExpressMemoryStore, type Store } from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { createSessionManager, type SessionDestroyedEvent, type SessionManager, type SessionManagerOptions } from '../lib';
+import { redisCoordinator } from '../lib/coordination/redis/redis-coordinator';
 import { cookieFrom } from './support/cookies';
 import { EXPRESS_FLAVOURS } from './support/express-flavours';
+import { countCalls } from './support/instrumented-store';
+import { redisLayout } from './support/redis-layout';
+import { breakableStore } from './support/store-breaker';
 import { createRedisClient, deleteRedisKeys, describeRedis, uniquePrefix, type TestRedisClient } from './support/services';
 
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const REQUESTS = 50;
 
+/**
+ * Holds requests in their handlers until the test opens it, so that their
+ * commits start together and wait for the session's commit turn as a group.
+ */
+interface Gate {
+  /** Called by a handler: counts it in, resolves when the gate opens. */
+  pass(): Promise<void>;
+  /** Resolves once `n` handlers are waiting. */
+  arrivals(n: number): Promise<void>;
+  open(): void;
+}
+
+function createGate(): Gate {
+  let release!: () => void;
+  const opened = new Promise<void>((resolve) => (release = resolve));
+  let arrived = 0;
+  const watchers: { n: number; resolve: () => void }[] = [];
+  return {
+    pass() {
+      arrived++;
+      for (const watcher of watchers) if (arrived >= watcher.n) watcher.resolve();
+      return opened;
+    },
+    arrivals: (n) => (arrived >= n ? Promise.resolve() : new Promise((resolve) => void watchers.push({ n, resolve }))),
+    open: () => release(),
+  };
+}
+
+type MergingApp = Express & { manager: SessionManager; gate: Gate };
+
 /** An app whose routes change one session in the ways concurrent requests do. */
-function mergingApp(flavour: () => Express, options: SessionManagerOptions = {}): Express & { manager: SessionManager } {
+function mergingApp(flavour: () => Express, options: SessionManagerOptions = {}): MergingApp {
   const manager = createSessionManager(options);
   const app = flavour();
+  const gate = createGate();
   app.use(manager.middleware());
   app.post('/start', (req: Request, res: Response) => {
     req.httpSession.setAttribute('cart', []);
@@ -55,6 +90,12 @@ function mergingApp(flavour: () => Express, options: SessionManagerOptions = {})
     req.httpSession.setAttribute('cart', [...cart, String(req.query.i)]);
     res.sendStatus(204);
   });
+  // Sets `name` once the gate opens.
+  app.post('/set-gated/:name', async (req: Request, res: Response) => {
+    await gate.pass();
+    req.httpSession.setAttribute(String(req.params.name), String(req.params.name));
+    res.sendStatus(204);
+  });
   app.post('/invalidate', (req: Request, res: Response) => {
     req.httpSession.invalidate();
     res.sendStatus(204);
@@ -73,7 +114,7 @@ function mergingApp(flavour: () => Express, options: SessionManagerOptions = {})
   app.use((err: Error & { status?: number }, _req: Request, res: Response, _next: NextFunction) => {
     res.status(err.status ?? 500).json({ name: err.name });
   });
-  return Object.assign(app, { manager });
+  return Object.assign(app, { manager, gate });
 }
 
 /** The same routes on express-session 1.19 (`resave: false`, as its README advises). */
@@ -266,6 +307,139 @@ describeRedis('merging commits on connect-redis with the in-process coordinator'
     const cookie = cookieFrom(await request(app).post('/start'), 'connect.sid')!;
     expect(await setOwnAttributes(app, cookie)).toEqual(Array(REQUESTS).fill(204));
     expect((await ownAttributesKept(app, cookie)).length).toBeLessThan(REQUESTS);
+  });
+});
+
+/** How a configuration counts the writes of a session's record. */
+type WriteCounter = (app: MergingApp, cookie: string) => Promise<() => Promise<number>>;
+
+/** Counts the store's `set` calls from now on. */
+const storeSets: WriteCounter = async (app) => {
+  const counts = countCalls(app.manager.store);
+  return async () => counts.set;
+};
+
+/**
+ * `n` requests of one session held in their handlers, then released at once
+ * so that their commits are grouped; `before` runs while they are held.
+ * Resolves every status.
+ */
+async function releasedTogether(app: MergingApp, cookie: string, n: number, before: () => Promise<unknown> = async () => undefined): Promise<number[]> {
+  const writers = Array.from({ length: n }, (_, i) => request(app).post(`/set-gated/g${i}`).set('Cookie', cookie).then((res) => res.status));
+  await app.gate.arrivals(n);
+  await before();
+  app.gate.open();
+  return Promise.all(writers);
+}
+
+/**
+ * Group commit (docs/architecture.md, "Commit"): the merges of one session
+ * that wait for its commit turn together are written with one write, each
+ * request released with that write's outcome.
+ */
+function groupCommitTests(makeApp: () => MergingApp, countWrites: WriteCounter, options: { storeErrors: boolean }): void {
+  it('writes 50 concurrent commits of one session in groups, keeping all 50 changes', async () => {
+    const app = makeApp();
+    const cookie = cookieFrom(await request(app).post('/start'))!;
+    let writes: (() => Promise<number>) | undefined;
+    const statuses = await releasedTogether(app, cookie, REQUESTS, async () => (writes = await countWrites(app, cookie)));
+    expect(statuses).toEqual(Array(REQUESTS).fill(204));
+    const kept = (await request(app).get('/attributes').set('Cookie', cookie)).body as Record<string, unknown>;
+    expect(Object.keys(kept).sort()).toEqual(['cart', ...Array.from({ length: REQUESTS }, (_, i) => `g${i}`)].sort());
+    // Grouped: far fewer writes than commits.
+    const written = await writes!();
+    expect(written).toBeGreaterThanOrEqual(1);
+    expect(written).toBeLessThan(REQUESTS / 2);
+    await app.manager.close();
+  });
+
+  it('keeps a session gone when it is invalidated while a group of commits waits to write it', async () => {
+    const app = makeApp();
+    const destroyed: SessionDestroyedEvent[] = [];
+    app.manager.on('sessionDestroyed', (e) => void destroyed.push(e));
+    const cookie = cookieFrom(await request(app).post('/start'))!;
+    const statuses = await releasedTogether(app, cookie, 20, () => request(app).post('/invalidate').set('Cookie', cookie).expect(204));
+    expect(statuses).toEqual(Array(20).fill(204));
+    expect((await request(app).get('/attributes').set('Cookie', cookie)).body).toBeNull();
+    expect(await storeSize(app.manager)).toBe(0);
+    expect(destroyed.map((e) => e.reason)).toEqual(['invalidated']);
+    await app.manager.close();
+  });
+
+  if (!options.storeErrors) return;
+  it('fails every request of a group with 503 when the store fails its write, and keeps none of their changes', async () => {
+    const app = makeApp();
+    const cookie = cookieFrom(await request(app).post('/start'))!;
+    const breaker = breakableStore(app.manager.store);
+    const statuses = await releasedTogether(app, cookie, 20, async () => breaker.break('error', ['set']));
+    breaker.repair();
+    expect(statuses).toEqual(Array(20).fill(503));
+    expect((await request(app).get('/attributes').set('Cookie', cookie)).body).toEqual({ cart: [] });
+    await app.manager.close();
+  });
+}
+
+describe('group commit in process', () => {
+  groupCommitTests(() => mergingApp(EXPRESS_FLAVOURS[1][1]), storeSets, { storeErrors: true });
+});
+
+describeRedis('group commit on connect-redis', () => {
+  let client: TestRedisClient;
+  let prefix: string;
+
+  beforeAll(async () => {
+    client = await createRedisClient();
+    prefix = uniquePrefix('group-commit');
+  });
+
+  afterAll(async () => {
+    await deleteRedisKeys(client, prefix);
+    await client.close();
+  });
+
+  const part = () => `${prefix}${Math.random().toString(36).slice(2)}:`;
+  const [, flavour] = EXPRESS_FLAVOURS[1];
+
+  describe('with the in-process coordinator', () => {
+    groupCommitTests(() => mergingApp(flavour, { store: new RedisStore({ client, prefix: `${part()}sess:` }) }), storeSets, { storeErrors: true });
+  });
+
+  describe('with redisCoordinator on the same Redis (colocated records: one versioned write and every leave per group)', () => {
+    const coordinators = new Map<MergingApp, string>();
+    const makeApp = (): MergingApp => {
+      const at = part();
+      const app = mergingApp(flavour, {
+        store: new RedisStore({ client, prefix: `${at}sess:` }),
+        coordinator: redisCoordinator({ client, prefix: `${at}esm:` }),
+      });
+      coordinators.set(app, `${at}esm:`);
+      return app;
+    };
+    // Colocated writes are counted by the entry's version: one more per record written.
+    const versionWrites: WriteCounter = async (app, cookie) => {
+      const entry = redisLayout(coordinators.get(app)!).entry(cookie.split('=')[1]);
+      const version = async () => Number((await client.hGet(entry, 'ver')) ?? 0);
+      const before = await version();
+      return async () => (await version()) - before;
+    };
+    groupCommitTests(makeApp, versionWrites, { storeErrors: false });
+
+    it('fails every request of a group with 503 when Redis fails its write, and keeps none of their changes', async () => {
+      // The manager's own connection, closed while the group waits: its one write fails.
+      const own = await createRedisClient();
+      const at = part();
+      const app = mergingApp(flavour, {
+        store: new RedisStore({ client: own, prefix: `${at}sess:` }),
+        coordinator: redisCoordinator({ client: own, prefix: `${at}esm:` }),
+        storeTimeout: 0.5, // a closed connection's calls end within it
+      });
+      const cookie = cookieFrom(await request(app).post('/start'))!;
+      const statuses = await releasedTogether(app, cookie, 20, async () => own.destroy());
+      expect(statuses).toEqual(Array(20).fill(503));
+      const kept = JSON.parse((await client.get(`${at}sess:${cookie.split('=')[1]}`))!) as { attributes: Record<string, unknown> };
+      expect(kept.attributes).toEqual({ cart: [] });
+      await app.manager.close();
+    });
   });
 });
 

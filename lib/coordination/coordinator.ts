@@ -256,8 +256,8 @@ export type Coordinator = AccessTracking &
 
 /** What {@link ColocatedRecords.write} did. */
 export type RecordWrite =
-  /** Written; `lastOfKilled` as `leave()` answers it. */
-  | { written: true; lastOfKilled: boolean }
+  /** Written, now at `version`; `lastOfKilled`: for each request that left, as `leave()` answers it. */
+  | { written: true; version: number; lastOfKilled: boolean[] }
   /** Not written: the record changed (another version), or the session is claimed or gone; nobody left. */
   | { written: false };
 
@@ -276,12 +276,13 @@ export interface ColocatedRecords {
     request: string,
   ): Promise<{ record: StoredRecord | undefined; entry: AccessEntry | undefined }>;
   /**
-   * Writes `record` (the store's TTL: `ttlSeconds`) and leaves, together.
+   * Writes `record` (the store's TTL: `ttlSeconds`) and leaves for each of
+   * `updates` (the requests of a group of commits, in order), together.
    * `version`: the version the record was merged onto (`entry.version` as
    * loaded); it is written only if that is still the entry's and the session
    * is not claimed. `undefined`: written whatever (a new or renamed session).
    */
-  write(key: string, record: StoredRecord, ttlSeconds: number, version: number | undefined, update: LeaveUpdate): Promise<RecordWrite>;
+  write(key: string, record: StoredRecord, ttlSeconds: number, version: number | undefined, updates: LeaveUpdate[]): Promise<RecordWrite>;
   /** Extends the record's TTL and leaves, together; resolves what `leave()` does. */
   touch(key: string, ttlSeconds: number, update: LeaveUpdate): Promise<boolean>;
   /**

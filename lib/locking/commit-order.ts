@@ -7,16 +7,38 @@ import { StoreUnavailableError } from '../errors';
 const MAX_POLL_MS = 20;
 
 /**
+ * Writes a group of commits of one key at once: resolves one result per
+ * member, in their order, and what the next group of the key may start from
+ * (`carry`).
+ */
+export type GroupWrite<M, R, C> = (members: M[], carried: C | undefined) => Promise<{ results: R[]; carry?: C }>;
+
+/** A group of commits of one key waiting for its turn: members may still join it. */
+interface OpenGroup {
+  members: unknown[];
+  /** Every member's result, in order, once the group is written. */
+  outcome?: Promise<unknown[]>;
+}
+
+/**
  * Commits of one session, one at a time (docs/architecture.md, "Commit"):
  * the read-merge-write of a session never interleaves with another commit
  * (or a delete) of it. Within a process the commits of a key run in arrival
  * order; across processes each also holds the coordinator's commit lock
  * while it runs — held only while committing, never while a handler runs.
  * Commits of different sessions never wait for each other.
+ *
+ * Merges are committed in groups (`group()`): while one commit of a key is
+ * in flight, the merges that arrive queue together and are then written
+ * with one write, each released with that write's outcome.
  */
 export class CommitOrder {
   /** The last commit queued for each key, while any is. */
   private readonly tails = new Map<string, Promise<unknown>>();
+  /** The group of each key that is last in its queue and not started yet, while there is one. */
+  private readonly open = new Map<string, OpenGroup>();
+  /** What the last group of each key handed on, while its queue lasts. */
+  private readonly carried = new Map<string, unknown>();
 
   /**
    * `locks`: the coordinator's commit locks, when processes share it.
@@ -30,11 +52,47 @@ export class CommitOrder {
 
   /** Runs `work` when no other commit of `key` runs, here or (with locks) anywhere. */
   run<T>(key: string, work: () => Promise<T>): Promise<T> {
+    // Whatever comes after this turn (a delete, say) must see it done: no merge joins a group before it.
+    this.open.delete(key);
+    this.carried.delete(key);
+    return this.enqueue(key, work);
+  }
+
+  /**
+   * Commits `member` with the group of `key` that waits for its turn, or
+   * opens one. When the group's turn comes, `write` (the opener's) writes all
+   * its members at once; each member resolves its own result, or rejects
+   * with the group's error. `write` gets what the key's previous group
+   * carried on, if it is the previous turn.
+   */
+  group<M, R, C>(key: string, member: M, write: GroupWrite<M, R, C>): Promise<R> {
+    const waiting = this.open.get(key);
+    if (waiting) {
+      const index = waiting.members.push(member) - 1;
+      return waiting.outcome!.then((results) => results[index] as R);
+    }
+    const group: OpenGroup = { members: [member] };
+    this.open.set(key, group);
+    const outcome = this.enqueue(key, async () => {
+      if (this.open.get(key) === group) this.open.delete(key); // started: nobody joins any more
+      const carried = this.carried.get(key) as C | undefined;
+      this.carried.delete(key);
+      const { results, carry } = await write(group.members as M[], carried);
+      if (carry !== undefined) this.carried.set(key, carry);
+      return results;
+    });
+    group.outcome = outcome;
+    return outcome.then((results) => results[0] as R);
+  }
+
+  private enqueue<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key);
     const turn = previous ? previous.then(noop, noop).then(() => this.exclusive(key, work)) : this.exclusive(key, work);
     this.tails.set(key, turn);
     void turn.then(noop, noop).then(() => {
-      if (this.tails.get(key) === turn) this.tails.delete(key);
+      if (this.tails.get(key) !== turn) return;
+      this.tails.delete(key);
+      this.carried.delete(key);
     });
     return turn;
   }

@@ -37,30 +37,33 @@ export function wholeRecord(session: ServletSession, times: WriteTimes): StoredR
  * (docs/architecture.md, "Commit"): attributes it set, removed or changed in
  * place, its timeout if it set one, subsessions it created or lost, its
  * principal if it bound one. Whatever other requests wrote meanwhile stays;
- * on one attribute the last commit wins.
+ * on one attribute the last commit wins. Made on `target` itself, a copy the
+ * caller owns: a group of commits applies its members' changes in turn.
  */
-export function mergedRecord(current: LoadedRecord, session: ServletSession, times: WriteTimes): StoredRecord {
+export function applyChanges(target: LoadedRecord, session: ServletSession, times: WriteTimes): void {
   const { state } = session;
-  const attributes = { ...current.attributes };
+  const { attributes, meta } = target;
   for (const [name, value] of state.changed()) {
     if (value === REMOVED) delete attributes[name];
     else attributes[name] = value;
   }
   for (const name of state.changedInPlace()) attributes[name] = state.attributes.get(name);
-  const subsessions = new Set(current.meta.subsessions);
+  const subsessions = new Set(meta.subsessions);
   for (const [name, added] of state.subsessionsChanged()) {
     if (added) subsessions.add(name);
     else subsessions.delete(name);
   }
-  const meta: SessionMeta = {
-    app: current.meta.app,
-    created: current.meta.created,
-    accessed: Math.max(current.meta.accessed, times.start),
-    timeout: state.timeoutChanged ? state.timeout : current.meta.timeout,
-    subsessions: subsessions.size > 0 ? [...subsessions] : undefined,
-    principal: current.meta.principal ?? (state.principalBound ? state.principal : undefined),
-    cookieMaxAge: state.cookieChanged ? state.cookieMaxAge : current.meta.cookieMaxAge,
-    cookieSentAt: state.cookieChanged ? state.cookieSentAt : current.meta.cookieSentAt,
-  };
-  return buildRecord(meta, attributes, times.storeExpires, times.now);
+  meta.accessed = Math.max(meta.accessed, times.start);
+  if (state.timeoutChanged) meta.timeout = state.timeout;
+  meta.subsessions = subsessions.size > 0 ? [...subsessions] : undefined;
+  meta.principal = meta.principal ?? (state.principalBound ? state.principal : undefined);
+  if (state.cookieChanged) {
+    meta.cookieMaxAge = state.cookieMaxAge;
+    meta.cookieSentAt = state.cookieSentAt;
+  }
+}
+
+/** The store's TTL of a record written now, in whole seconds (as connect-redis rounds `cookie.expires`). */
+export function ttlSeconds(times: WriteTimes): number {
+  return Math.max(1, Math.ceil((times.storeExpires - times.now) / 1000));
 }

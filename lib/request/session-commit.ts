@@ -1,22 +1,16 @@
-import { performance } from 'node:perf_hooks';
-import { setTimeout as delay } from 'node:timers/promises';
 import createDebug from 'debug';
 import type { LeaveUpdate } from '../coordination/coordinator';
-import { StoreUnavailableError } from '../errors';
 import type { ServletSession } from '../session/http-session';
 import { deleteSession } from '../session/destruction';
 import { sessionKey, subsessionKey } from '../storage/session-key';
-import { readRecord } from '../storage/session-record';
-import type { StoredRecord } from '../storage/store-adapter';
 import { decodeKillNote } from '../killing/kill-note';
 import { admitBeforeCommit, checkLogin, renewCount } from './session-caps';
-import { mergedRecord, wholeRecord, type WriteTimes } from './record-writing';
+import { mergeInTurn } from './commit-groups';
+import { ttlSeconds, wholeRecord, type WriteTimes } from './record-writing';
 import type { RequestContext } from './request-context';
 
 /** A year: how long the store keeps a session that never expires without a write or touch. */
 const NEVER_TTL_MS = 365 * 24 * 3600 * 1000;
-/** Longest pause before merging again onto a record another process just wrote, ms (the pause is drawn up to it). */
-const MAX_MERGE_PAUSE_MS = 16;
 
 const debug = createDebug('express-session-management');
 
@@ -127,9 +121,10 @@ function deadlineMs(maxLifetimeMs: number | null, created: number, now: number, 
  * records do both in one step).
  * 2. New or renamed: nobody else can have written it: the whole record (a
  *    rename also drops the old key, in turn with its commits).
- * 3. Changed: merged onto the record as it is now; so is a session whose
- *    store TTL ran out while this request ran (a touch of a dropped record
- *    does nothing).
+ * 3. Changed: merged onto the record as it is now, with the other merges of
+ *    the session that wait for its commit turn (one write for them all); so
+ *    is a session whose store TTL ran out while this request ran (a touch of
+ *    a dropped record does nothing).
  * 4. Unchanged: the store's TTL is extended only when it runs low (a
  *    coalesced touch); a store without `touch` merges nothing instead of
  *    writing this request's (perhaps stale) copy.
@@ -152,8 +147,8 @@ async function write(
   if ((state.fresh && (!state.saved || state.hasChanges())) || moved) {
     const dropOld = moved ? runtime.commits.run(oldKey, () => deleteSession(runtime, oldKey)) : undefined;
     if (records) {
-      const [result] = await Promise.all([records.write(key, wholeRecord(session, times), ttlSeconds(times), undefined, leave(times.storeExpires)), dropOld]);
-      return settle(context, key, times, result.written && result.lastOfKilled);
+      const [result] = await Promise.all([records.write(key, wholeRecord(session, times), ttlSeconds(times), undefined, [leave(times.storeExpires)]), dropOld]);
+      return settle(context, key, times, result.written && result.lastOfKilled[0]);
     }
     await Promise.all([runtime.store.set(key, wholeRecord(session, times)), dropOld]);
     return { storeExpires: times.storeExpires, left: false };
@@ -161,7 +156,9 @@ async function write(
   // 3.
   const lapsed = state.storeExpires !== null && state.storeExpires <= times.now;
   if (state.hasChanges() || lapsed) {
-    return runtime.commits.run(key, () => (records ? mergeColocated(context, session, key, times, leave) : merge(context, session, key, times)));
+    const merged = await mergeInTurn(context, session, key, times, leave);
+    if (merged.lastOfKilled) await destroyKilled(context, key, times.now);
+    return merged;
   }
   // 4.
   if (!touchDue(context, state.storeExpires, times.storeExpires, timeoutMs)) return unchanged;
@@ -169,85 +166,15 @@ async function write(
     const lastOfKilled = await records.touch(key, ttlSeconds(times), leave(times.storeExpires));
     return settle(context, key, times, lastOfKilled);
   }
-  if (!runtime.store.canTouch) return runtime.commits.run(key, () => merge(context, session, key, times));
+  if (!runtime.store.canTouch) return mergeInTurn(context, session, key, times, leave);
   await runtime.store.touch(key, wholeRecord(session, times));
   return { storeExpires: times.storeExpires, left: false };
-}
-
-/** What a merge wrote: when the store's copy expires, whether it left, and (colocated) the record and its version. */
-export interface Merged {
-  storeExpires: number | null;
-  left: boolean;
-  written?: { record: StoredRecord; version: number };
-}
-
-/**
- * Read-merge-write of one session, in its commit turn. A session that is gone
- * meanwhile (invalidated, expired or killed by another request) stays gone:
- * what this request changed is dropped. One whose record the store dropped
- * while this request used it (its entry still there, unclaimed) is written
- * whole.
- */
-export async function merge(context: RequestContext, session: ServletSession, key: string, times: WriteTimes): Promise<{ storeExpires: number | null; left: false }> {
-  const { runtime } = context;
-  const record = await runtime.store.get(key);
-  if (record) {
-    await runtime.store.set(key, mergedRecord(readRecord(record, session.app, times.now), session, times));
-    return { storeExpires: times.storeExpires, left: false };
-  }
-  const entry = await runtime.coordinator.inspect(key);
-  if (!entry || entry.claimed) return gone(key);
-  await runtime.store.set(key, wholeRecord(session, times));
-  return { storeExpires: times.storeExpires, left: false };
-}
-
-/**
- * The same with colocated records, optimistically: merged onto the record as
- * loaded and written only if nobody wrote it since (its version), with the
- * leave in the same step — one round trip. Should another process have
- * written it, it is read again and merged again after a short random pause
- * (so two processes that keep colliding fall out of step), for as long as
- * `storeTimeout` allows: a count of tries would starve a commit of a session
- * many requests write at once (docs/architecture.md, "Colocated records").
- */
-export async function mergeColocated(
-  context: RequestContext,
-  session: ServletSession,
-  key: string,
-  times: WriteTimes,
-  leave: (storeExpires: number | null) => LeaveUpdate,
-): Promise<Merged> {
-  const records = context.runtime.records!;
-  const { state } = session;
-  const giveUpAt = performance.now() + context.runtime.storeTimeoutMs;
-  let base = state.base;
-  let version: number | undefined = state.version;
-  for (let tries = 0; ; tries++) {
-    const record = base ? mergedRecord(base, session, times) : wholeRecord(session, times);
-    const result = await records.write(key, record, ttlSeconds(times), version, leave(times.storeExpires));
-    if (result.written) return { ...(await settle(context, key, times, result.lastOfKilled)), written: { record, version: (version ?? 0) + 1 } };
-    if (performance.now() >= giveUpAt) {
-      throw new StoreUnavailableError('commit', new Error(`the session was written by others ${tries + 1} times while this request merged`));
-    }
-    if (tries > 0) await delay(Math.random() * Math.min(MAX_MERGE_PAUSE_MS, 2 ** tries));
-    const now = await records.read(key);
-    if (now.claimed || (!now.record && !now.known)) return gone(key);
-    // Another version, or (no record, the entry still there) one the store dropped: merge again, or write whole.
-    base = now.record && readRecord(now.record, session.app, times.now);
-    version = now.record ? now.version : undefined;
-  }
 }
 
 /** A colocated write left the coordinator too; the last request of a killed session destroys it now. */
 async function settle(context: RequestContext, key: string, times: WriteTimes, lastOfKilled: boolean): Promise<{ storeExpires: number; left: true }> {
   if (lastOfKilled) await destroyKilled(context, key, times.now);
   return { storeExpires: times.storeExpires, left: true };
-}
-
-/** A commit that found its session gone: its changes are dropped, and it leaves as usual. */
-export function gone(key: string): { storeExpires: null; left: false } {
-  debug('commit of %s dropped: the session is gone', key);
-  return { storeExpires: null, left: false };
 }
 
 /**
@@ -288,11 +215,6 @@ export function timeoutMsOf(session: ServletSession): number | null {
 /** When a record written now should expire by the store's own TTL. */
 export function storeExpiry(context: RequestContext, now: number, timeoutMs: number | null): number {
   return timeoutMs === null ? now + NEVER_TTL_MS : now + timeoutMs + context.runtime.graceMs(timeoutMs);
-}
-
-/** The store's TTL of a record written now, in whole seconds (as connect-redis rounds `cookie.expires`). */
-export function ttlSeconds(times: WriteTimes): number {
-  return Math.max(1, Math.ceil((times.storeExpires - times.now) / 1000));
 }
 
 /** A touch is due when less than half the grace would remain past the new deadline. */

@@ -3,10 +3,11 @@ import { IllegalStateError, TooManySessionsError } from '../errors';
 import type { ServletSession } from '../session/http-session';
 import { deleteSession } from '../session/destruction';
 import { readRecord } from '../storage/session-record';
-import { wholeRecord, type WriteTimes } from './record-writing';
+import { mergeInTurn, type Merged } from './commit-groups';
+import { ttlSeconds, wholeRecord, type WriteTimes } from './record-writing';
 import type { RequestContext } from './request-context';
 import { countSession } from './session-caps';
-import { keyOf, merge, mergeColocated, storeExpiry, timeoutMsOf, ttlSeconds, type Merged } from './session-commit';
+import { keyOf, storeExpiry, timeoutMsOf } from './session-commit';
 
 /**
  * express-session's `save()` (docs/architecture.md, "express-session
@@ -17,7 +18,8 @@ import { keyOf, merge, mergeColocated, storeExpiry, timeoutMsOf, ttlSeconds, typ
  * 1. Not yet written (new), or renamed: the whole record (a rename drops
  *    the old key, as the commit does).
  * 2. Written before and changed since: merged onto the record as it is now,
- *    in the session's commit turn (colocated records: guarded by version).
+ *    in the session's commit turn, with the merges grouped with it
+ *    (colocated records: guarded by version).
  * Rejects with `IllegalStateError` when the session is gone meanwhile
  * (invalidated, expired or killed elsewhere): nothing is brought back.
  */
@@ -39,18 +41,16 @@ export async function saveSession(context: RequestContext, session: ServletSessi
     const record = wholeRecord(session, times);
     const dropOld = moved ? runtime.commits.run(oldKey, () => deleteSession(runtime, oldKey)) : undefined;
     const writing = records
-      ? records.write(key, record, ttlSeconds(times), undefined, stayUpdate(context, times)).then(() => undefined)
-      : runtime.store.set(key, record);
-    await Promise.all([writing, dropOld]);
+      ? records.write(key, record, ttlSeconds(times), undefined, [stayUpdate(context, times)]).then((result) => (result.written ? result.version : 1))
+      : runtime.store.set(key, record).then(() => 1);
+    const [version] = await Promise.all([writing, dropOld]);
     if (moved) state.entered = false; // the old key's entry went with it; the new one was never entered
-    stored(session, key, times, { record, version: 1 });
+    stored(session, key, times, { record, version });
     return;
   }
   // 2.
   if (!state.hasChanges()) return;
-  const result: Merged = await runtime.commits.run(key, () =>
-    records ? mergeColocated(context, session, key, times, () => stayUpdate(context, times)) : merge(context, session, key, times),
-  );
+  const result: Merged = await mergeInTurn(context, session, key, times, () => stayUpdate(context, times));
   if (result.storeExpires === null) throw new IllegalStateError('save: the session no longer exists');
   stored(session, key, times, result.written);
 }

@@ -58,7 +58,8 @@
  *   again), ZADD (or ZREM), PEXPIREAT when the store's expiry moved; for a
  *   new entry ZADD P{T}sessions; for a newly bound user SADD (+ SREM from the
  *   previous user's); write and touch: SET record EX / EXPIRE record, then
- *   leave, and HINCRBY ver
+ *   leave (write: once for each request of a group of commits), and
+ *   HINCRBY ver
  * - claim: HMGET, HGETALL, then only if due, unclaimed and idle: HSET claimed
  *   1 claimer <token>, ZREM; HGET claimer when already claimed (a retry), ZREM (the claimed hash is a tombstone: requests no longer use the
  *   session); ZREM alone when the hash is gone (a stale member)
@@ -81,7 +82,8 @@
  *
  * A read costs one script before its response (`load`, or `enter` sent in the
  * same tick as the store's GET) and one after it (`leave`); a write one
- * before it (`write`, with the leave) when the records are colocated.
+ * before it (`write`, with the leave) when the records are colocated, shared
+ * by the writes of one session grouped in one commit turn.
  */
 import { systemClock, type Clock } from '../../clock';
 import { Instruments, timed } from '../../instruments';

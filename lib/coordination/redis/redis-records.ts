@@ -18,7 +18,8 @@ export interface RecordScripts {
  * connect-redis's records reached by the Redis coordinator itself
  * (docs/architecture.md, "Colocated records"): read with `enter` in one
  * script, written (JSON, `EX` the record's TTL, as connect-redis writes them)
- * with `leave` in one script, an optimistic version guarding merges.
+ * with the `leave` of every request of a group of commits in one script, an
+ * optimistic version guarding merges.
  */
 export class RedisRecords implements ColocatedRecords {
   constructor(private readonly scripts: RecordScripts) {}
@@ -30,12 +31,13 @@ export class RedisRecords implements ColocatedRecords {
     return { record: parse(reply[0]), entry: toAccessEntry(reply[1]) };
   }
 
-  async write(key: string, record: StoredRecord, ttlSeconds: number, version: number | undefined, update: LeaveUpdate): Promise<RecordWrite> {
+  async write(key: string, record: StoredRecord, ttlSeconds: number, version: number | undefined, updates: LeaveUpdate[]): Promise<RecordWrite> {
     const { scripts } = this;
-    const keys = [...scripts.args.leaveKeys(key, update), scripts.recordKey(key)];
-    const args = [...scripts.args.leaveArgs(key, update), JSON.stringify(record), String(ttlSeconds), version === undefined ? '' : String(version)];
-    const reply = (await scripts.run('write', keys, args)) as [string, unknown?];
-    return reply[0] === 'written' ? { written: true, lastOfKilled: Number(reply[1]) === 2 } : { written: false };
+    const keys = [...updates.flatMap((update) => scripts.args.leaveKeys(key, update)), scripts.recordKey(key)];
+    const args = [...updates.flatMap((update) => scripts.args.leaveArgs(key, update)), JSON.stringify(record), String(ttlSeconds), version === undefined ? '' : String(version)];
+    const reply = (await scripts.run('write', keys, args)) as [string, number?, ...number[]];
+    if (reply[0] !== 'written') return { written: false };
+    return { written: true, version: Number(reply[1]), lastOfKilled: reply.slice(2).map((left) => Number(left) === 2) };
   }
 
   async touch(key: string, ttlSeconds: number, update: LeaveUpdate): Promise<boolean> {

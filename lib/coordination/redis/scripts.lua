@@ -52,34 +52,34 @@ local function enterEntry(key, now, strict, token, lease)
   return before
 end
 
--- A request stops using the session. KEYS[1..4]: entry, expiry index, session index, the user's
--- set. ARGV[1..10]: now, timeout ms ('' keep, '-1' never), store expiry ms ('' none), entered
--- ('1'/'0'), the request's start, the member (session key), principal ('' none), principal
--- prefix, top-level ('1'/'0'), the request's token. Answers 2 to the last request of a killed
+-- A request stops using the session. K[1..4] (a script's KEYS, or part of them): entry, expiry
+-- index, session index, the user's set. A[1..10] (its ARGV, or part): now, timeout ms ('' keep,
+-- '-1' never), store expiry ms ('' none), entered ('1'/'0'), the request's start, the member
+-- (session key), principal ('' none), principal prefix, top-level ('1'/'0'), the request's token. Answers 2 to the last request of a killed
 -- session (it destroys it), else 0 or 1.
-local function leaveEntry()
-  local now, timeout, store, entered, accessed, member = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
-  local principal, principals, toplevel, mine = ARGV[7], ARGV[8], ARGV[9], 'r:' .. ARGV[10]
-  local e = redis.call('HMGET', KEYS[1], 'accessed', 'claimed', 'store', 'killed', 'principal')
+local function leaveEntry(K, A)
+  local now, timeout, store, entered, accessed, member = A[1], A[2], A[3], A[4], A[5], A[6]
+  local principal, principals, toplevel, mine = A[7], A[8], A[9], 'r:' .. A[10]
+  local e = redis.call('HMGET', K[1], 'accessed', 'claimed', 'store', 'killed', 'principal')
   local had = false
   if not e[1] then
     if entered == '1' then return 0 end
     e = { accessed, false, false, false, false }
-    redis.call('HSET', KEYS[1], 'accessed', accessed, 'deadline', -1)
-    if toplevel == '1' then redis.call('ZADD', KEYS[3], 0, member) end
+    redis.call('HSET', K[1], 'accessed', accessed, 'deadline', -1)
+    if toplevel == '1' then redis.call('ZADD', K[3], 0, member) end
   else
-    had = redis.call('HDEL', KEYS[1], mine) == 1
+    had = redis.call('HDEL', K[1], mine) == 1
     if entered == '1' and not had then return 0 end
   end
   if e[2] == '1' then
     -- Claimed: only the requests of a killed session still count down; the last one destroys it.
-    if e[4] == '1' and had and activeCount(KEYS[1], now, true) == 0 then return 2 end
+    if e[4] == '1' and had and activeCount(K[1], now, true) == 0 then return 2 end
     return 0
   end
   local fields = {}
   if entered == '0' then table.insert(fields, 'accessed'); table.insert(fields, accessed) end
   if store == '' then
-    if e[3] then redis.call('HDEL', KEYS[1], 'store') end
+    if e[3] then redis.call('HDEL', K[1], 'store') end
   elseif store ~= e[3] then
     table.insert(fields, 'store'); table.insert(fields, store)
   end
@@ -87,33 +87,33 @@ local function leaveEntry()
   -- session keeps its deadline as `next`, for whichever leave makes the session idle — even one
   -- that knows no timeout (a request left in the background after a failed call) — and for the
   -- claim, should the others' leases run out instead (docs/architecture.md, "Redis Cluster and Sentinel").
-  local idle = activeCount(KEYS[1], now, true) == 0
+  local idle = activeCount(K[1], now, true) == 0
   local deadline = nil
   if timeout == '-1' then deadline = -1 elseif timeout ~= '' then deadline = tonumber(now) + tonumber(timeout) end
   if deadline ~= nil and not idle then
     table.insert(fields, 'next'); table.insert(fields, deadline)
   elseif idle then
-    local pending = redis.call('HGET', KEYS[1], 'next')
+    local pending = redis.call('HGET', K[1], 'next')
     if pending then
-      redis.call('HDEL', KEYS[1], 'next')
+      redis.call('HDEL', K[1], 'next')
       if deadline == nil then deadline = tonumber(pending) end
     end
   end
   if deadline ~= nil and idle then
     table.insert(fields, 'deadline'); table.insert(fields, deadline)
-    if deadline < 0 then redis.call('ZREM', KEYS[2], member) else redis.call('ZADD', KEYS[2], deadline, member) end
+    if deadline < 0 then redis.call('ZREM', K[2], member) else redis.call('ZADD', K[2], deadline, member) end
   end
   if principal ~= '' and principal ~= e[5] then
     table.insert(fields, 'principal'); table.insert(fields, principal)
     if e[5] then redis.call('SREM', principals .. e[5], member) end
-    redis.call('SADD', KEYS[4], member)
+    redis.call('SADD', K[4], member)
   end
-  if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
-  if store ~= '' and store ~= e[3] then redis.call('PEXPIREAT', KEYS[1], store) end
+  if #fields > 0 then redis.call('HSET', K[1], unpack(fields)) end
+  if store ~= '' and store ~= e[3] then redis.call('PEXPIREAT', K[1], store) end
   if principal ~= '' and store ~= '' and (store ~= e[3] or principal ~= e[5]) then
     -- The user's set lives as long as the longest-lived of its sessions.
-    local ttl = redis.call('PTTL', KEYS[4])
-    if ttl < 0 or tonumber(now) + ttl < tonumber(store) then redis.call('PEXPIREAT', KEYS[4], store) end
+    local ttl = redis.call('PTTL', K[4])
+    if ttl < 0 or tonumber(now) + ttl < tonumber(store) then redis.call('PEXPIREAT', K[4], store) end
   end
   return 1
 end
@@ -134,32 +134,37 @@ return { redis.call('GET', KEYS[2]), enterEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[
 
 --- leave
 -- @include lib
-return leaveEntry()
+return leaveEntry(KEYS, ARGV)
 
 --- write
--- Writes the session's record in the store's key (JSON, EX ttl) and leaves, in one step. KEYS:
--- as `leave`, then the record. ARGV: as `leave`, then the record's JSON, its TTL in seconds, and
--- the version it was merged onto ('' when it is written whole: a new or renamed session). A
--- record merged onto another version than the entry's now, or onto a session claimed (killed,
--- expiring) or gone meanwhile, is not written: { 'conflict' } (the caller reads it again).
--- Answers { 'written', leave's answer }.
+-- Writes the session's record in the store's key (JSON, EX ttl) and leaves for each request of a
+-- group of commits (docs/architecture.md, "Commit"), in one step. KEYS: as `leave`, once per
+-- request, then the record. ARGV: as `leave`, once per request, then the record's JSON, its TTL
+-- in seconds, and the version it was merged onto ('' when it is written whole: a new or renamed
+-- session). A record merged onto another version than the entry's now, or onto a session claimed
+-- (killed, expiring) or gone meanwhile, is not written: { 'conflict' } (the caller reads it
+-- again). Answers { 'written', the entry's version now, each request's leave answer... }.
 -- @include lib
-local expected = ARGV[13]
+local n = (#KEYS - 1) / 4
+local expected = ARGV[10 * n + 3]
 if expected ~= '' then
   local e = redis.call('HMGET', KEYS[1], 'ver', 'claimed')
   if e[2] == '1' or tonumber(e[1] or '0') ~= tonumber(expected) then return { 'conflict' } end
 end
-redis.call('SET', KEYS[5], ARGV[11], 'EX', ARGV[12])
-local left = leaveEntry()
-if redis.call('EXISTS', KEYS[1]) == 1 then redis.call('HINCRBY', KEYS[1], 'ver', 1) end
-return { 'written', left }
+redis.call('SET', KEYS[4 * n + 1], ARGV[10 * n + 1], 'EX', ARGV[10 * n + 2])
+local answer = { 'written', 0 }
+for i = 0, n - 1 do
+  answer[i + 3] = leaveEntry({ KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4] }, { unpack(ARGV, 10 * i + 1, 10 * i + 10) })
+end
+if redis.call('EXISTS', KEYS[1]) == 1 then answer[2] = redis.call('HINCRBY', KEYS[1], 'ver', 1) end
+return answer
 
 --- touch
 -- Extends the TTL of the session's record (EXPIRE) and leaves, in one step. KEYS: as `leave`,
 -- then the record. ARGV: as `leave`, then the TTL in seconds. Answers leave's answer.
 -- @include lib
 redis.call('EXPIRE', KEYS[5], ARGV[11])
-return leaveEntry()
+return leaveEntry(KEYS, ARGV)
 
 --- read
 -- The record in the store's key and the entry's version, to merge onto again after a conflict.
