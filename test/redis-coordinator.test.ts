@@ -31,9 +31,9 @@ import { uniquePrefix } from './support/services';
 
 /** Idle timeout of the suite's sessions, seconds. */
 const TIMEOUT = 60;
-/** Reaper interval, seconds (explicit, so the store grace is known: max(timeout, 2 × interval)). */
+/** Reaper interval, seconds (explicit, so the store grace is known: max(timeout, 4 × interval)). */
 const REAPER_INTERVAL = 60;
-const GRACE_MS = Math.max(TIMEOUT, 2 * REAPER_INTERVAL) * 1000;
+const GRACE_MS = Math.max(TIMEOUT, 4 * REAPER_INTERVAL) * 1000;
 
 /** One "process": its own redis connection, store, coordinator, manager and app. */
 interface Node {
