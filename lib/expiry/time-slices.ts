@@ -12,9 +12,17 @@ const SLICE_MS = 5;
 export class TimeSlices {
   private sliceStart = performance.now();
 
+  /**
+   * @param sliceMs the longest run between two turns of the loop, ms. A V8
+   * collection that falls inside a slice adds to it, so work that makes
+   * much garbage or many lasting objects (a snapshot) runs in shorter
+   * slices (docs/architecture.md, "Persistence").
+   */
+  constructor(private readonly sliceMs = SLICE_MS) {}
+
   /** Resolves at once within a slice; after one, on the next turn of the event loop. */
   async yieldIfDue(): Promise<void> {
-    if (performance.now() - this.sliceStart < SLICE_MS) return;
+    if (performance.now() - this.sliceStart < this.sliceMs) return;
     await new Promise<void>((resolve) => setImmediate(resolve));
     this.sliceStart = performance.now();
   }

@@ -31,6 +31,15 @@ export const VERSION = 1;
 /** The length of the last line in bytes: `["end","` + 64 hex digits + `"]` + newline. */
 export const TRAILER_BYTES = 8 + 64 + 2 + 1;
 
+/**
+ * The longest run of the writer and the reader between two turns of the
+ * event loop, ms: shorter than other long work's 5 ms, because a V8
+ * collection falls inside a slice every few slices (a read makes a million
+ * lasting objects, each copied by the young-generation collector) and adds
+ * to it (docs/architecture.md, "Persistence").
+ */
+export const SLICE_MS = 2;
+
 /** A file that is not a snapshot this version can read: foreign, cut short or changed. */
 export class UnreadableSnapshotError extends Error {}
 

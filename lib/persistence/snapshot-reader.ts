@@ -4,7 +4,7 @@ import { StringDecoder } from 'node:string_decoder';
 import type { SavedEntry } from '../coordination/local/local-coordinator';
 import { TimeSlices } from '../expiry/time-slices';
 import { expiresAtOf, withExpiresAt } from '../storage/memory-record';
-import { checkHeader, digestOf, readLine, TRAILER_BYTES, UnreadableSnapshotError, type SnapshotLine } from './snapshot-format';
+import { checkHeader, digestOf, readLine, SLICE_MS, TRAILER_BYTES, UnreadableSnapshotError, type SnapshotLine } from './snapshot-format';
 import type { SnapshotParts } from './snapshot-writer';
 
 /** What a snapshot is read into, and when. */
@@ -69,7 +69,7 @@ async function digestUpTo(file: FileHandle, end: number): Promise<string> {
 /** The lines before the trailer, restored; on a malformed line, what was restored is taken back. */
 async function restoreLines(file: FileHandle, end: number, target: SnapshotTarget): Promise<LoadedSnapshot> {
   const restored = new KeyList();
-  const slices = new TimeSlices();
+  const slices = new TimeSlices(SLICE_MS);
   const decoder = new StringDecoder('utf8');
   let rest = '';
   let header = true;

@@ -4,7 +4,7 @@ import { dirname } from 'node:path';
 import type { LocalCoordinator } from '../coordination/local/local-coordinator';
 import { TimeSlices } from '../expiry/time-slices';
 import type { MemoryStore } from '../storage/memory-store';
-import { entryLine, headerLine, recordLine, trailerLine } from './snapshot-format';
+import { entryLine, headerLine, recordLine, SLICE_MS, trailerLine } from './snapshot-format';
 
 /** What a snapshot is taken of: the in-process parts of a manager (at least one). */
 export interface SnapshotParts {
@@ -61,7 +61,7 @@ export async function writeSnapshot(path: string, parts: SnapshotParts, writtenA
 /** The header, every line, the trailer with the digest of all before it. */
 async function writeLines(file: FileHandle, { store, coordinator }: SnapshotParts, writtenAt: number): Promise<WrittenSnapshot> {
   const digest = createHash('sha256');
-  const slices = new TimeSlices();
+  const slices = new TimeSlices(SLICE_MS);
   let pending: string[] = [headerLine(writtenAt)];
   let pendingChars = pending[0].length;
   let bytes = 0;
