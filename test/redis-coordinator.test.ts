@@ -323,6 +323,34 @@ describeTopologies('redisCoordinator', (topology) => {
       expect(await b.claim('lost', clock.now(), false)).toMatchObject({ active: 0 });
     });
 
+    it('counts the requests using a session from its kept count, and field by field on an entry written without it', async () => {
+      const [a, b] = pair();
+      await createEntry(a, 'counted');
+      const key = layout().entry('counted');
+      const leave = (request: string) =>
+        a.leave('counted', { now: clock.now(), timeoutMs: TIMEOUT * 1000, storeExpires: null, entered: true, lastAccessedTime: clock.now(), request });
+      for (const token of ['r1', 'r2', 'r3']) await a.enter('counted', clock.now(), false, token);
+      await a.enter('counted', clock.now(), false, 'r3'); // the same request again (a retried call): once
+      expect(await b.inspect('counted')).toMatchObject({ active: 3 });
+      expect(await clients[0].hGet(key, 'rn')).toBe('3');
+      await leave('r2');
+      await leave('r2'); // twice: once
+      expect(await b.inspect('counted')).toMatchObject({ active: 2 });
+      // An entry as written before the count was kept: counted field by field, the count set again.
+      await clients[0].hDel(key, ['rn', 'rmin']);
+      expect(await b.inspect('counted')).toMatchObject({ active: 2 });
+      expect(await clients[0].hGet(key, 'rn')).toBe('2');
+      // Leases that run out are not counted, and the leaves that prune them keep the count right.
+      clock.advance(a.leaseMs / 2);
+      await a.enter('counted', clock.now(), false, 'r4');
+      clock.advance(a.leaseMs / 2 + 1);
+      expect(await b.inspect('counted')).toMatchObject({ active: 1 });
+      await leave('r4');
+      expect(await b.inspect('counted')).toMatchObject({ active: 0 });
+      expect(await clients[0].hGet(key, 'rn')).toBe('0');
+      expect((await clients[0].hKeys(key)).filter((field) => field.startsWith('r:'))).toEqual([]);
+    });
+
     it('renews the leases of the requests running here for a third of a lease or longer, and only those', async () => {
       const [a] = pair();
       const running = new RunningRequests();
@@ -442,10 +470,11 @@ describeTopologies('redisCoordinator', (topology) => {
       // Colocated with connect-redis on the same client: `ver` counts the writes of its record.
       // Not on a cluster, where the record's key has no hash tag (connect-redis runs its own commands).
       const colocated = topology !== 'cluster';
-      expect(Object.keys(entry).sort()).toEqual(['accessed', 'deadline', 'store', ...(colocated ? ['ver'] : [])]);
+      expect(Object.keys(entry).sort()).toEqual(['accessed', 'deadline', 'rn', 'store', ...(colocated ? ['ver'] : [])]);
       expect(entry).toEqual({
         accessed: String(t0),
         deadline: String(t0 + TIMEOUT * 1000),
+        rn: '0',
         store: String(t0 + TIMEOUT * 1000 + GRACE_MS),
         ...(colocated ? { ver: '1' } : {}),
       });

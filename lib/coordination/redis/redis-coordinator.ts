@@ -18,7 +18,9 @@
  *   through the colocated scripts), and `r:<token>` for each request using it
  *   now: when that request's lease runs out (ms; `leaseMs` after its enter or
  *   its last renewal). A field whose lease ran out no longer counts: its leave
- *   was lost (docs/architecture.md, "Faults"). `next` (ms, `-1` never): the
+ *   was lost (docs/architecture.md, "Faults"). `rn` (how many `r:` fields)
+ *   and `rmin` (no lease of theirs runs out before it, ms): the count of
+ *   requests read without reading every field. `next` (ms, `-1` never): the
  *   deadline a request left while others still used the session, applied
  *   by the leave that makes it idle (even one without a timeout: a request
  *   left in the background) or by a claim once the others' leases ran out. Expires by itself at `store` (PEXPIREAT), so
