@@ -127,6 +127,7 @@ describeRedis('redisCoordinator with the reaper', () => {
         expect(await n.client.hGetAll(keys.entry(id!))).toEqual({
           accessed: String(createdAt),
           deadline: String(createdAt + 60_000),
+          rn: '0', // no request uses it now (docs/architecture.md, "Faults")
           store: String(createdAt + 300_000),
           ver: '1',
         });
