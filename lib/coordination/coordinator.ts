@@ -133,13 +133,9 @@ export interface SessionClaims {
    * the entry as it was for exactly one caller across every process, else
    * `undefined`. `now = Infinity` claims whatever the deadline (a cascade from
    * a destroyed parent).
-   *
-   * `claimer` names the caller (a token of its own, unique to this attempt
-   * at destroying the session). A session claimed — and not killed — under a
-   * token is claimed again for the same token until it is removed, whatever
-   * its deadline: a caller whose answer was lost (the claim may have run)
-   * retries with the same token and learns that it won (docs/architecture.md,
-   * "Lost answers").
+   * A session claimed (not killed) under a `claimer` token is claimed again
+   * for that token until removed, whatever its deadline: a caller whose
+   * answer was lost retries with it (docs/architecture.md, "Lost answers").
    */
   claim(key: string, now: number, entered: boolean, claimer?: string): Promise<AccessEntry | undefined>;
 }

@@ -122,8 +122,7 @@ export class SessionManager extends ManagerEvents {
       locks: createSerialLocks(coordinator),
       running: new RunningRequests(),
       principal: this.options.principal as SessionRuntime['principal'],
-      // At least four intervals: touches are coalesced while half the grace remains (docs/architecture.md, "Records").
-      graceMs: (timeoutMs) => Math.max(timeoutMs, 4 * reaperMs),
+      graceMs: (timeoutMs) => Math.max(timeoutMs, 4 * reaperMs), // docs/architecture.md, "Records"
       track,
       newId: sessionIdMaker(this.options.genid),
       cookieMaxAgeMs: usesCookie(this.options) ? this.options.cookieMaxAgeMs : undefined,

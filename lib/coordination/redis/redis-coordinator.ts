@@ -12,15 +12,14 @@
  * - `P{T}s:K` hash — `accessed` (start of the last request, ms), `deadline`
  *   (idle deadline, ms; `-1` never), `store` (when the store's copy expires,
  *   ms; absent when unknown), `claimed` (`1` once claimed for destruction),
- *   `claimer` (the token the claim was made with, so that its caller can
- *   retry a claim whose answer was lost), `killed` (`1` once killed by an administrator; also claimed), `principal`
+ *   `claimer` (its token: a retry after a lost answer), `killed` (`1` once
+ *   killed by an administrator; also claimed), `principal`
  *   (the user it is bound to), `ver` (how many times its record was written
  *   through the colocated scripts), and `r:<token>` for each request using it
  *   now: when that request's lease runs out (ms; `leaseMs` after its enter or
  *   its last renewal). A field whose lease ran out no longer counts: its leave
- *   was lost (docs/architecture.md, "Faults"). `rn` (how many `r:` fields)
- *   and `rmin` (no lease of theirs runs out before it, ms): the count of
- *   requests read without reading every field. `next` (ms, `-1` never): the
+ *   was lost (docs/architecture.md, "Faults"). `rn`, `rmin`: how many `r:`
+ *   fields, and no lease of theirs runs out before (ms). `next` (ms, `-1` never): the
  *   deadline a request left while others still used the session, applied
  *   by the leave that makes it idle (even one without a timeout: a request
  *   left in the background) or by a claim once the others' leases ran out. Expires by itself at `store` (PEXPIREAT), so
