@@ -1,6 +1,7 @@
 /** The benchmark configurations: one server process each. */
 export const CONFIGS = [
   'express',
+  'floor',
   'express-session+memory',
   'esm+memory',
   'express-session+redis',
@@ -45,6 +46,7 @@ export function variantArgs(variant: ServerVariant): string[] {
 /** What each configuration is, for the tables. */
 export const DESCRIPTIONS: Record<ConfigName, string> = {
   express: 'bare Express 5, no sessions',
+  floor: 'bare Express 5 + the least a signed-cookie session middleware does (a Map, no expiry)',
   'express-session+memory': 'express-session 1.19 + its MemoryStore',
   'esm+memory': 'this library, default in-process MemoryStore and coordinator',
   'express-session+redis': 'express-session 1.19 + connect-redis 9',

@@ -8,6 +8,8 @@
  * concurrency.ts's "one"); `--serial-access=on` runs this library with
  * `serialAccess: true`. The .cpuprofile is kept (path printed) for Chrome DevTools.
  * BENCH_NO_COMPILE=1 profiles benchmarks/.build as it is, e.g. after an experiment edited it.
+ * PROFILE_V8='--no-turbo-inlining' (V8 flags, space-separated) is passed to the server: without
+ * inlining, time is charged to the function that spent it rather than to its caller.
  */
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -40,7 +42,7 @@ async function main(): Promise<void> {
   let redis: RedisServer | undefined;
   if (usesRedis(config)) redis = await startRedisServer(findOnPath('redis-server') ?? 'redis-server');
   const dir = mkdtempSync(join(tmpdir(), 'esm-profile-'));
-  const server = await startServer(config, { redisUrl: redis?.url, execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`], args: variantArgs({ serialAccess }) });
+  const server = await startServer(config, { redisUrl: redis?.url, execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`, ...(process.env.PROFILE_V8 ? process.env.PROFILE_V8.split(' ') : [])], args: variantArgs({ serialAccess }) });
   try {
     const cookies = await createSessions(server, connections);
     const sent = oneSession ? [cookies[0]] : cookies;

@@ -17,7 +17,10 @@
  *   POST /new        creates a session with `user` and stores it (the load
  *                    sends no cookie: a new session per request): 204
  */
+import { randomBytes } from 'node:crypto';
 import express, { type Express } from 'express';
+import { parse as parseCookie, serialize as serializeCookie } from 'cookie';
+import { sign, unsign } from 'cookie-signature';
 import session from 'express-session';
 import { RedisStore } from 'connect-redis';
 import { createClient } from 'redis';
@@ -69,6 +72,8 @@ async function build(config: ConfigName, variant: ServerVariant): Promise<Expres
     app.post('/new', (_req, res) => void res.sendStatus(204));
     return app;
   }
+
+  if (config === 'floor') return floor(app, nextOwn);
 
   if (config.startsWith('express-session')) {
     const store = redis ? new RedisStore({ client: redis, prefix: `sess:${config}:` }) : new session.MemoryStore();
@@ -142,6 +147,69 @@ async function build(config: ConfigName, variant: ServerVariant): Promise<Expres
   });
   app.post('/new', (req, res) => {
     req.httpSession.setAttribute('user', USER);
+    res.sendStatus(204);
+  });
+  return app;
+}
+
+/**
+ * The floor: the least any session middleware keyed by a signed cookie does
+ * per request, in process — one `app.use` layer that reads the cookie,
+ * verifies its signature (remembering verified values, as this library
+ * does), finds the session in a Map and, for a new session, draws an id,
+ * stores it and sends the signed cookie. No expiry, no commit, no copy: what
+ * is left between this and bare Express is what no middleware can save.
+ */
+function floor(app: Express, nextOwn: () => { name: `a${number}`; value: number }): Express {
+  type Data = Record<string, unknown>;
+  const sessions = new Map<string, Data>();
+  const verified = new Map<string, string>();
+  const own = (req: express.Request): Data | undefined => (req as { floorSession?: Data }).floorSession;
+  app.use((req, _res, next) => {
+    const raw = req.headers.cookie ? parseCookie(req.headers.cookie).sid : undefined;
+    let id = raw === undefined ? undefined : verified.get(raw);
+    if (raw !== undefined && id === undefined && raw.startsWith('s:')) {
+      const unsigned = unsign(raw.slice(2), SECRET);
+      if (unsigned !== false) verified.set(raw, (id = unsigned));
+    }
+    const data = id === undefined ? undefined : sessions.get(id);
+    (req as { floorSession?: Data }).floorSession = data;
+    next();
+  });
+  const start = (res: express.Response, fresh: Data): void => {
+    const id = randomBytes(24).toString('base64url');
+    sessions.set(id, fresh);
+    res.setHeader('Set-Cookie', serializeCookie('sid', `s:${sign(id, SECRET)}`, { path: '/', httpOnly: true }));
+  };
+  app.post('/setup', (_req, res) => {
+    start(res, { user: USER, count: 0 });
+    res.sendStatus(204);
+  });
+  const read = (req: express.Request, res: express.Response) => {
+    const user = own(req)?.user as typeof USER | undefined;
+    if (!user) return void res.status(410).json({ user: null });
+    res.json({ user: user.name });
+  };
+  app.get('/read', read);
+  app.get('/slow-read', async (req, res) => {
+    await pause(SLOW_READ_MS);
+    read(req, res);
+  });
+  app.post('/write', (req, res) => {
+    const data = own(req);
+    if (!data) return void res.status(410).json({ count: null });
+    data.count = ((data.count as number) ?? 0) + 1;
+    res.json({ count: data.count });
+  });
+  app.post('/write-own', (req, res) => {
+    const data = own(req);
+    if (!data) return void res.status(410).json({ set: null });
+    const { name, value } = nextOwn();
+    data[name] = value;
+    res.json({ set: name });
+  });
+  app.post('/new', (_req, res) => {
+    start(res, { user: USER });
     res.sendStatus(204);
   });
   return app;
