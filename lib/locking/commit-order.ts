@@ -85,6 +85,11 @@ export class CommitOrder {
     return outcome.then((results) => results[0] as R);
   }
 
+  /** No commit of `key` is queued or running in this process. */
+  idle(key: string): boolean {
+    return !this.tails.has(key);
+  }
+
   private enqueue<T>(key: string, work: () => Promise<T>): Promise<T> {
     const previous = this.tails.get(key);
     const turn = previous ? previous.then(noop, noop).then(() => this.exclusive(key, work)) : this.exclusive(key, work);

@@ -130,7 +130,7 @@ function startingPoint(members: Member[], carried: Written | undefined, now: num
  * (none: the first member's whole session), written now until the latest
  * expiry any member asks.
  */
-function applied(base: LoadedRecord | undefined, members: Member[], times: WriteTimes): StoredRecord {
+export function applied(base: LoadedRecord | undefined, members: Pick<Member, 'session' | 'times'>[], times: WriteTimes): StoredRecord {
   const at = (own: WriteTimes): WriteTimes => ({ start: own.start, now: times.now, storeExpires: times.storeExpires });
   const [first] = members;
   const from = base ?? readRecord(wholeRecord(first.session, at(first.times)), first.session.app, times.now);

@@ -38,17 +38,23 @@ export function createMiddleware(runtime: SessionRuntime, app: AppContext): Requ
       next();
       return;
     }
-    context.load(decoded).then(
-      () => {
-        if (context.clientGone) return; // nobody is waiting for an answer
-        managed.httpSession = context.session;
-        next();
-      },
-      (error: unknown) => {
-        if (runtime.instruments.active) runtime.instruments.rejected(statusOf(error));
-        if (!context.clientGone) next(error);
-      },
-    );
+    let loading: Promise<void> | undefined;
+    try {
+      loading = context.load(decoded);
+    } catch (error) {
+      loadFailed(context, next, error);
+      return;
+    }
+    if (!loading) {
+      managed.httpSession = context.session; // loaded at once (in process)
+      next();
+      return;
+    }
+    loading.then(() => {
+      if (context.clientGone) return; // nobody is waiting for an answer
+      managed.httpSession = context.session;
+      next();
+    }, (error: unknown) => loadFailed(context, next, error));
   };
 }
 
@@ -81,6 +87,13 @@ export function createDisconnect(runtime: SessionRuntime, redirect?: string): Re
     if (redirect === undefined) res.status(204).end();
     else res.redirect(303, redirect);
   };
+}
+
+/** A load that failed: the error goes to Express's error handlers, unless the client left. */
+function loadFailed(context: RequestContext, next: NextFunction, error: unknown): void {
+  const { instruments } = context.runtime;
+  if (instruments.active) instruments.rejected(statusOf(error));
+  if (!context.clientGone) next(error);
 }
 
 /** The HTTP status an error of the request path answers with (500 for one without). */

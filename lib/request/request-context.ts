@@ -10,6 +10,7 @@ import { sessionKey } from '../storage/session-key';
 import type { DecodedId } from '../tracking/session-id-codec';
 import { leaveLater, nextToken } from './coordinator-standing';
 import { ResponseHooks } from './response-hooks';
+import { commitAtOnce } from './commit-at-once';
 import { commitRequest, leaveAfterResponse, type PendingLeave } from './session-commit';
 import { saveSession } from './session-save';
 import { loadSession } from './session-loader';
@@ -27,8 +28,8 @@ const QUIET_SIGNAL = new AbortController().signal;
 export class RequestContext implements SessionHost, RunningRequest {
   /** Start of the request, ms. */
   readonly start: number;
-  /** The session of `req.httpSession`. */
-  session: ServletSession;
+  /** Behind `session`; a pending one is made on first use (most requests load theirs). */
+  private current: ServletSession | undefined;
   /** The id the client sent (inside a valid signature), or `null`. */
   requestedId: string | null = null;
   /** The session that the requested id named, when it was live at the start. */
@@ -73,9 +74,17 @@ export class RequestContext implements SessionHost, RunningRequest {
   ) {
     this.start = runtime.clock.now();
     this.leaseFrom = this.start;
-    this.session = this.pendingSession();
     this.slot = new SerialSlot(runtime.locks, appContext.serialAccess, runtime.instruments);
     this.hooks = new ResponseHooks(this);
+  }
+
+  /** The session of `req.httpSession`: the loaded one, else a pending one. */
+  get session(): ServletSession {
+    return (this.current ??= this.pendingSession());
+  }
+
+  set session(session: ServletSession) {
+    this.current = session;
   }
 
   get events(): SessionRuntime['events'] {
@@ -94,24 +103,39 @@ export class RequestContext implements SessionHost, RunningRequest {
   /**
    * Loads the session the client named. A missing, or (with strictExpiry)
    * expired, session leaves the pending one in place. A client that leaves
-   * meanwhile stops the wait and holds nothing.
+   * meanwhile stops the wait and holds nothing. `undefined`: loaded at once
+   * (in process, docs/architecture.md "The request path").
    */
-  async load(decoded: DecodedId): Promise<void> {
+  load(decoded: DecodedId): Promise<void> | undefined {
     this.requestedId = decoded.id;
     this.staleSignature = decoded.stale;
     const key = sessionKey(this.appContext.name, decoded.id);
     this.hooks.watchClient(() => this.slot.give());
     // 0. Serial access: wait for the requests of this session ahead of this one.
-    if (this.appContext.serialAccess) await this.slot.take(key, this.hooks.goneSignal);
+    if (this.appContext.serialAccess) return this.slot.take(key, this.hooks.goneSignal).then(() => this.loadTaken(key, decoded));
+    return this.loadTaken(key, decoded);
+  }
+
+  private loadTaken(key: string, decoded: DecodedId): Promise<void> | undefined {
     // Reachable by a kill from before it enters the coordinator: no kill falls between the two.
     this.runningKey = key;
     this.runtime.running.add(key, this);
+    let loading: Promise<void> | undefined;
     try {
-      await loadSession(this, key, decoded);
-    } finally {
-      if (!this.hooks.endHooked) this.finishUse(); // no session to protect: nothing will commit
-      else if (this.hooks.clientGone) this.hooks.commitAfterAbort(); // it left while the session loaded: finish at once
+      loading = loadSession(this, key, decoded);
+    } catch (error) {
+      this.afterLoad();
+      throw error;
     }
+    if (!loading) return this.afterLoad();
+    return loading.finally(() => this.afterLoad());
+  }
+
+  /** After the load: a request with no session to protect stops using it; one whose client left finishes at once. */
+  private afterLoad(): undefined {
+    if (!this.hooks.endHooked) this.finishUse(); // nothing will commit
+    else if (this.hooks.clientGone) this.hooks.commitAfterAbort();
+    return undefined;
   }
 
   /**
@@ -129,6 +153,18 @@ export class RequestContext implements SessionHost, RunningRequest {
     return this.commitWork;
   }
 
+  /** Commits at once when there is nothing to store (see `commitAtOnce`); `false`: `commit()` must run. */
+  commitNow(): boolean {
+    if (this.commitWork || !commitAtOnce(this, this.leaves)) return false;
+    this.commitWork = DONE;
+    return true;
+  }
+
+  /** Sessions were replaced or retired in this request (their records must be dealt with). */
+  get replacedAny(): boolean {
+    return this.retired !== undefined;
+  }
+
   /**
    * After the response (or a client gone): the request leaves its sessions
    * (the idle clock restarts; a killed one is destroyed by its last request)
@@ -137,8 +173,9 @@ export class RequestContext implements SessionHost, RunningRequest {
   finish(): void {
     if (this.finished) return;
     this.finished = true;
-    const work = leaveAfterResponse(this, this.leaves).finally(() => this.finishUse());
-    this.runtime.track(work);
+    const leaving = leaveAfterResponse(this, this.leaves);
+    if (leaving) this.runtime.track(leaving.finally(() => this.finishUse()));
+    else this.finishUse();
   }
 
   /** Leaves `key` after the request, retried while the coordinator fails (docs/architecture.md, "Faults"). */

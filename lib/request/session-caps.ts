@@ -124,6 +124,11 @@ async function admitUser(context: RequestContext, user: string, key: string): Pr
 /** The login each request admitted (`maxSessionsPerPrincipal`), checked again once it has left. */
 const logins = new WeakMap<RequestContext, { user: string; key: string }>();
 
+/** Whether the request admitted a login that `checkLogin` must check after its leave. */
+export function hasLogin(context: RequestContext): boolean {
+  return logins.has(context);
+}
+
 /**
  * After a login's leave: a login of the same user in another process may
  * have evicted this session between its admission and its write, while the

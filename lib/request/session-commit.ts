@@ -1,10 +1,11 @@
 import createDebug from 'debug';
 import type { LeaveUpdate } from '../coordination/coordinator';
 import type { ServletSession } from '../session/http-session';
+import { LocalCoordinator } from '../coordination/local/local-coordinator';
 import { deleteSession } from '../session/destruction';
 import { sessionKey, subsessionKey } from '../storage/session-key';
 import { decodeKillNote } from '../killing/kill-note';
-import { admitBeforeCommit, checkLogin, renewCount } from './session-caps';
+import { admitBeforeCommit, checkLogin, hasLogin, renewCount } from './session-caps';
 import { mergeInTurn } from './commit-groups';
 import { ttlSeconds, wholeRecord, type WriteTimes } from './record-writing';
 import type { RequestContext } from './request-context';
@@ -58,7 +59,19 @@ export async function commitRequest(context: RequestContext, pending: PendingLea
  * meanwhile destroys it. A leave that fails is retried once, later: leaving
  * twice changes nothing.
  */
-export async function leaveAfterResponse(context: RequestContext, pending: PendingLeave[]): Promise<void> {
+export function leaveAfterResponse(context: RequestContext, pending: PendingLeave[]): Promise<void> | undefined {
+  const { coordinator } = context.runtime;
+  if (!(coordinator instanceof LocalCoordinator) || hasLogin(context)) return leaveInTurn(context, pending);
+  // In process: answered at once; only the last request of a killed session has work left.
+  let destroying: Promise<void>[] | undefined;
+  for (const { key, update } of pending) {
+    if (coordinator.leaveNow(key, update)) (destroying ??= []).push(destroyKilled(context, key, update.now));
+  }
+  if (!destroying) return undefined;
+  return Promise.all(destroying).then(noop, (error: unknown) => debug('destroying a killed session failed: %O', error));
+}
+
+async function leaveInTurn(context: RequestContext, pending: PendingLeave[]): Promise<void> {
   const { coordinator } = context.runtime;
   for (const { key, update } of pending) {
     try {
@@ -109,7 +122,7 @@ async function commitSession(context: RequestContext, session: ServletSession, n
  * less when `maxLifetime` ends the session sooner (docs/architecture.md,
  * "Caps"): the expiry index then holds the earlier of the two deadlines.
  */
-function deadlineMs(maxLifetimeMs: number | null, created: number, now: number, timeoutMs: number | null): number | null {
+export function deadlineMs(maxLifetimeMs: number | null, created: number, now: number, timeoutMs: number | null): number | null {
   if (maxLifetimeMs === null) return timeoutMs;
   const left = Math.max(0, created + maxLifetimeMs - now);
   return timeoutMs === null ? left : Math.min(timeoutMs, left);
@@ -142,6 +155,7 @@ async function write(
   const { records } = runtime;
   const oldKey = state.storedKey;
   const unchanged = { storeExpires: state.storeExpires, left: false };
+  if (nothingToStore(context, session, key, times, timeoutMs)) return unchanged;
   const moved = oldKey !== null && oldKey !== key;
   // 2. (A new session that save() wrote already is written whole again only if it changed since.)
   if ((state.fresh && (!state.saved || state.hasChanges())) || moved) {
@@ -154,14 +168,12 @@ async function write(
     return { storeExpires: times.storeExpires, left: false };
   }
   // 3.
-  const lapsed = state.storeExpires !== null && state.storeExpires <= times.now;
-  if (state.hasChanges() || lapsed) {
+  if (state.hasChanges() || lapsed(state, times)) {
     const merged = await mergeInTurn(context, session, key, times, leave);
     if (merged.lastOfKilled) await destroyKilled(context, key, times.now);
     return merged;
   }
-  // 4.
-  if (!touchDue(context, state.storeExpires, times.storeExpires, timeoutMs)) return unchanged;
+  // 4. (A touch is due: else there was nothing to store.)
   if (records) {
     const lastOfKilled = await records.touch(key, ttlSeconds(times), leave(times.storeExpires));
     return settle(context, key, times, lastOfKilled);
@@ -169,6 +181,18 @@ async function write(
   if (!runtime.store.canTouch) return mergeInTurn(context, session, key, times, leave);
   await runtime.store.touch(key, wholeRecord(session, times));
   return { storeExpires: times.storeExpires, left: false };
+}
+
+/** Whether the store's copy of `session` is up to date and far enough from expiring (no step of `write` is due). */
+export function nothingToStore(context: RequestContext, session: ServletSession, key: string, times: WriteTimes, timeoutMs: number | null): boolean {
+  const { state } = session;
+  if (state.fresh || state.storedKey !== key || lapsed(state, times) || state.hasChanges()) return false;
+  return !touchDue(context, state.storeExpires, times.storeExpires, timeoutMs);
+}
+
+/** The store's TTL of the session ran out while the request ran (a touch of a dropped record does nothing). */
+export function lapsed(state: ServletSession['state'], times: WriteTimes): boolean {
+  return state.storeExpires !== null && state.storeExpires <= times.now;
 }
 
 /** A colocated write left the coordinator too; the last request of a killed session destroys it now. */
@@ -189,7 +213,7 @@ async function destroyKilled(context: RequestContext, key: string, now: number):
 }
 
 /** What the request reports when it stops using `session`. */
-function leaveUpdate(
+export function leaveUpdate(
   context: RequestContext,
   session: ServletSession,
   now: number,
@@ -199,6 +223,8 @@ function leaveUpdate(
 ): LeaveUpdate {
   return { now, timeoutMs, storeExpires, entered, lastAccessedTime: context.start, principal: session.state.principal, request: context.token };
 }
+
+function noop(): void {}
 
 /** Where a session (or a subsession) is stored. */
 export function keyOf(session: ServletSession): string {

@@ -2,6 +2,7 @@ import type { AccessEntry, LeaveUpdate } from '../coordination/coordinator';
 import { UnauthorizedSessionRequestError } from '../errors';
 import type { ServletSession } from '../session/http-session';
 import { SessionState } from '../session/session-state';
+import { LocalCoordinator } from '../coordination/local/local-coordinator';
 import { sessionKey, subsessionKey } from '../storage/session-key';
 import { readRecord, recordExpiry, type LoadedRecord } from '../storage/session-record';
 import type { StoredRecord } from '../storage/store-adapter';
@@ -15,54 +16,92 @@ import type { RequestContext } from './request-context';
  * "The request path"): the record and the coordinator's entry, read
  * together; then whether it may be served (claimed, gone, expired, another
  * user's); then the session and its subsessions. A session that may not be
- * served leaves the request's pending session in place.
+ * served leaves the request's pending session in place. In process (our
+ * MemoryStore and coordinator, one app) both answer at once, and so does the
+ * load in the common case: `undefined` means it is done.
  */
-export async function loadSession(context: RequestContext, key: string, decoded: DecodedId): Promise<void> {
-  const { runtime, start } = context;
-  const { store, coordinator, strictExpiry } = runtime;
+export function loadSession(context: RequestContext, key: string, decoded: DecodedId): Promise<void> | undefined {
+  const { runtime } = context;
+  const memory = runtime.store.local;
+  const coordinator = runtime.coordinator;
+  if (memory && coordinator instanceof LocalCoordinator && !runtime.records && runtime.otherApps(context.appContext.name).length === 0) {
+    const record = memory.peek(key);
+    return admit(context, key, decoded, record, coordinator.enterNow(key, context.start, runtime.strictExpiry, context.token));
+  }
+  return fetchAndAdmit(context, key, decoded);
+}
+
+async function fetchAndAdmit(context: RequestContext, key: string, decoded: DecodedId): Promise<void> {
   // 1. Read the record and enter the coordinator together: one round trip (colocated records: one
   // script). Every call is started before any is awaited; one that fails leaves the others settled.
-  const sharing = runtime.otherApps(context.appContext.name).length > 0 ? heldByOtherApps(context, decoded.id) : undefined;
+  const sharing = context.runtime.otherApps(context.appContext.name).length > 0 ? heldByOtherApps(context, decoded.id) : undefined;
   const { record, entry } = await fetch(context, key).catch((error: unknown) => {
     sharing?.catch(noop);
     throw error;
   });
-  const counted = counts(entry, start, strictExpiry);
   try {
     context.sharedId = sharing ? await sharing : false;
   } catch (error) {
-    if (counted) await coordinator.leave(key, abandonUpdate(context)).catch(noop);
+    if (counts(context, entry)) await context.runtime.coordinator.leave(key, abandonUpdate(context)).catch(noop);
     throw error;
   }
+  await admit(context, key, decoded, record, entry);
+}
+
+/** Steps 2–3b of the load: what the record and the entry read say of the session. */
+function admit(context: RequestContext, key: string, decoded: DecodedId, record: StoredRecord | undefined, entry: AccessEntry | undefined): Promise<void> | undefined {
   // 2. Claimed by the reaper or by another request that found it expired: it is going.
-  if (entry?.claimed) return;
+  if (entry?.claimed) return undefined;
   // 3. No record: the session is gone (or never was); forget any stale entry.
-  if (!record) {
-    if (entry) await coordinator.remove(key);
-    return;
-  }
+  if (!record) return entry ? context.runtime.coordinator.remove(key).then(noop) : undefined;
+  if (entry) return admitRecord(context, key, decoded, record, entry);
   // 3b. A record but no entry: unknown to the coordinator (a migrated record), or destroyed
   // between the two reads above. A destruction deletes the record before the entry, so a
   // second read, made after the coordinator answered, tells them apart.
-  if (!entry && !(await store.get(key))) return;
+  return context.runtime.store.get(key).then((again) => (again ? admitRecord(context, key, decoded, record, entry) : undefined));
+}
+
+/** Steps 4–4b: expired on access, or another user's. */
+function admitRecord(context: RequestContext, key: string, decoded: DecodedId, record: StoredRecord, entry: AccessEntry | undefined): Promise<void> | undefined {
+  const { runtime, start } = context;
   const data = readRecord(record, context.appContext.name, start);
   // 4. Expired on access: enter() did not count this request as a user, so every request that
   // finds it expired claims as a bystander and exactly one destroys it.
-  if (strictExpiry && entry && isExpired(entry, start)) {
-    await destroyExpired(context, key, entry, data);
-    return;
-  }
+  if (runtime.strictExpiry && entry && isExpired(entry, start)) return destroyExpired(context, key, entry, data);
   // 4b. Bound to a user (the principal option): for that user only.
-  if (data.meta.principal !== undefined && runtime.principal) {
-    const user = await userOrLeave(context, key, counted);
-    if (user !== data.meta.principal) {
-      if (counted) await coordinator.leave(key, abandonUpdate(context));
-      context.sharedId = false; // a new session here gets an id of its own
-      if (user !== undefined) throw new UnauthorizedSessionRequestError();
-      return; // anonymous: a new session
-    }
+  if (data.meta.principal !== undefined && runtime.principal) return admitUser(context, key, decoded, record, entry, data);
+  return serve(context, key, decoded, record, entry, data);
+}
+
+async function admitUser(
+  context: RequestContext,
+  key: string,
+  decoded: DecodedId,
+  record: StoredRecord,
+  entry: AccessEntry | undefined,
+  data: LoadedRecord,
+): Promise<void> {
+  const counted = counts(context, entry);
+  const user = await userOrLeave(context, key, counted);
+  if (user !== data.meta.principal) {
+    if (counted) await context.runtime.coordinator.leave(key, abandonUpdate(context));
+    context.sharedId = false; // a new session here gets an id of its own
+    if (user !== undefined) throw new UnauthorizedSessionRequestError();
+    return; // anonymous: a new session
   }
-  // 5. Live: it becomes the request's session.
+  await serve(context, key, decoded, record, entry, data);
+}
+
+/** Step 5: live, it becomes the request's session (then its subsessions load). */
+function serve(
+  context: RequestContext,
+  key: string,
+  decoded: DecodedId,
+  record: StoredRecord,
+  entry: AccessEntry | undefined,
+  data: LoadedRecord,
+): Promise<void> | undefined {
+  const { runtime, start } = context;
   const state = new SessionState({
     app: context.appContext.name,
     status: 'live',
@@ -74,7 +113,7 @@ export async function loadSession(context: RequestContext, key: string, decoded:
     principal: data.meta.principal,
   });
   state.storedKey = key;
-  state.sharedValues = store.sharesRecords;
+  state.sharedValues = runtime.store.sharesRecords;
   state.entered = entry !== undefined;
   state.base = data;
   state.version = entry?.version ?? 0;
@@ -90,8 +129,9 @@ export async function loadSession(context: RequestContext, key: string, decoded:
     sendCookie(state, start);
     context.hooks.hookHeaders();
   }
-  if (data.meta.subsessions?.length) await loadSubsessions(context, session, key, data.meta.subsessions);
   if (decoded.stale) context.hooks.hookHeaders();
+  if (data.meta.subsessions?.length) return loadSubsessions(context, session, key, data.meta.subsessions);
+  return undefined;
 }
 
 /**
@@ -178,7 +218,7 @@ async function fetch(context: RequestContext, key: string): Promise<{ record: St
   try {
     return { record: await reading, entry };
   } catch (error) {
-    if (counts(entry, start, strictExpiry)) await coordinator.leave(key, abandonUpdate(context)).catch(noop);
+    if (counts(context, entry)) await coordinator.leave(key, abandonUpdate(context)).catch(noop);
     throw error;
   }
 }
@@ -221,6 +261,6 @@ function isExpired(entry: AccessEntry, now: number): boolean {
 }
 
 /** Whether `enter()` counted the request as a user of the session (see `AccessTracking.enter`). */
-function counts(entry: AccessEntry | undefined, now: number, strictExpiry: boolean): boolean {
-  return entry !== undefined && !entry.claimed && !(strictExpiry && isExpired(entry, now));
+function counts(context: RequestContext, entry: AccessEntry | undefined): boolean {
+  return entry !== undefined && !entry.claimed && !(context.runtime.strictExpiry && isExpired(entry, context.start));
 }

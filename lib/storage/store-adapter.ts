@@ -41,8 +41,11 @@ export class StoreAdapter {
     this.sharesRecords = this.memory !== undefined;
   }
 
-  /** Our MemoryStore, to be called directly, unless its methods were replaced since. */
-  private get local(): MemoryStore | undefined {
+  /**
+   * Our MemoryStore, to be called directly (it answers at once), unless its
+   * methods were replaced since.
+   */
+  get local(): MemoryStore | undefined {
     const memory = this.memory;
     if (!memory) return undefined;
     const own = MemoryStore.prototype;

@@ -64,6 +64,11 @@ export class LocalCoordinator implements Coordinator {
   readonly admitPrincipal = this.caps.admitPrincipal.bind(this.caps);
 
   async enter(key: string, now: number, strictExpiry: boolean, request: string): Promise<AccessEntry | undefined> {
+    return this.enterNow(key, now, strictExpiry, request);
+  }
+
+  /** `enter`, answered at once (the request path's in-process fast path, docs/architecture.md "The request path"). */
+  enterNow(key: string, now: number, strictExpiry: boolean, request: string): AccessEntry | undefined {
     const slot = this.slots.get(key);
     if (slot === undefined) return undefined;
     const before = this.accessEntry(slot);
@@ -75,11 +80,21 @@ export class LocalCoordinator implements Coordinator {
   }
 
   async inspect(key: string): Promise<AccessEntry | undefined> {
+    return this.inspectNow(key);
+  }
+
+  /** `inspect`, answered at once. */
+  inspectNow(key: string): AccessEntry | undefined {
     const slot = this.slots.get(key);
     return slot === undefined ? undefined : this.accessEntry(slot);
   }
 
   async leave(key: string, update: LeaveUpdate): Promise<boolean> {
+    return this.leaveNow(key, update);
+  }
+
+  /** `leave`, answered at once. */
+  leaveNow(key: string, update: LeaveUpdate): boolean {
     const records = this.records;
     let slot = this.slots.get(key);
     if (slot === undefined) {
