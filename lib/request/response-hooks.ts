@@ -12,6 +12,18 @@ function ownLifetime(cookieMaxAge: number | undefined): number | null | undefine
   return cookieMaxAge < 0 ? null : cookieMaxAge;
 }
 
+/** The hooks of the requests' apps on a response (one, or one per app mounted), for {@link responseClosed}. */
+const kHooks = Symbol('express-session-management.hooks');
+
+type HookedResponse = ServerResponse & { [kHooks]?: ResponseHooks | ResponseHooks[] };
+
+/** Every response's `close` listener. */
+function responseClosed(this: HookedResponse): void {
+  const held = this[kHooks];
+  if (Array.isArray(held)) for (const hooks of held) hooks.closed();
+  else held?.closed();
+}
+
 /**
  * The response seam of a request (Jetty gives it a class of its own): the
  * session id goes out with the headers, the commit happens before the
@@ -25,8 +37,10 @@ export class ResponseHooks {
   private headersHooked = false;
   /** The commit failed: the response is a 503 and must not carry a session id. */
   private failed = false;
-  /** Listening for the client to go away (see `watchClient`). */
+  /** Listening for the response's `close` (see `listen`). */
   private watching = false;
+  /** Told when the client goes away (`watchClient`). */
+  private onGone: (() => void) | undefined;
   /** The client went away before its response was complete. */
   private gone = false;
   /** Behind `goneSignal`; made on first use. */
@@ -49,18 +63,38 @@ export class ResponseHooks {
    * serial-access turn, a lock) and holds nothing.
    */
   watchClient(onGone: () => void): void {
-    const res = this.res;
+    this.onGone = onGone;
+    this.listen();
+  }
+
+  /**
+   * Listens for the response's `close`, once per request: one listener
+   * function for every response (no closure, no `once` wrapper), which finds
+   * the hooks on the response.
+   */
+  private listen(): void {
+    if (this.watching) return;
     this.watching = true;
+    const res = this.res as HookedResponse;
     this.gone = res.destroyed;
     if (this.gone) return;
-    res.once('close', () => {
-      if (!res.writableFinished) {
-        this.gone = true;
-        this.goneController?.abort();
-        onGone();
-      }
-      if (this.endHooked) this.commitAfterAbort();
-    });
+    const held = res[kHooks];
+    if (held === undefined) {
+      res[kHooks] = this;
+      res.on('close', responseClosed);
+    } else {
+      res[kHooks] = Array.isArray(held) ? [...held, this] : [held, this]; // several apps on one request
+    }
+  }
+
+  /** The response closed: complete, or cut short by the client going away. */
+  closed(): void {
+    if (!this.res.writableFinished) {
+      this.gone = true;
+      this.goneController?.abort();
+      this.onGone?.();
+    }
+    if (this.endHooked) this.commitAfterAbort();
   }
 
   /** Aborts when the client goes away (made only for a wait that needs it: few requests wait). */
@@ -81,6 +115,11 @@ export class ResponseHooks {
     const hooks = this;
     res.end = function endAfterCommit(this: ServerResponse, ...args: unknown[]): ServerResponse {
       res.end = end as ServerResponse['end'];
+      if (hooks.context.commitNow()) {
+        end.apply(res, args); // nothing to store: no wait
+        hooks.context.finish();
+        return res;
+      }
       hooks.trackCommit().then(
         () => {
           end.apply(res, args);
@@ -93,7 +132,7 @@ export class ResponseHooks {
       );
       return res;
     } as ServerResponse['end'];
-    if (!this.watching) res.once('close', () => this.commitAfterAbort()); // else watchClient's listener does it
+    this.listen(); // a client that goes away still gets its commit
   }
 
   /** Writes the session id (or its removal) as the headers go out. */
