@@ -153,7 +153,7 @@ export class RequestContext implements SessionHost, RunningRequest {
     return this.commitWork;
   }
 
-  /** Commits at once when there is nothing to store (see `commitAtOnce`); `false`: `commit()` must run. */
+  /** Commits at once when nothing needs waiting for (see `commitAtOnce`); `false`: `commit()` must run. */
   commitNow(): boolean {
     if (this.commitWork || !commitAtOnce(this, this.leaves)) return false;
     this.commitWork = DONE;
