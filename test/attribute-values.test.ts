@@ -3,7 +3,7 @@
  * what an application is handed, and how a change made in place is noticed
  * at commit (docs/architecture.md, "Sessions").
  */
-import { copyValue, sameValue } from '../lib/session/attribute-values';
+import { assertStorable, copyValue, sameValue } from '../lib/session/attribute-values';
 import { seededRandom } from './support/seeded-random';
 
 /** Random JSON data: nested objects and arrays of strings, numbers, booleans and null. */
@@ -60,5 +60,37 @@ describe('sameValue', () => {
     // Not plain data counts as changed: a write too many is harmless, one too few is not.
     const date = new Date(0);
     expect(sameValue({ at: date }, { at: date })).toBe(false);
+  });
+});
+
+describe('assertStorable', () => {
+  it('accepts JSON data, however nested', () => {
+    const random = seededRandom(7);
+    for (let i = 0; i < 500; i++) expect(() => assertStorable('a', { data: randomJson(random) })).not.toThrow();
+    const shared = { x: 1 };
+    expect(() => assertStorable('a', { one: shared, two: shared, list: [shared, shared] })).not.toThrow(); // shared, not a cycle
+  });
+
+  it('accepts what JSON keeps through toJSON, and valueBound/valueUnbound on the value itself', () => {
+    expect(() => assertStorable('a', { at: new Date(0), nested: { at: new Date(1) } })).not.toThrow();
+    expect(() => assertStorable('a', { toJSON: () => ({ kept: true }) })).not.toThrow();
+    expect(() => assertStorable('a', { n: 1, valueBound() {}, valueUnbound() {} })).not.toThrow();
+  });
+
+  it('refuses, with the reason, what JSON would lose or cannot write, at any depth', () => {
+    const cyclic: Record<string, unknown> = { a: { b: {} } };
+    ((cyclic.a as Record<string, unknown>).b as Record<string, unknown>).back = cyclic;
+    const cases: [unknown, RegExp][] = [
+      [{ a: { f() {} } }, /"f" is a function/],
+      [{ a: [1, () => 2] }, /"1" is a function/],
+      [{ a: { valueBound() {} } }, /"valueBound" is a function/], // only on the value itself
+      [{ a: { s: Symbol('s') } }, /"s" is a symbol/],
+      [{ a: { n: 1n } }, /cannot be stored as JSON/],
+      [{ a: { m: new Map() } }, /"m" is a Map/],
+      [[new Set([1])], /"0" is a Set/],
+      [cyclic, /cannot be stored as JSON/],
+    ];
+    for (const [value, reason] of cases) expect(() => assertStorable('cart', value)).toThrow(reason);
+    expect(() => assertStorable('cart', () => 1)).toThrow(/a function cannot be stored/);
   });
 });

@@ -22,7 +22,7 @@ export function assertStorable(name: string, value: unknown): void {
   if (type === 'function' || type === 'symbol' || type === 'bigint') {
     throw new TypeError(`setAttribute("${name}"): a ${type} cannot be stored as JSON`);
   }
-  if (type !== 'object') return;
+  if (type !== 'object' || value === null || plainData(value as object, value as object, [])) return;
   try {
     JSON.stringify(value, function (this: unknown, key: string, v: unknown) {
       const t = typeof v;
@@ -39,6 +39,29 @@ export function assertStorable(name: string, value: unknown): void {
     const reason = error instanceof Error ? error.message : String(error);
     throw new TypeError(`setAttribute("${name}"): the value cannot be stored as JSON (${reason})`);
   }
+}
+
+/**
+ * Whether `value` is plain data JSON keeps whole — plain objects and arrays
+ * of strings, numbers, booleans and null, no `toJSON`, no cycle — checked
+ * without JSON (the common case of {@link assertStorable}). `false`: let
+ * `JSON.stringify` decide, and say why.
+ */
+function plainData(value: object, top: object, ancestors: object[]): boolean {
+  if (!isPlain(value) || ancestors.includes(value)) return false;
+  ancestors.push(value);
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    const member = record[key];
+    const type = typeof member;
+    if (type === 'object') {
+      if (member !== null && !plainData(member as object, top, ancestors)) return false;
+    } else if (type === 'function' || type === 'symbol' || type === 'bigint') {
+      if (!(value === top && type === 'function' && (key === 'valueBound' || key === 'valueUnbound'))) return false;
+    }
+  }
+  ancestors.pop();
+  return true;
 }
 
 /** An object whose JSON is its own enumerable properties: a plain object or an array. */
