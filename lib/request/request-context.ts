@@ -45,7 +45,8 @@ export class RequestContext implements SessionHost, RunningRequest {
   /** The client is to forget the id whatever other apps hold (`manager.disconnect()`). */
   forgetId = false;
   readonly hooks: ResponseHooks;
-  private readonly slot: SerialSlot;
+  /** The serial-access turn, with `serialAccess` only. */
+  private slot: SerialSlot | undefined;
   /** The key this request registered under in `runtime.running`, while it uses the session. */
   private runningKey: string | null = null;
   private commitWork: Promise<void> | undefined;
@@ -74,7 +75,6 @@ export class RequestContext implements SessionHost, RunningRequest {
   ) {
     this.start = runtime.clock.now();
     this.leaseFrom = this.start;
-    this.slot = new SerialSlot(runtime.locks, appContext.serialAccess, runtime.instruments);
     this.hooks = new ResponseHooks(this);
   }
 
@@ -110,10 +110,16 @@ export class RequestContext implements SessionHost, RunningRequest {
     this.requestedId = decoded.id;
     this.staleSignature = decoded.stale;
     const key = sessionKey(this.appContext.name, decoded.id);
-    this.hooks.watchClient(() => this.slot.give());
+    const { serialAccess } = this.appContext;
+    if (!serialAccess) {
+      this.hooks.watchClient();
+      return this.loadTaken(key, decoded);
+    }
     // 0. Serial access: wait for the requests of this session ahead of this one.
-    if (this.appContext.serialAccess) return this.slot.take(key, this.hooks.goneSignal).then(() => this.loadTaken(key, decoded));
-    return this.loadTaken(key, decoded);
+    const slot = new SerialSlot(this.runtime.locks, serialAccess, this.runtime.instruments);
+    this.slot = slot;
+    this.hooks.watchClient(() => slot.give());
+    return slot.take(key, this.hooks.goneSignal).then(() => this.loadTaken(key, decoded));
   }
 
   private loadTaken(key: string, decoded: DecodedId): Promise<void> | undefined {
@@ -192,7 +198,7 @@ export class RequestContext implements SessionHost, RunningRequest {
   private finishUse(): void {
     if (this.runningKey !== null) this.runtime.running.delete(this.runningKey, this);
     this.runningKey = null;
-    this.slot.give();
+    this.slot?.give();
   }
 
   /** An administrator killed the session this request uses (docs/architecture.md, "Killing"). */

@@ -62,7 +62,7 @@ export class ResponseHooks {
    * calls `onGone` then: a request whose client left stops waiting (for its
    * serial-access turn, a lock) and holds nothing.
    */
-  watchClient(onGone: () => void): void {
+  watchClient(onGone?: () => void): void {
     this.onGone = onGone;
     this.listen();
   }
