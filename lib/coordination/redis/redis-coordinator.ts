@@ -96,6 +96,7 @@ import { toAccessEntry } from './redis-entry';
 import { RedisKeys, roundRobin } from './redis-keys';
 import { ReplicaWaits } from './replica-waits';
 import { colocatedRecords } from './redis-records';
+import { LeaveBatches } from './leave-batches';
 import { RedisCaps } from './redis-caps';
 import { script, type ScriptName } from './redis-scripts';
 import { ScriptArguments } from './script-arguments';
@@ -117,6 +118,8 @@ export class RedisCoordinator implements Coordinator {
   private readonly args: ScriptArguments;
   private readonly replicas: number;
   private readonly replicaWaits: ReplicaWaits;
+  /** Leaves of requests ending in the same turn, sent in one script (`leave-batches.ts`). */
+  private readonly leaves = new LeaveBatches((keys, args) => this.run('leave', keys, args));
   private callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
   readonly leaseMs = REQUEST_LEASE_MS;
   private clock: Clock = systemClock; // leases are counted on the manager's clock (`useClock`)
@@ -172,7 +175,9 @@ export class RedisCoordinator implements Coordinator {
   }
 
   async leave(key: string, update: LeaveUpdate): Promise<boolean> {
-    return Number(await this.run('leave', this.args.leaveKeys(key, update), this.args.leaveArgs(key, update))) === 2;
+    // A cluster runs a script on one slot: the leaves of one shard go together.
+    const group = this.connection.clustered ? this.layout.shardOf(key) : 0;
+    return (await this.leaves.leave(group, this.args.leaveKeys(key, update), this.args.leaveArgs(key, update))) === 2;
   }
 
   async remove(key: string): Promise<boolean> {
