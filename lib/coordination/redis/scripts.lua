@@ -103,23 +103,24 @@ end
 -- '-1' never), store expiry ms ('' none), entered ('1'/'0'), the request's start, the member
 -- (session key), principal ('' none), principal prefix, top-level ('1'/'0'), the request's token.
 -- Answers 2 to the last request of a killed session (it destroys it), else 0 or 1; then whether
--- the entry exists. Every field it needs comes in one HMGET, what it changes goes out in one HDEL
--- and one HSET.
-local function leaveEntry(K, A)
+-- the entry exists, and whether it set the fields of `extra` (a table, or nil) with its own.
+-- Every field it needs comes in one HMGET (`read`, when the caller has read them already), what
+-- it changes goes out in one HDEL and one HSET.
+local function leaveEntry(K, A, read, extra)
   local now, timeout, store, entered, accessed, member = A[1], A[2], A[3], A[4], A[5], A[6]
   local principal, principals, toplevel, mine = A[7], A[8], A[9], 'r:' .. A[10]
-  local e = redis.call('HMGET', K[1], 'accessed', 'claimed', 'store', 'killed', 'principal', 'rn', 'rmin', 'next', mine)
+  local e = read or redis.call('HMGET', K[1], 'accessed', 'claimed', 'store', 'killed', 'principal', 'rn', 'rmin', 'next', mine)
   local at = tonumber(now)
   local count, lowest, pending, had = tonumber(e[6]), tonumber(e[7]), e[8], e[9] ~= false
-  local set, unset = {}, {}
+  local set, unset = extra or {}, {}
   if not e[1] then
-    if entered == '1' then return 0, false end
+    if entered == '1' then return 0, false, false end
     e = { accessed, false, false, false, false }
     count, pending, had = 0, false, false
     set.deadline, set.rn = -1, 0
     if toplevel == '1' then redis.call('ZADD', K[3], 0, member) end
   else
-    if entered == '1' and not had then return 0, true end
+    if entered == '1' and not had then return 0, true, false end
     if had then
       unset[1] = mine
       if count then
@@ -134,9 +135,9 @@ local function leaveEntry(K, A)
     if e[4] == '1' and had then
       local n = count
       if not kept(count, lowest, at) then n = recount(K[1], at, true) end
-      if n == 0 then return 2, true end
+      if n == 0 then return 2, true, true end
     end
-    return 0, true
+    return 0, true, true
   end
   if entered == '0' then set.accessed = accessed end
   if store == '' then
@@ -180,7 +181,7 @@ local function leaveEntry(K, A)
     local ttl = redis.call('PTTL', K[4])
     if ttl < 0 or at + ttl < tonumber(store) then redis.call('PEXPIREAT', K[4], store) end
   end
-  return 1, true
+  return 1, true, true
 end
 
 --- enter
@@ -217,21 +218,24 @@ return answer
 -- session). A record merged onto another version than the entry's now, or onto a session claimed
 -- (killed, expiring) or gone meanwhile, is not written: { 'conflict' } (the caller reads it
 -- again). Answers { 'written', the entry's version now, each request's leave answer... }.
+-- The first leave's HMGET reads `ver` too (the check), and the last leave's HSET sets it.
 -- @include lib
 local n = (#KEYS - 1) / 4
 local expected = ARGV[10 * n + 3]
-if expected ~= '' then
-  local e = redis.call('HMGET', KEYS[1], 'ver', 'claimed')
-  if e[2] == '1' or tonumber(e[1] or '0') ~= tonumber(expected) then return { 'conflict' } end
-end
+local first = redis.call('HMGET', KEYS[1], 'accessed', 'claimed', 'store', 'killed', 'principal', 'rn', 'rmin', 'next', 'r:' .. ARGV[10], 'ver')
+local version = tonumber(first[10] or '0')
+if expected ~= '' and (first[2] == '1' or version ~= tonumber(expected)) then return { 'conflict' } end
 redis.call('SET', KEYS[4 * n + 1], ARGV[10 * n + 1], 'EX', ARGV[10 * n + 2])
-local answer, exists = { 'written', 0 }, false
+local answer, exists, bumped = { 'written', 0 }, false, false
 for i = 0, n - 1 do
-  local left, found = leaveEntry({ KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4] }, { unpack(ARGV, 10 * i + 1, 10 * i + 10) })
+  local extra = nil
+  if i == n - 1 then extra = { ver = version + 1 } end
+  local left, found, set = leaveEntry({ KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4] }, { unpack(ARGV, 10 * i + 1, 10 * i + 10) }, i == 0 and first or nil, extra)
   answer[i + 3] = left
   exists = exists or found
+  bumped = set
 end
-if exists then answer[2] = redis.call('HINCRBY', KEYS[1], 'ver', 1) end
+if bumped then answer[2] = version + 1 elseif exists then answer[2] = redis.call('HINCRBY', KEYS[1], 'ver', 1) end
 return answer
 
 --- touch
