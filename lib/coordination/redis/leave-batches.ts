@@ -12,7 +12,7 @@ interface Waiting {
 /**
  * The leaves of requests that end in the same turn of the event loop, sent
  * together: one `leave` script for up to {@link MOST_PER_SCRIPT} of them
- * whose keys may share a script (docs/architecture.md, "Colocated records").
+ * whose keys may share a script (docs/architecture.md, "Coordinators", in Redis).
  * Each leave runs as it would alone, in order, in one atomic script; its
  * answer goes to its own caller, and a call that fails fails each of them
  * (each retries on its own: leaving twice changes nothing).

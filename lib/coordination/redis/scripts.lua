@@ -201,7 +201,7 @@ return { redis.call('GET', KEYS[2]), enterEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[
 --- leave
 -- One request leaves (KEYS and ARGV as `leaveEntry`'s K and A; answers its answer), or several:
 -- KEYS and ARGV as for one, once per request, answering each one's answer in order (the leaves of
--- requests that ended together, see LeaveBatches in leave-batches.ts).
+-- requests that ended together: docs/architecture.md, "Coordinators").
 -- @include lib
 if #KEYS == 4 then return (leaveEntry(KEYS, ARGV)) end
 local answer = {}
