@@ -10,7 +10,7 @@ interface Waiting {
 }
 
 /**
- * The leaves of requests that end in the same turn of the event loop, sent
+ * The leaves of requests that end together (in one run of microtasks), sent
  * together: one `leave` script for up to {@link MOST_PER_SCRIPT} of them
  * whose keys may share a script (docs/architecture.md, "Coordinators", in Redis).
  * Each leave runs as it would alone, in order, in one atomic script; its
@@ -31,8 +31,12 @@ export class LeaveBatches {
       if (list) list.push({ keys, args, resolve, reject });
       else this.waiting.set(group, [{ keys, args, resolve, reject }]);
       if (!this.scheduled) {
+        // Sent once the leaves of this turn's microtasks have come (requests whose replies came in
+        // one read end together), and still within the turn: node-redis writes what it was given
+        // in a turn as one write, so they go with the turn's other commands. (After a turn of
+        // their own they took a write of their own, and Redis a read and a reply.)
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        queueMicrotask(() => this.flush());
       }
     });
   }

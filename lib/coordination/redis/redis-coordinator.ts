@@ -52,7 +52,7 @@
  *   only when `rmin` says a lease may have run out.
  * - leave: HMGET, HDEL r:<token> (and `next`, `store`), HSET (rn, store, deadline when idle again),
  *   ZADD (or ZREM), PEXPIREAT when the store's expiry moved; for a new entry ZADD P{T}sessions; for
- *   a newly bound user SADD (+ SREM from the previous user's). Leaves sent in one turn share a
+ *   a newly bound user SADD (+ SREM from the previous user's). Leaves sent together share a
  *   script (`leave-batches.ts`). write and touch: SET record EX / EXPIRE record, then leave (write:
  *   once for each request of a group of commits, `ver` read and bumped with the leaves' HMGET and
  *   HSET)
