@@ -351,6 +351,55 @@ describeTopologies('redisCoordinator', (topology) => {
       expect((await clients[0].hKeys(key)).filter((field) => field.startsWith('r:'))).toEqual([]);
     });
 
+    it('sends the leaves of requests that end together in one script (per shard on a cluster), each with its own answer', async () => {
+      // Counts the scripts the coordinator sends (through the client, and the client with its call timeout).
+      let scripts = 0;
+      const counted = <T extends object>(client: T): T =>
+        new Proxy(client, {
+          get(target, property) {
+            const value: unknown = Reflect.get(target, property, target);
+            if (typeof value !== 'function') return value;
+            if (property === 'evalSha' || property === 'eval') {
+              return (...args: unknown[]) => {
+                if (property === 'evalSha') scripts++;
+                return (value as (...a: unknown[]) => unknown).apply(target, args);
+              };
+            }
+            if (property === 'withCommandOptions') return (...args: unknown[]) => counted((value as (...a: unknown[]) => object).apply(target, args));
+            return (value as (...a: unknown[]) => unknown).bind(target);
+          },
+        });
+      const a = redisCoordinator({ client: counted(clients[0]), prefix: coordinatorPrefix() });
+      a.useClock(clock);
+      const [, b] = pair();
+      const keys = ['together-1', 'together-2', 'together-3', 'together-4'];
+      for (const key of [...keys, 'together-killed']) await createEntry(b, key);
+      const t0 = clock.now();
+      for (const key of keys) await b.enter(key, t0, false, `in-${key}`);
+      await b.enter('together-killed', t0, false, 'first');
+      await b.enter('together-killed', t0, false, 'last');
+      await b.kill('together-killed');
+      const storeExpires = t0 + 1000 + TIMEOUT * 1000 + GRACE_MS;
+      const departure = (request: string) => ({ now: t0 + 1000, timeoutMs: TIMEOUT * 1000, storeExpires, entered: true, lastAccessedTime: t0, request });
+      scripts = 0;
+      const answers = await Promise.all([
+        ...keys.map((key) => a.leave(key, departure(`in-${key}`))),
+        a.leave('together-killed', departure('first')),
+        a.leave('together-killed', departure('last')), // the last request of the killed session: it destroys it
+        a.leave('together-1', departure('never-entered')), // changes nothing
+      ]);
+      expect(answers).toEqual([false, false, false, false, false, true, false]);
+      const shards = new Set([...keys, 'together-killed'].map((key) => layout().expiry(key)));
+      if (topology === 'cluster') expect(scripts).toBe(shards.size);
+      else expect(scripts).toBe(1);
+      for (const key of keys) {
+        expect(await clients[0].zScore(layout().expiry(key), key)).toBe(t0 + 1000 + TIMEOUT * 1000);
+        expect(await activeOf(key)).toBe(0);
+        expect(await b.inspect(key)).toMatchObject({ active: 0, lastAccessedTime: t0 });
+      }
+      expect(await activeOf('together-killed')).toBe(0);
+    });
+
     it('renews the leases of the requests running here for a third of a lease or longer, and only those', async () => {
       const [a] = pair();
       const running = new RunningRequests();

@@ -33,6 +33,14 @@ describe('RedisKeys', () => {
     }
   });
 
+  it("finds a key's shard as Redis Cluster hashes its id: ASCII, other characters, hash tags", () => {
+    const ids = ['', 'abc', 'a{b}c', '{}x', 'x{', '{', 'é', 'ü{x}', '日本', '\u{1F600}x', generateSessionId()];
+    for (let i = 0; i < 2000; i++) ids.push(generateSessionId().slice(0, 1 + (i % 40)) + (i % 7 === 0 ? '{t}' : i % 11 === 0 ? 'ß' : ''));
+    for (const id of ids) {
+      for (const key of [id, `${id}:shop`, `${id}#checkout`]) expect(keys.shardOf(key)).toBe(calculateSlot(id) % 16);
+    }
+  });
+
   it('spreads sessions over the shards', () => {
     const counts = new Array<number>(16).fill(0);
     for (let i = 0; i < 16_000; i++) counts[keys.shardOf(generateSessionId())]++;

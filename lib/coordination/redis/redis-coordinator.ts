@@ -9,24 +9,20 @@
  * see `redis-keys.ts`). Every key of one session and the indexes of its
  * shard share `{T}`, so each script touches one hash slot.
  *
- * - `P{T}s:K` hash — `accessed` (start of the last request, ms), `deadline`
- *   (idle deadline, ms; `-1` never), `store` (when the store's copy expires,
- *   ms; absent when unknown), `claimed` (`1` once claimed for destruction),
- *   `claimer` (its token: a retry after a lost answer), `killed` (`1` once
- *   killed by an administrator; also claimed), `principal`
- *   (the user it is bound to), `ver` (how many times its record was written
- *   through the colocated scripts), and `r:<token>` for each request using it
- *   now: when that request's lease runs out (ms; `leaseMs` after its enter or
- *   its last renewal). A field whose lease ran out no longer counts: its leave
- *   was lost (docs/architecture.md, "Faults"). `rn`, `rmin`: how many `r:`
- *   fields, and no lease of theirs runs out before (ms). `next` (ms, `-1` never): the
- *   deadline a request left while others still used the session, applied
- *   by the leave that makes it idle (even one without a timeout: a request
- *   left in the background) or by a claim once the others' leases ran out. Expires by itself at `store` (PEXPIREAT), so
- *   nothing outlives the session's record; once claimed or killed, 10 s
- *   later (`MARK_MARGIN_MS` in scripts.lua), so the mark keeps requests off a
- *   record the store expires a little late (its TTL counts from its own
- *   write, rounded up to seconds).
+ * - `P{T}s:K` hash — `accessed` (start of the last request, ms), `deadline` (idle deadline, ms; `-1`
+ *   never), `store` (when the store's copy expires, ms; absent when unknown), `claimed` (`1` once
+ *   claimed for destruction), `claimer` (its token: a retry after a lost answer), `killed` (`1` once
+ *   killed by an administrator; also claimed), `principal` (the user it is bound to), `ver` (how
+ *   many times its record was written through the colocated scripts), and `r:<token>` for each
+ *   request using it now: when that request's lease runs out (ms; `leaseMs` after its enter or its
+ *   last renewal). A field whose lease ran out no longer counts: its leave was lost
+ *   (docs/architecture.md, "Faults"). `rn`, `rmin`: how many `r:` fields, and no lease of theirs
+ *   runs out before (ms). `next` (ms, `-1` never): the deadline a request left while others still
+ *   used the session, applied by the leave that makes it idle (even one without a timeout: a request
+ *   left in the background) or by a claim once the others' leases ran out. Expires by itself at
+ *   `store` (PEXPIREAT), so nothing outlives the session's record; once claimed or killed, 10 s
+ *   later (`MARK_MARGIN_MS` in scripts.lua), so the mark keeps requests off a record the store
+ *   expires a little late (its TTL counts from its own write, rounded up to seconds).
  * - `P{T}lock:K` string — serial access across processes: the holder's
  *   token, with a TTL renewed while held.
  * - `P{T}commit:K` string — held while one process merges a request's changes
@@ -45,46 +41,44 @@
  *   (`client.duplicate()`); a cluster or sentinel client on its own pub/sub
  *   connection (a cluster spreads PUBLISH to every node).
  * - The caps' own keys (`P{a.<app>}live`, `P{u.<user>}user`): see `redis-caps.ts`.
- * - Colocated records (`colocate`): connect-redis's `<its prefix>K` string,
- *   read and written by the same scripts (one server or Sentinel, the store
- *   on this very client: JSON, `EX` from `cookie.expires`).
+ * - Colocated records (`colocate`): connect-redis's `<its prefix>K` string, read and written by the
+ *   same scripts (one server or Sentinel, the store on this very client: JSON, `EX` from
+ *   `cookie.expires`).
  *
- * Commands: every operation is one EVALSHA of a script of `scripts.lua`
- * (EVAL when the node does not know it yet), so each is atomic, and bounded
- * by the manager's `storeTimeout` (`setCallTimeout`):
- * - enter: HMGET, HGETALL, HSET accessed + r:<token> (nothing when claimed,
- *   nor, with strict expiry, when idle past its deadline); load: the same
- *   and GET of the record
- * - leave: HMGET, HDEL r:<token>, HGETALL (+ HDEL of leases run out), HSET (store, deadline when idle
- *   again), ZADD (or ZREM), PEXPIREAT when the store's expiry moved; for a
- *   new entry ZADD P{T}sessions; for a newly bound user SADD (+ SREM from the
- *   previous user's); write and touch: SET record EX / EXPIRE record, then
- *   leave (write: once for each request of a group of commits), and
- *   HINCRBY ver
- * - claim: HMGET, HGETALL, then only if due, unclaimed and idle: HSET claimed
- *   1 claimer <token>, ZREM; HGET claimer when already claimed (a retry), ZREM (the claimed hash is a tombstone: requests no longer use the
- *   session); ZREM alone when the hash is gone (a stale member)
- * - lock: SET lock token NX PX ttl; renew: GET + PEXPIRE; unlock: GET + DEL
- *   (compare-and-delete: only the owner's token deletes); the commit lock
- *   the same on P{T}commit:K
- * - kill: HMGET, HGETALL, then only if unclaimed: HSET claimed 1 killed 1,
- *   ZREM, DEL the lock (requests queued behind it go on), PUBLISH Pkill K
- * - inspect: HMGET, HGETALL; read: HMGET, GET, EXISTS
+ * Commands: every operation is one EVALSHA of a script of `scripts.lua` (EVAL when the node does not
+ * know it yet), so each is atomic, and bounded by the manager's `storeTimeout` (`setCallTimeout`):
+ * - enter: HMGET, HSET accessed r:<token> rn rmin (nothing when claimed, nor, with strict expiry,
+ *   when idle past its deadline); load: the same and GET of the record. HGETALL (+ HSET rn rmin)
+ *   only when `rmin` says a lease may have run out.
+ * - leave: HMGET, HDEL r:<token> (and `next`, `store`), HSET (rn, store, deadline when idle again),
+ *   ZADD (or ZREM), PEXPIREAT when the store's expiry moved; for a new entry ZADD P{T}sessions; for
+ *   a newly bound user SADD (+ SREM from the previous user's). Leaves sent together share a
+ *   script (`leave-batches.ts`). write and touch: SET record EX / EXPIRE record, then leave (write:
+ *   once for each request of a group of commits, `ver` read and bumped with the leaves' HMGET and
+ *   HSET)
+ * - claim: HMGET (+ HGETALL as enter), then only if due, unclaimed and idle: HSET claimed 1 claimer
+ *   <token>, ZREM; HGET claimer when already claimed (a retry), ZREM (the claimed hash is a
+ *   tombstone: requests no longer use the session); ZREM alone when the hash is gone (a stale
+ *   member)
+ * - lock: SET lock token NX PX ttl; renew: GET + PEXPIRE; unlock: GET + DEL (compare-and-delete:
+ *   only the owner's token deletes); the commit lock the same on P{T}commit:K
+ * - kill: HMGET, then only if unclaimed: HSET claimed 1 killed 1, ZREM, DEL the lock (requests
+ *   queued behind it go on), PUBLISH Pkill K
+ * - inspect: HMGET; read: HMGET, GET, EXISTS
  * - lease: HEXISTS r:<token>, HSET r:<token> (a long request renews its lease)
  * - due: ZRANGEBYSCORE P{T}expiry -inf now LIMIT 0 n, on every shard
- * - remove: HGET principal, (DEL record,) DEL (its reply decides the one
- *   caller that announces), ZREM from both sorted sets, SREM from the user's
- * - keys: ZRANGEBYLEX P{T}sessions, on every shard; count: ZCARD, every
- *   shard; keysOf: SMEMBERS, every shard
- * - with `replicas: n`, a claim or kill that changed the entry is followed by
- *   WAIT n on that node (one at a time per node, shared by the claims sent
- *   meanwhile, bounded by a quarter of `storeTimeout`; `replica-waits.ts`),
- *   before the destruction is announced.
+ * - remove: HGET principal, (DEL record,) DEL (its reply decides the one caller that announces),
+ *   ZREM from both sorted sets, SREM from the user's
+ * - keys: ZRANGEBYLEX P{T}sessions, on every shard; count: ZCARD, every shard; keysOf: SMEMBERS,
+ *   every shard
+ * - with `replicas: n`, a claim or kill that changed the entry is followed by WAIT n on that node
+ *   (one at a time per node, shared by the claims sent meanwhile, bounded by a quarter of
+ *   `storeTimeout`; `replica-waits.ts`), before the destruction is announced.
  *
- * A read costs one script before its response (`load`, or `enter` sent in the
- * same tick as the store's GET) and one after it (`leave`); a write one
- * before it (`write`, with the leave) when the records are colocated, shared
- * by the writes of one session grouped in one commit turn.
+ * A read costs one script before its response (`load`, or `enter` sent in the same tick as the
+ * store's GET) and a share of one after it (`leave`); a write one before it (`write`, with the
+ * leave) when the records are colocated, shared by the writes of one session grouped in one commit
+ * turn.
  */
 import { systemClock, type Clock } from '../../clock';
 import { Instruments, timed } from '../../instruments';
@@ -96,6 +90,7 @@ import { toAccessEntry } from './redis-entry';
 import { RedisKeys, roundRobin } from './redis-keys';
 import { ReplicaWaits } from './replica-waits';
 import { colocatedRecords } from './redis-records';
+import { LeaveBatches } from './leave-batches';
 import { RedisCaps } from './redis-caps';
 import { script, type ScriptName } from './redis-scripts';
 import { ScriptArguments } from './script-arguments';
@@ -117,6 +112,8 @@ export class RedisCoordinator implements Coordinator {
   private readonly args: ScriptArguments;
   private readonly replicas: number;
   private readonly replicaWaits: ReplicaWaits;
+  /** Leaves of requests ending in the same turn, sent in one script (`leave-batches.ts`). */
+  private readonly leaves = new LeaveBatches((keys, args) => this.run('leave', keys, args));
   private callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
   readonly leaseMs = REQUEST_LEASE_MS;
   private clock: Clock = systemClock; // leases are counted on the manager's clock (`useClock`)
@@ -172,7 +169,10 @@ export class RedisCoordinator implements Coordinator {
   }
 
   async leave(key: string, update: LeaveUpdate): Promise<boolean> {
-    return Number(await this.run('leave', this.args.leaveKeys(key, update), this.args.leaveArgs(key, update))) === 2;
+    const shard = this.layout.shardOf(key);
+    // A cluster runs a script on one slot: the leaves of one shard go together.
+    const group = this.connection.clustered ? shard : 0;
+    return (await this.leaves.leave(group, this.args.leaveKeys(key, update, shard), this.args.leaveArgs(key, update, shard))) === 2;
   }
 
   async remove(key: string): Promise<boolean> {
@@ -269,7 +269,7 @@ export class RedisCoordinator implements Coordinator {
 
   /** The records of `store` reached in the same scripts as the entries, when they can be (`redis-records.ts`). */
   colocate(store: object): ColocatedRecords | undefined {
-    const scripts = { run: this.run.bind(this), entryKey: (key: string) => this.layout.entry(key), args: this.args };
+    const scripts = { run: this.run.bind(this), entryKey: (key: string) => this.layout.entry(key), shardOf: (key: string) => this.layout.shardOf(key), args: this.args };
     return colocatedRecords(store, this.connection, scripts);
   }
 

@@ -15,6 +15,10 @@ const SLOTS = 16384;
 export class RedisKeys {
   /** `P{tag}` of each shard. */
   private readonly shardPrefixes: string[];
+  /** Each shard's expiry index, session index and principal prefix (made once: every request names them). */
+  private readonly expiries: string[];
+  private readonly indexes: string[];
+  private readonly principalPrefixes: string[];
   /** The channel every process hears kills on. */
   readonly killChannel: string;
 
@@ -23,11 +27,27 @@ export class RedisKeys {
     readonly shards: number,
   ) {
     this.shardPrefixes = Array.from({ length: shards }, (_, shard) => `${prefix}{${evenTag(shard, shards)}}`);
+    this.expiries = this.shardPrefixes.map((tagged) => `${tagged}expiry`);
+    this.indexes = this.shardPrefixes.map((tagged) => `${tagged}sessions`);
+    this.principalPrefixes = this.shardPrefixes.map((tagged) => `${tagged}principal:`);
     this.killChannel = `${prefix}kill`;
   }
 
-  /** The shard of a session key: from its id (what precedes its first `:` or `#`). */
+  /** The shard of a session key: from its id (what precedes its first `:` or `#`), the hash slot of the id modulo `shards`. */
   shardOf(key: string): number {
+    // The slot (CRC16 of the bytes) read off the characters while they are ASCII and no hash
+    // tag (`{`) can matter; anything else the way Redis Cluster reads it (cluster-key-slot).
+    let crc = 0;
+    for (let i = 0; i < key.length; i++) {
+      const code = key.charCodeAt(i);
+      if (code === 58 /* : */ || code === 35 /* # */) break;
+      if (code >= 128 || code === 123 /* { */) return this.slowShardOf(key);
+      crc = ((crc << 8) & 0xffff) ^ CRC16[((crc >> 8) ^ code) & 0xff];
+    }
+    return (crc & 16383) % this.shards;
+  }
+
+  private slowShardOf(key: string): number {
     let end = key.length;
     for (let i = 0; i < key.length; i++) {
       const code = key.charCodeAt(i);
@@ -44,9 +64,9 @@ export class RedisKeys {
     return Array.from({ length: this.shards }, (_, shard) => shard);
   }
 
-  /** The session's entry hash. */
-  entry(key: string): string {
-    return `${this.shardPrefixes[this.shardOf(key)]}s:${key}`;
+  /** The session's entry hash (`shard`: the key's, when the caller knows it). */
+  entry(key: string, shard = this.shardOf(key)): string {
+    return `${this.shardPrefixes[shard]}s:${key}`;
   }
 
   /** The session's serial-access lock. */
@@ -61,19 +81,26 @@ export class RedisKeys {
 
   /** A shard's expiry index (sorted set: member the session key, score its deadline). */
   expiry(shard: number): string {
-    return `${this.shardPrefixes[shard]}expiry`;
+    return this.expiries[shard];
   }
 
   /** A shard's session index (sorted set of top-level keys, score 0: the admin listing). */
   sessions(shard: number): string {
-    return `${this.shardPrefixes[shard]}sessions`;
+    return this.indexes[shard];
   }
 
   /** What precedes the user's name in a shard's principal set. */
   principalPrefix(shard: number): string {
-    return `${this.shardPrefixes[shard]}principal:`;
+    return this.principalPrefixes[shard];
   }
 }
+
+/** CRC16 (XMODEM, polynomial 0x1021: Redis Cluster's) of each byte value. */
+const CRC16 = Uint16Array.from({ length: 256 }, (_, byte) => {
+  let crc = byte << 8;
+  for (let bit = 0; bit < 8; bit++) crc = crc & 0x8000 ? ((crc << 1) ^ 0x1021) & 0xffff : (crc << 1) & 0xffff;
+  return crc;
+});
 
 /**
  * A hash tag whose slot is in the `shard`-th of `shards` equal parts of the

@@ -8,6 +8,8 @@ import type { ScriptArguments } from './script-arguments';
 export interface RecordScripts {
   run(name: ScriptName, keys: string[], args: string[]): Promise<unknown>;
   entryKey(key: string): string;
+  /** The shard of a session key (its keys' hash tag). */
+  shardOf(key: string): number;
   /** Where the store keeps a session's record (connect-redis: its prefix and the key). */
   recordKey(key: string): string;
   /** The KEYS and ARGV of entering, leaving and removing, as the coordinator's own calls build them. */
@@ -33,8 +35,9 @@ export class RedisRecords implements ColocatedRecords {
 
   async write(key: string, record: StoredRecord, ttlSeconds: number, version: number | undefined, updates: LeaveUpdate[]): Promise<RecordWrite> {
     const { scripts } = this;
-    const keys = [...updates.flatMap((update) => scripts.args.leaveKeys(key, update)), scripts.recordKey(key)];
-    const args = [...updates.flatMap((update) => scripts.args.leaveArgs(key, update)), JSON.stringify(record), String(ttlSeconds), version === undefined ? '' : String(version)];
+    const shard = scripts.shardOf(key);
+    const keys = [...updates.flatMap((update) => scripts.args.leaveKeys(key, update, shard)), scripts.recordKey(key)];
+    const args = [...updates.flatMap((update) => scripts.args.leaveArgs(key, update, shard)), JSON.stringify(record), String(ttlSeconds), version === undefined ? '' : String(version)];
     const reply = (await scripts.run('write', keys, args)) as [string, number?, ...number[]];
     if (reply[0] !== 'written') return { written: false };
     return { written: true, version: Number(reply[1]), lastOfKilled: reply.slice(2).map((left) => Number(left) === 2) };
@@ -42,8 +45,9 @@ export class RedisRecords implements ColocatedRecords {
 
   async touch(key: string, ttlSeconds: number, update: LeaveUpdate): Promise<boolean> {
     const { scripts } = this;
-    const keys = [...scripts.args.leaveKeys(key, update), scripts.recordKey(key)];
-    return Number(await scripts.run('touch', keys, [...scripts.args.leaveArgs(key, update), String(ttlSeconds)])) === 2;
+    const shard = scripts.shardOf(key);
+    const keys = [...scripts.args.leaveKeys(key, update, shard), scripts.recordKey(key)];
+    return Number(await scripts.run('touch', keys, [...scripts.args.leaveArgs(key, update, shard), String(ttlSeconds)])) === 2;
   }
 
   async read(key: string): Promise<{ record: StoredRecord | undefined; version: number; claimed: boolean; known: boolean }> {

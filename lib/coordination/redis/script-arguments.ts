@@ -20,15 +20,17 @@ export class ScriptArguments {
     return [String(now), strictExpiry ? '1' : '0', request, String(now + this.leaseMs)];
   }
 
-  /** KEYS of `leave` (and of the scripts that leave too): entry, expiry index, session index, the user's set. */
-  leaveKeys(key: string, update: LeaveUpdate): string[] {
+  /**
+   * KEYS of `leave` (and of the scripts that leave too): entry, expiry index, session index, the
+   * user's set. `shard`: the key's (`RedisKeys.shardOf`), when the caller has it already.
+   */
+  leaveKeys(key: string, update: LeaveUpdate, shard = this.layout.shardOf(key)): string[] {
     const layout = this.layout;
-    const shard = layout.shardOf(key);
-    return [layout.entry(key), layout.expiry(shard), layout.sessions(shard), layout.principalPrefix(shard) + (update.principal ?? '')];
+    return [layout.entry(key, shard), layout.expiry(shard), layout.sessions(shard), layout.principalPrefix(shard) + (update.principal ?? '')];
   }
 
   /** ARGV of `leave`. */
-  leaveArgs(key: string, update: LeaveUpdate): string[] {
+  leaveArgs(key: string, update: LeaveUpdate, shard = this.layout.shardOf(key)): string[] {
     const timeout = update.timeoutMs === undefined ? '' : update.timeoutMs === null ? '-1' : String(update.timeoutMs);
     return [
       String(update.now),
@@ -38,7 +40,7 @@ export class ScriptArguments {
       String(update.lastAccessedTime),
       key,
       update.principal ?? '',
-      this.layout.principalPrefix(this.layout.shardOf(key)),
+      this.layout.principalPrefix(shard),
       isSubsessionKey(key) ? '0' : '1',
       update.request,
     ];

@@ -5,7 +5,7 @@
 -- A session's entry is a hash: accessed, deadline (-1 never), store (when the store's record
 -- expires, ms), claimed, killed, principal, ver (how many times its record was written through
 -- these scripts), and one field `r:<token>` per request using it now, whose value is when that
--- request's lease runs out (ms), with `rn` and `rmin` to count them (see activeCount). A request
+-- request's lease runs out (ms), with `rn` and `rmin` to count them (see `kept`). A request
 -- leaves by deleting its own field, so leaving twice, or
 -- leaving after an enter that never happened (a call that timed out), changes nothing. A field
 -- whose lease ran out no longer counts (its leave was lost with a connection; long requests have
@@ -18,20 +18,22 @@
 --- lib
 local MARK_MARGIN_MS = 10000
 
--- Requests using the session at `now`: its `r:<token>` fields whose lease has not run out.
--- With `prune`, the fields whose lease ran out are deleted. The entry keeps how many `r:` fields
--- it has (`rn`) and a time before which none of their leases runs out (`rmin`, ms): every script
--- that adds or deletes such a field keeps them, so that while no lease can have run out the count
--- is read from two fields rather than from every field (50 requests in flight on one session are
--- 50 fields, read twice per request). Otherwise, or for an entry without `rn` (written before it
--- was kept), the fields are counted one by one and `rn`/`rmin` set from what is left.
-local function activeCount(key, now, prune)
-  local at = tonumber(now)
-  local kept = redis.call('HMGET', key, 'rn', 'rmin')
-  local count, lowest = tonumber(kept[1]), tonumber(kept[2])
-  if count == 0 or (count and count > 0 and lowest and at < lowest) then return count end
-  local n, total, fields = 0, 0, redis.call('HGETALL', key)
-  lowest = nil
+-- Whether the kept count of requests (`rn`, with `rmin` as read with it) tells how many use the
+-- session at `at`: none, or some none of whose leases can have run out yet. The entry keeps how
+-- many `r:` fields it has (`rn`) and a time before which none of their leases runs out (`rmin`,
+-- ms): every script that adds or deletes such a field keeps them, so that while no lease can have
+-- run out the count is read with the entry's other fields rather than from every field (50
+-- requests in flight on one session are 50 fields, read twice per request).
+local function kept(count, lowest, at)
+  return count == 0 or (count ~= nil and count > 0 and lowest ~= nil and at < lowest)
+end
+
+-- Requests using the session at `at`, counted field by field (an entry whose kept count does not
+-- tell, or one without `rn`: written before it was kept): its `r:<token>` fields whose lease has
+-- not run out. With `prune`, the fields whose lease ran out are deleted. Sets `rn` and `rmin`
+-- from what is left; answers the count, then `rn` and `rmin` as set.
+local function recount(key, at, prune)
+  local n, total, lowest, fields = 0, 0, nil, redis.call('HGETALL', key)
   for i = 1, #fields, 2 do
     if string.sub(fields[i], 1, 2) == 'r:' then
       local lease = tonumber(fields[i + 1])
@@ -45,33 +47,53 @@ local function activeCount(key, now, prune)
     end
   end
   if lowest then redis.call('HSET', key, 'rn', total, 'rmin', lowest) else redis.call('HSET', key, 'rn', 0) end
-  return n
+  return n, total, lowest
 end
 
 -- The entry's fields at `now` in the order every script answers them, `active` counted; nil
--- when none.
-local function entryOf(key, now)
-  local e = redis.call('HMGET', key, 'accessed', 'deadline', 'store', 'claimed', 'killed', 'ver', 'note')
+-- when none. Then, for enterEntry: `rn` and `rmin` as they are now, and whether the entry has
+-- the field `extra` (one HMGET reads them all).
+local function entryOf(key, now, extra)
+  local e = redis.call('HMGET', key, 'accessed', 'deadline', 'store', 'claimed', 'killed', 'ver', 'note', 'rn', 'rmin', extra or 'accessed')
   if not e[1] then return nil end
-  return { e[1], e[2], e[3], tostring(activeCount(key, now, false)), e[4], e[5], e[6], e[7] }
+  local at, count, lowest = tonumber(now), tonumber(e[8]), tonumber(e[9])
+  local active = count
+  if not kept(count, lowest, at) then active, count, lowest = recount(key, at, false) end
+  return { e[1], e[2], e[3], tostring(active), e[4], e[5], e[6], e[7] }, count, lowest, e[10] ~= false
+end
+
+-- Writes the fields of `set` (a table) and deletes those of `unset` (a list), at most one
+-- command each.
+local function apply(key, set, unset)
+  if #unset > 0 then redis.call('HDEL', key, unpack(unset)) end
+  local flat = {}
+  for field, value in pairs(set) do
+    flat[#flat + 1] = field
+    flat[#flat + 1] = value
+  end
+  if #flat > 0 then redis.call('HSET', key, unpack(flat)) end
 end
 
 -- A request starts using the session (see `enter`), its lease running until `lease`; the entry
--- as it was before, or nil.
+-- as it was before, or nil. One HMGET and one HSET (the access time, the request's field, the
+-- kept count).
 local function enterEntry(key, now, strict, token, lease)
-  local before = entryOf(key, now)
+  local mine = 'r:' .. token
+  local before, count, lowest, entered = entryOf(key, now, mine)
   if not before then return nil end
   if before[5] == '1' then return before end
   if strict == '1' and before[4] == '0' then
     local deadline = tonumber(before[2] or '-1')
     if deadline >= 0 and deadline <= tonumber(now) then return before end
   end
-  if redis.call('HSET', key, 'accessed', now, 'r:' .. token, lease) == 1 then
-    -- A new `r:` field (entryOf has just set `rn`): counted, and `rmin` kept a lower bound.
-    local kept = redis.call('HMGET', key, 'rn', 'rmin')
-    local lowest = tonumber(kept[2])
-    if not lowest or tonumber(lease) < lowest then lowest = lease end
-    redis.call('HSET', key, 'rn', tonumber(kept[1] or '0') + 1, 'rmin', lowest)
+  if entered then
+    -- Entered already under this token: counted already.
+    redis.call('HSET', key, 'accessed', now, mine, lease)
+  else
+    -- Counted, and `rmin` kept a lower bound (with no `r:` field before, the new lease is it).
+    local until_ = tonumber(lease)
+    if count == 0 or not lowest or until_ < lowest then lowest = until_ end
+    redis.call('HSET', key, 'accessed', now, mine, lease, 'rn', count + 1, 'rmin', lowest)
   end
   return before
 end
@@ -79,68 +101,87 @@ end
 -- A request stops using the session. K[1..4] (a script's KEYS, or part of them): entry, expiry
 -- index, session index, the user's set. A[1..10] (its ARGV, or part): now, timeout ms ('' keep,
 -- '-1' never), store expiry ms ('' none), entered ('1'/'0'), the request's start, the member
--- (session key), principal ('' none), principal prefix, top-level ('1'/'0'), the request's token. Answers 2 to the last request of a killed
--- session (it destroys it), else 0 or 1.
-local function leaveEntry(K, A)
+-- (session key), principal ('' none), principal prefix, top-level ('1'/'0'), the request's token.
+-- Answers 2 to the last request of a killed session (it destroys it), else 0 or 1; then whether
+-- the entry exists, and whether it set the fields of `extra` (a table, or nil) with its own.
+-- Every field it needs comes in one HMGET (`read`, when the caller has read them already), what
+-- it changes goes out in one HDEL and one HSET.
+local function leaveEntry(K, A, read, extra)
   local now, timeout, store, entered, accessed, member = A[1], A[2], A[3], A[4], A[5], A[6]
   local principal, principals, toplevel, mine = A[7], A[8], A[9], 'r:' .. A[10]
-  local e = redis.call('HMGET', K[1], 'accessed', 'claimed', 'store', 'killed', 'principal')
-  local had = false
+  local e = read or redis.call('HMGET', K[1], 'accessed', 'claimed', 'store', 'killed', 'principal', 'rn', 'rmin', 'next', mine)
+  local at = tonumber(now)
+  local count, lowest, pending, had = tonumber(e[6]), tonumber(e[7]), e[8], e[9] ~= false
+  local set, unset = extra or {}, {}
   if not e[1] then
-    if entered == '1' then return 0 end
+    if entered == '1' then return 0, false, false end
     e = { accessed, false, false, false, false }
-    redis.call('HSET', K[1], 'accessed', accessed, 'deadline', -1, 'rn', 0)
+    count, pending, had = 0, false, false
+    set.deadline, set.rn = -1, 0
     if toplevel == '1' then redis.call('ZADD', K[3], 0, member) end
   else
-    had = redis.call('HDEL', K[1], mine) == 1
-    if entered == '1' and not had then return 0 end
-    if had and redis.call('HEXISTS', K[1], 'rn') == 1 then redis.call('HINCRBY', K[1], 'rn', -1) end
+    if entered == '1' and not had then return 0, true, false end
+    if had then
+      unset[1] = mine
+      if count then
+        count = count - 1
+        set.rn = count
+      end
+    end
   end
   if e[2] == '1' then
     -- Claimed: only the requests of a killed session still count down; the last one destroys it.
-    if e[4] == '1' and had and activeCount(K[1], now, true) == 0 then return 2 end
-    return 0
+    apply(K[1], set, unset)
+    if e[4] == '1' and had then
+      local n = count
+      if not kept(count, lowest, at) then n = recount(K[1], at, true) end
+      if n == 0 then return 2, true, true end
+    end
+    return 0, true, true
   end
-  local fields = {}
-  if entered == '0' then table.insert(fields, 'accessed'); table.insert(fields, accessed) end
+  if entered == '0' then set.accessed = accessed end
   if store == '' then
-    if e[3] then redis.call('HDEL', K[1], 'store') end
+    if e[3] then unset[#unset + 1] = 'store' end
   elseif store ~= e[3] then
-    table.insert(fields, 'store'); table.insert(fields, store)
+    set.store = store
+  end
+  local n = count
+  if not kept(count, lowest, at) then
+    -- Counted field by field, without this request's field (deleted first); `recount` sets `rn`.
+    if #unset > 0 then redis.call('HDEL', K[1], unpack(unset)) end
+    unset, set.rn = {}, nil
+    n = recount(K[1], at, true)
   end
   -- The deadline moves when the last request leaves. A leave that finds others still using the
   -- session keeps its deadline as `next`, for whichever leave makes the session idle — even one
   -- that knows no timeout (a request left in the background after a failed call) — and for the
   -- claim, should the others' leases run out instead (docs/architecture.md, "Redis Cluster and Sentinel").
-  local idle = activeCount(K[1], now, true) == 0
+  local idle = n == 0
   local deadline = nil
-  if timeout == '-1' then deadline = -1 elseif timeout ~= '' then deadline = tonumber(now) + tonumber(timeout) end
+  if timeout == '-1' then deadline = -1 elseif timeout ~= '' then deadline = at + tonumber(timeout) end
   if deadline ~= nil and not idle then
-    table.insert(fields, 'next'); table.insert(fields, deadline)
-  elseif idle then
-    local pending = redis.call('HGET', K[1], 'next')
-    if pending then
-      redis.call('HDEL', K[1], 'next')
-      if deadline == nil then deadline = tonumber(pending) end
-    end
+    set.next = deadline
+  elseif idle and pending then
+    unset[#unset + 1] = 'next'
+    if deadline == nil then deadline = tonumber(pending) end
   end
   if deadline ~= nil and idle then
-    table.insert(fields, 'deadline'); table.insert(fields, deadline)
+    set.deadline = deadline
     if deadline < 0 then redis.call('ZREM', K[2], member) else redis.call('ZADD', K[2], deadline, member) end
   end
   if principal ~= '' and principal ~= e[5] then
-    table.insert(fields, 'principal'); table.insert(fields, principal)
+    set.principal = principal
     if e[5] then redis.call('SREM', principals .. e[5], member) end
     redis.call('SADD', K[4], member)
   end
-  if #fields > 0 then redis.call('HSET', K[1], unpack(fields)) end
+  apply(K[1], set, unset)
   if store ~= '' and store ~= e[3] then redis.call('PEXPIREAT', K[1], store) end
   if principal ~= '' and store ~= '' and (store ~= e[3] or principal ~= e[5]) then
     -- The user's set lives as long as the longest-lived of its sessions.
     local ttl = redis.call('PTTL', K[4])
-    if ttl < 0 or tonumber(now) + ttl < tonumber(store) then redis.call('PEXPIREAT', K[4], store) end
+    if ttl < 0 or at + ttl < tonumber(store) then redis.call('PEXPIREAT', K[4], store) end
   end
-  return 1
+  return 1, true, true
 end
 
 --- enter
@@ -158,8 +199,16 @@ return enterEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) or false
 return { redis.call('GET', KEYS[2]), enterEntry(KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[4]) or false }
 
 --- leave
+-- One request leaves (KEYS and ARGV as `leaveEntry`'s K and A; answers its answer), or several:
+-- KEYS and ARGV as for one, once per request, answering each one's answer in order (the leaves of
+-- requests that ended together: docs/architecture.md, "Coordinators").
 -- @include lib
-return leaveEntry(KEYS, ARGV)
+if #KEYS == 4 then return (leaveEntry(KEYS, ARGV)) end
+local answer = {}
+for i = 0, #KEYS / 4 - 1 do
+  answer[i + 1] = (leaveEntry({ KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4] }, { unpack(ARGV, 10 * i + 1, 10 * i + 10) }))
+end
+return answer
 
 --- write
 -- Writes the session's record in the store's key (JSON, EX ttl) and leaves for each request of a
@@ -169,19 +218,24 @@ return leaveEntry(KEYS, ARGV)
 -- session). A record merged onto another version than the entry's now, or onto a session claimed
 -- (killed, expiring) or gone meanwhile, is not written: { 'conflict' } (the caller reads it
 -- again). Answers { 'written', the entry's version now, each request's leave answer... }.
+-- The first leave's HMGET reads `ver` too (the check), and the last leave's HSET sets it.
 -- @include lib
 local n = (#KEYS - 1) / 4
 local expected = ARGV[10 * n + 3]
-if expected ~= '' then
-  local e = redis.call('HMGET', KEYS[1], 'ver', 'claimed')
-  if e[2] == '1' or tonumber(e[1] or '0') ~= tonumber(expected) then return { 'conflict' } end
-end
+local first = redis.call('HMGET', KEYS[1], 'accessed', 'claimed', 'store', 'killed', 'principal', 'rn', 'rmin', 'next', 'r:' .. ARGV[10], 'ver')
+local version = tonumber(first[10] or '0')
+if expected ~= '' and (first[2] == '1' or version ~= tonumber(expected)) then return { 'conflict' } end
 redis.call('SET', KEYS[4 * n + 1], ARGV[10 * n + 1], 'EX', ARGV[10 * n + 2])
-local answer = { 'written', 0 }
+local answer, exists, bumped = { 'written', 0 }, false, false
 for i = 0, n - 1 do
-  answer[i + 3] = leaveEntry({ KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4] }, { unpack(ARGV, 10 * i + 1, 10 * i + 10) })
+  local extra = nil
+  if i == n - 1 then extra = { ver = version + 1 } end
+  local left, found, set = leaveEntry({ KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4] }, { unpack(ARGV, 10 * i + 1, 10 * i + 10) }, i == 0 and first or nil, extra)
+  answer[i + 3] = left
+  exists = exists or found
+  bumped = set
 end
-if redis.call('EXISTS', KEYS[1]) == 1 then answer[2] = redis.call('HINCRBY', KEYS[1], 'ver', 1) end
+if bumped then answer[2] = version + 1 elseif exists then answer[2] = redis.call('HINCRBY', KEYS[1], 'ver', 1) end
 return answer
 
 --- touch
@@ -189,7 +243,7 @@ return answer
 -- then the record. ARGV: as `leave`, then the TTL in seconds. Answers leave's answer.
 -- @include lib
 redis.call('EXPIRE', KEYS[5], ARGV[11])
-return leaveEntry(KEYS, ARGV)
+return (leaveEntry(KEYS, ARGV))
 
 --- read
 -- The record in the store's key and the entry's version, to merge onto again after a conflict.
