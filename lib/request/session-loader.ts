@@ -69,18 +69,22 @@ function admitRecord(context: RequestContext, key: string, decoded: DecodedId, r
   // finds it expired claims as a bystander and exactly one destroys it.
   if (runtime.strictExpiry && entry && isExpired(entry, start)) return destroyExpired(context, key, entry, data);
   // 4b. Bound to a user (the principal option): for that user only.
-  if (data.meta.principal !== undefined && runtime.principal) return admitUser(context, key, decoded, record, entry, data);
-  return serve(context, key, decoded, record, entry, data);
+  const found: Found = { key, decoded, record, entry, data };
+  if (data.meta.principal !== undefined && runtime.principal) return admitUser(context, found);
+  return serve(context, found);
 }
 
-async function admitUser(
-  context: RequestContext,
-  key: string,
-  decoded: DecodedId,
-  record: StoredRecord,
-  entry: AccessEntry | undefined,
-  data: LoadedRecord,
-): Promise<void> {
+/** A record found for the requested id, with its entry and its contents. */
+interface Found {
+  key: string;
+  decoded: DecodedId;
+  record: StoredRecord;
+  entry: AccessEntry | undefined;
+  data: LoadedRecord;
+}
+
+async function admitUser(context: RequestContext, found: Found): Promise<void> {
+  const { key, entry, data } = found;
   const counted = counts(context, entry);
   const user = await userOrLeave(context, key, counted);
   if (user !== data.meta.principal) {
@@ -89,19 +93,13 @@ async function admitUser(
     if (user !== undefined) throw new UnauthorizedSessionRequestError();
     return; // anonymous: a new session
   }
-  await serve(context, key, decoded, record, entry, data);
+  await serve(context, found);
 }
 
 /** Step 5: live, it becomes the request's session (then its subsessions load). */
-function serve(
-  context: RequestContext,
-  key: string,
-  decoded: DecodedId,
-  record: StoredRecord,
-  entry: AccessEntry | undefined,
-  data: LoadedRecord,
-): Promise<void> | undefined {
+function serve(context: RequestContext, found: Found): Promise<void> | undefined {
   const { runtime, start } = context;
+  const { key, decoded, record, entry, data } = found;
   const state = new SessionState({
     app: context.appContext.name,
     status: 'live',
