@@ -7,7 +7,7 @@ import { applied } from './commit-groups';
 import { wholeRecord, type WriteTimes } from './record-writing';
 import type { RequestContext } from './request-context';
 import { renewCount } from './session-caps';
-import { deadlineMs, keyOf, lapsed, leaveUpdate, nothingToStore, type PendingLeave, storeExpiry, timeoutMsOf } from './session-commit';
+import { deadlineMs, dueStep, keyOf, leaveUpdate, type PendingLeave, storeExpiry, timeoutMsOf } from './session-commit';
 
 const debug = createDebug('express-session-management');
 
@@ -35,10 +35,11 @@ export function commitAtOnce(context: RequestContext, pending: PendingLeave[]): 
   const timeoutMs = timeoutMsOf(session);
   const times: WriteTimes = { start: context.start, now, storeExpires: storeExpiry(context, now, timeoutMs) };
   let storeExpires = state.storeExpires;
-  if (!nothingToStore(context, session, key, times, timeoutMs)) {
+  const step = dueStep(context, session, key, times, timeoutMs);
+  if (step !== undefined) {
     const memory = runtime.store.local;
     if (!memory || !(runtime.coordinator instanceof LocalCoordinator) || runtime.records || !runtime.commits.idle(key)) return false;
-    storeExpires = storeNow(memory, runtime.coordinator, session, key, times);
+    storeExpires = storeNow(memory, runtime.coordinator, session, key, times, step);
   }
   const deadline = deadlineMs(runtime.caps.maxLifetimeMs, state.creationTime, now, timeoutMs);
   pending.push({ key, update: leaveUpdate(context, session, now, deadline, storeExpires, state.entered) });
@@ -47,16 +48,15 @@ export function commitAtOnce(context: RequestContext, pending: PendingLeave[]): 
 }
 
 /**
- * `write`'s steps, in process: a new session whole; a changed one merged
+ * `write`'s `step`, in process: a new session whole; a changed one merged
  * onto the record as it is now (one whose record and entry are gone stays
  * gone); an unchanged one touched. When the store's copy now expires
  * (`null`: gone).
  */
-function storeNow(memory: MemoryStore, coordinator: LocalCoordinator, session: ServletSession, key: string, times: WriteTimes): number | null {
-  const { state } = session;
-  if (state.fresh) {
+function storeNow(memory: MemoryStore, coordinator: LocalCoordinator, session: ServletSession, key: string, times: WriteTimes, step: 'whole' | 'merge' | 'touch'): number | null {
+  if (step === 'whole') {
     memory.put(key, wholeRecord(session, times));
-  } else if (state.hasChanges() || lapsed(state, times)) {
+  } else if (step === 'merge') {
     const record = memory.peek(key);
     const entry = record ? undefined : coordinator.inspectNow(key);
     if (!record && (!entry || entry.claimed)) {

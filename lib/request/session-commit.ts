@@ -154,11 +154,10 @@ async function write(
   const { state } = session;
   const { records } = runtime;
   const oldKey = state.storedKey;
-  const unchanged = { storeExpires: state.storeExpires, left: false };
-  if (nothingToStore(context, session, key, times, timeoutMs)) return unchanged;
-  const moved = oldKey !== null && oldKey !== key;
-  // 2. (A new session that save() wrote already is written whole again only if it changed since.)
-  if ((state.fresh && (!state.saved || state.hasChanges())) || moved) {
+  const step = dueStep(context, session, key, times, timeoutMs);
+  if (step === undefined) return { storeExpires: state.storeExpires, left: false };
+  if (step === 'whole') {
+    const moved = oldKey !== null && oldKey !== key;
     const dropOld = moved ? runtime.commits.run(oldKey, () => deleteSession(runtime, oldKey)) : undefined;
     if (records) {
       const [result] = await Promise.all([records.write(key, wholeRecord(session, times), ttlSeconds(times), undefined, [leave(times.storeExpires)]), dropOld]);
@@ -167,13 +166,12 @@ async function write(
     await Promise.all([runtime.store.set(key, wholeRecord(session, times)), dropOld]);
     return { storeExpires: times.storeExpires, left: false };
   }
-  // 3.
-  if (state.hasChanges() || lapsed(state, times)) {
+  if (step === 'merge') {
     const merged = await mergeInTurn(context, session, key, times, leave);
     if (merged.lastOfKilled) await destroyKilled(context, key, times.now);
     return merged;
   }
-  // 4. (A touch is due: else there was nothing to store.)
+  // 'touch'
   if (records) {
     const lastOfKilled = await records.touch(key, ttlSeconds(times), leave(times.storeExpires));
     return settle(context, key, times, lastOfKilled);
@@ -183,15 +181,23 @@ async function write(
   return { storeExpires: times.storeExpires, left: false };
 }
 
-/** Whether the store's copy of `session` is up to date and far enough from expiring (no step of `write` is due). */
-export function nothingToStore(context: RequestContext, session: ServletSession, key: string, times: WriteTimes, timeoutMs: number | null): boolean {
+/**
+ * Which step of `write` the session needs (see there); `undefined`: none —
+ * the store's copy is up to date and far enough from expiring.
+ */
+export function dueStep(context: RequestContext, session: ServletSession, key: string, times: WriteTimes, timeoutMs: number | null): 'whole' | 'merge' | 'touch' | undefined {
   const { state } = session;
-  if (state.fresh || state.storedKey !== key || lapsed(state, times) || state.hasChanges()) return false;
-  return !touchDue(context, state.storeExpires, times.storeExpires, timeoutMs);
+  const changed = state.hasChanges();
+  // 2. (A new session that save() wrote already is written whole again only if it changed since.)
+  if ((state.fresh && (!state.saved || changed)) || (state.storedKey !== null && state.storedKey !== key)) return 'whole';
+  // 3.
+  if (changed || lapsed(state, times)) return 'merge';
+  // 4.
+  return touchDue(context, state.storeExpires, times.storeExpires, timeoutMs) ? 'touch' : undefined;
 }
 
 /** The store's TTL of the session ran out while the request ran (a touch of a dropped record does nothing). */
-export function lapsed(state: ServletSession['state'], times: WriteTimes): boolean {
+function lapsed(state: ServletSession['state'], times: WriteTimes): boolean {
   return state.storeExpires !== null && state.storeExpires <= times.now;
 }
 
