@@ -51,6 +51,16 @@ export interface AccessEntry {
   version: number;
 }
 
+/** Idle past its deadline at `now`, and no request is using it. */
+export function idleExpired(entry: AccessEntry, now: number): boolean {
+  return entry.active === 0 && entry.deadline !== null && now >= entry.deadline;
+}
+
+/** Whether `enter()` answering `entry` counted the request as a user (see {@link AccessTracking.enter}). */
+export function enterCounted(entry: AccessEntry | undefined, now: number, strictExpiry: boolean): boolean {
+  return entry !== undefined && !entry.claimed && !(strictExpiry && idleExpired(entry, now));
+}
+
 /** What a request reports when it stops using a session. */
 export interface LeaveUpdate {
   /** End of the request (ms): the idle clock restarts here. */
@@ -102,6 +112,13 @@ export interface AccessTracking {
    * `request` is the request's token: its `leave()` names it again.
    */
   enter(key: string, now: number, strictExpiry: boolean, request: string): Promise<AccessEntry | undefined>;
+  /**
+   * `true` when an `enter()` under a token already entered (and not left)
+   * refreshes that request's access time and lease and counts it once: the
+   * manager then lets the requests of one session in its process stand as
+   * one (`shared-standing.ts`). Absent: every request enters as itself.
+   */
+  readonly reentrantTokens?: boolean;
 
   /** The entry of a session as it is, changing nothing (subsessions, admin). */
   inspect(key: string): Promise<AccessEntry | undefined>;

@@ -10,6 +10,7 @@ import type { Coordinator, KillSignals, KillSubscription, SessionIndex } from '.
 import { LocalCoordinator } from '../coordination/local/local-coordinator';
 import { Reaper, type SweepResult } from '../expiry/reaper';
 import { LeaseRenewal } from '../killing/lease-renewal';
+import { withSharedStanding } from '../coordination/shared-standing';
 import { RunningRequests } from '../killing/running-requests';
 import { SessionKilling } from '../killing/session-killing';
 import { CommitOrder } from '../locking/commit-order';
@@ -91,7 +92,7 @@ export class SessionManager extends ManagerEvents {
     const clock: Clock = this.options.clock ?? systemClock;
     this.store = this.options.store ?? new MemoryStore({ clock });
     this.coordinator = this.options.coordinator ?? new LocalCoordinator();
-    const coordinator = boundedCoordinator(this.coordinator, this.options.storeTimeoutMs);
+    const coordinator = withSharedStanding(boundedCoordinator(this.coordinator, this.options.storeTimeoutMs));
     this.reaperInterval = this.options.reaperInterval ?? defaultReaperInterval(this.options.invalidationTimeoutMs);
     const instruments = new Instruments();
     const store = new StoreAdapter(this.store, this.options.storeTimeoutMs, instruments);

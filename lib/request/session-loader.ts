@@ -1,4 +1,4 @@
-import type { AccessEntry, LeaveUpdate } from '../coordination/coordinator';
+import { enterCounted, idleExpired, type AccessEntry, type LeaveUpdate } from '../coordination/coordinator';
 import { UnauthorizedSessionRequestError } from '../errors';
 import type { ServletSession } from '../session/http-session';
 import { SessionState } from '../session/session-state';
@@ -67,7 +67,7 @@ function admitRecord(context: RequestContext, key: string, decoded: DecodedId, r
   const data = readRecord(record, context.appContext.name, start);
   // 4. Expired on access: enter() did not count this request as a user, so every request that
   // finds it expired claims as a bystander and exactly one destroys it.
-  if (runtime.strictExpiry && entry && isExpired(entry, start)) return destroyExpired(context, key, entry, data);
+  if (runtime.strictExpiry && entry && idleExpired(entry, start)) return destroyExpired(context, key, entry, data);
   // 4b. Bound to a user (the principal option): for that user only.
   const found: Found = { key, decoded, record, entry, data };
   if (data.meta.principal !== undefined && runtime.principal) return admitUser(context, found);
@@ -152,7 +152,7 @@ async function loadSubsessions(context: RequestContext, parent: ServletSession, 
       continue;
     }
     const data = readRecord(record, context.appContext.name, start);
-    if (runtime.strictExpiry && entry && isExpired(entry, start)) {
+    if (runtime.strictExpiry && entry && idleExpired(entry, start)) {
       parent.state.noteSubsession(names[i], false);
       await destroyExpired(context, key, entry, data);
       continue;
@@ -253,12 +253,7 @@ function abandonUpdate(context: RequestContext): LeaveUpdate {
 
 function noop(): void {}
 
-/** Idle past its deadline, and no request is using it. */
-function isExpired(entry: AccessEntry, now: number): boolean {
-  return entry.active === 0 && entry.deadline !== null && now >= entry.deadline;
-}
-
-/** Whether `enter()` counted the request as a user of the session (see `AccessTracking.enter`). */
+/** Whether `enter()` counted the request as a user of the session. */
 function counts(context: RequestContext, entry: AccessEntry | undefined): boolean {
-  return entry !== undefined && !entry.claimed && !(context.runtime.strictExpiry && isExpired(entry, context.start));
+  return enterCounted(entry, context.start, context.runtime.strictExpiry);
 }

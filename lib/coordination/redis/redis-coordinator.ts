@@ -116,6 +116,8 @@ export class RedisCoordinator implements Coordinator {
   private readonly leaves = new LeaveBatches((keys, args) => this.run('leave', keys, args));
   private callTimeoutMs = DEFAULT_CALL_TIMEOUT_MS;
   readonly leaseMs = REQUEST_LEASE_MS;
+  /** `enter` under a token already entered refreshes its field (`enterEntry` in scripts.lua): requests of a process stand as one. */
+  readonly reentrantTokens = true;
   private clock: Clock = systemClock; // leases are counted on the manager's clock (`useClock`)
   private readonly killListeners = new Set<(key: string) => void>();
   private channel: KillSubscription | undefined; // the kill channel while anyone listens
