@@ -30,7 +30,11 @@ export interface AccessEntry {
   deadline: number | null;
   /** When the store's copy expires by its own TTL (ms); `null` when unknown or never. */
   storeExpires: number | null;
-  /** Requests using the session right now, in every process. */
+  /**
+   * Requests using the session right now, in every process. With reentrant
+   * tokens (`reentrantTokens`) the requests of one process stand as one: those
+   * of another process count once.
+   */
   active: number;
   /**
    * Claimed for destruction (by the reaper or a request that found it

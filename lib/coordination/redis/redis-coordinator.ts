@@ -14,8 +14,9 @@
  *   claimed for destruction), `claimer` (its token: a retry after a lost answer), `killed` (`1` once
  *   killed by an administrator; also claimed), `principal` (the user it is bound to), `ver` (how
  *   many times its record was written through the colocated scripts), and `r:<token>` for each
- *   request using it now: when that request's lease runs out (ms; `leaseMs` after its enter or its
- *   last renewal). A field whose lease ran out no longer counts: its leave was lost
+ *   request using it now — for each process using it, whose requests of one session stand as one
+ *   (docs/architecture.md, "One standing per process") —: when that lease runs out (ms; `leaseMs`
+ *   after its enter or its last renewal). A field whose lease ran out no longer counts: its leave was lost
  *   (docs/architecture.md, "Faults"). `rn`, `rmin`: how many `r:` fields, and no lease of theirs
  *   runs out before (ms). `next` (ms, `-1` never): the deadline a request left while others still
  *   used the session, applied by the leave that makes it idle (even one without a timeout: a request
