@@ -424,6 +424,28 @@ describeRedis('group commit on connect-redis', () => {
     };
     groupCommitTests(makeApp, versionWrites, { storeErrors: false });
 
+    it('counts the 50 requests of the session in this process as one in Redis, and leaves with the last of them', async () => {
+      const app = makeApp();
+      const cookie = cookieFrom(await request(app).post('/start'))!;
+      const id = cookie.split('=')[1];
+      const layout = redisLayout(coordinators.get(app)!);
+      const requestFields = async () => (await client.hKeys(layout.entry(id))).filter((field) => field.startsWith('r:'));
+      let whileHeld: { fields: string[]; active: number | undefined } | undefined;
+      try {
+        const statuses = await releasedTogether(app, cookie, REQUESTS, async () => {
+          whileHeld = { fields: await requestFields(), active: (await app.manager.sessions.get(id))?.activeRequests };
+        });
+        expect(statuses).toEqual(Array(REQUESTS).fill(204));
+        // One standing in Redis; this process still knows its requests one by one (docs/architecture.md, "One standing per process").
+        expect(whileHeld).toEqual({ fields: [expect.stringMatching(/^r:/)], active: REQUESTS });
+        expect(await requestFields()).toEqual([]);
+        expect(await client.zScore(layout.expiry(id), id)).toBeGreaterThan(Date.now());
+      } finally {
+        app.gate.open();
+        await app.manager.close();
+      }
+    });
+
     it('fails every request of a group with 503 when Redis fails its write, and keeps none of their changes', async () => {
       // The manager's own connection, closed while the group waits: its one write fails.
       const own = await createRedisClient();

@@ -1,6 +1,5 @@
-import type { AccessEntry, ColocatedRecords, Coordinator, LeaveUpdate, RecordWrite, RequestLeases } from './coordinator';
 import { can } from './capabilities';
-import { enterCounted } from './coordinator';
+import { enterCounted, type AccessEntry, type ColocatedRecords, type Coordinator, type LeaveUpdate, type RecordWrite, type RequestLeases } from './coordinator';
 
 /**
  * The requests of one session in this process stand in a remote coordinator
@@ -30,7 +29,7 @@ interface Standing {
 /** The leave of a standing, decided by its last request and not yet through: sent again if that request retries. */
 interface LastLeave {
   token: string;
-  left: LeaveUpdate | undefined;
+  left: LeaveUpdate;
   /** When it was decided (ms): forgotten a lease later. */
   at: number;
 }
@@ -87,14 +86,14 @@ export class SharedStanding {
     if (last) return { ...merged(last.left, update), request: last.token };
     const standing = this.standings.get(key);
     if (!standing?.users.delete(update.request)) return undefined;
-    standing.left = merged(standing.left, update);
+    const left = (standing.left = merged(standing.left, update));
     for (const [request, leaseEnd] of standing.users) {
       if (leaseEnd > update.now) return undefined;
       standing.users.delete(request); // its leave was lost: it stops counting, as its lease has run out
     }
     this.standings.delete(key);
-    this.keepLastLeave(update.request, { token: standing.token, left: standing.left, at: update.now });
-    return { ...standing.left, request: standing.token };
+    this.keepLastLeave(update.request, { token: standing.token, left, at: update.now });
+    return { ...left, request: standing.token };
   }
 
   /** The leave `update` decided got through. */
