@@ -106,6 +106,25 @@ describeTopologies(
       await expect(mine.leave('k', update('r1', TIMEOUT_MS))).resolves.toBe(true);
     });
 
+    it('makes a leave that finds only a request whose enter has not answered wait for that answer', async () => {
+      const { other, mine } = processes();
+      await other.leave('w', update('creator', TIMEOUT_MS, { entered: false }));
+      await mine.enter('w', clock.now(), false, 'a');
+      // b's enter is on its way when a leaves: a's leave waits for it, then leaves nothing (b stands).
+      const [, aLeft] = await Promise.all([mine.enter('w', clock.now(), false, 'b'), mine.leave('w', update('a', TIMEOUT_MS))]);
+      expect(aLeft).toBe(false);
+      expect(await standing('w')).toEqual(['r:a']);
+      await mine.leave('w', update('b', TIMEOUT_MS));
+      expect(await standing('w')).toEqual([]);
+      // Killed meanwhile: c's enter is not counted, so d's leave, which waited for it, is the last one, and destroys it.
+      await mine.enter('w', clock.now(), false, 'd');
+      await other.kill('w');
+      const [cEntry, dLeft] = await Promise.all([mine.enter('w', clock.now(), false, 'c'), mine.leave('w', update('d', TIMEOUT_MS))]);
+      expect(cEntry).toMatchObject({ claimed: true, killed: true });
+      expect(dLeft).toBe(true);
+      expect(await standing('w')).toEqual([]);
+    });
+
     it('stops counting a request whose leave was lost once its lease runs out', async () => {
       const { other, mine } = processes();
       await other.leave('l', update('creator', TIMEOUT_MS, { entered: false }));

@@ -13,17 +13,25 @@ import { enterCounted, type AccessEntry, type ColocatedRecords, type Coordinator
  * entered counts it once ({@link Coordinator.reentrantTokens}).
  */
 
+/** A request standing: when its lease runs out (ms; one whose leave was lost stops counting then, as in the coordinator), and whether its enter has answered that it counts. */
+interface User {
+  leaseEnd: number;
+  counted: boolean;
+}
+
 /** One session's requests in this process. */
 interface Standing {
   /** What the coordinator knows them by: the token of the request that entered first. */
   readonly token: string;
-  /**
-   * The requests standing, by their own tokens: when each one's lease runs
-   * out (ms). One whose leave was lost stops counting then, as in the coordinator.
-   */
-  readonly users: Map<string, number>;
+  /** The requests standing, by their own tokens. */
+  readonly users: Map<string, User>;
   /** What the requests that left reported, merged (see `merged`). */
   left: LeaveUpdate | undefined;
+  /**
+   * A leave that found only requests whose enter has not answered yet: it
+   * waits for their answers (should none of them count, it is the last).
+   */
+  waiting: { request: string; now: number; resolve(send: LeaveUpdate | undefined): void } | undefined;
 }
 
 /** The leave of a standing, decided by its last request and not yet through: sent again if that request retries. */
@@ -37,6 +45,9 @@ interface LastLeave {
 /** How many undelivered last leaves are kept for their retries before the oldest are checked. */
 const KEEP_LAST_LEAVES = 256;
 
+/** What `outcome` says of a leave that must wait for enters still unanswered. */
+const WAIT = Symbol('wait');
+
 /** The standings of this process (one per session key in use). */
 export class SharedStanding {
   private readonly standings = new Map<string, Standing>();
@@ -49,25 +60,43 @@ export class SharedStanding {
   enter(key: string, request: string, now: number): string {
     let standing = this.standings.get(key);
     if (standing === undefined) {
-      standing = { token: request, users: new Map(), left: undefined };
+      standing = { token: request, users: new Map(), left: undefined, waiting: undefined };
       this.standings.set(key, standing);
     }
-    standing.users.set(request, now + this.leaseMs);
+    standing.users.set(request, { leaseEnd: now + this.leaseMs, counted: false });
     return standing.token;
   }
 
-  /** What `enter()` answered: a request it did not count does not stand (and will not leave). */
+  /**
+   * What `enter()` answered: a request it counted now stands for sure (a
+   * leave waiting for it leaves nothing); one it did not count does not stand
+   * (and will not leave), so a leave waiting for it may be the last.
+   */
   entered(key: string, request: string, counted: boolean): void {
-    if (counted) return;
     const standing = this.standings.get(key);
-    if (standing?.users.delete(request) && standing.users.size === 0) this.standings.delete(key);
+    const user = standing?.users.get(request);
+    if (!standing || !user) return;
+    if (counted) {
+      user.counted = true;
+      release(standing, undefined);
+      return;
+    }
+    standing.users.delete(request);
+    const { waiting } = standing;
+    if (waiting) {
+      const outcome = this.outcome(key, standing, waiting.request, waiting.now);
+      if (outcome !== WAIT) release(standing, outcome);
+    } else if (standing.users.size === 0) {
+      this.standings.delete(key);
+    }
   }
 
   /** The token a long request's lease is renewed under, its own lease here renewed too. */
   renew(key: string, request: string, now: number): string {
     const standing = this.standings.get(key);
-    if (standing?.users.has(request)) {
-      standing.users.set(request, now + this.leaseMs);
+    const user = standing?.users.get(request);
+    if (standing && user) {
+      user.leaseEnd = now + this.leaseMs;
       return standing.token;
     }
     return this.lastLeaves.get(request)?.token ?? request;
@@ -76,24 +105,23 @@ export class SharedStanding {
   /**
    * What a request's leave sends: the standing's leave when it is the last of
    * its process to leave (everything the others reported merged in), else
-   * nothing. A request that did not enter leaves as itself; one that is not
-   * standing (it left already, or was not counted) sends nothing — unless it
-   * decided its standing's leave and that did not get through: it is sent again.
+   * nothing. With only requests left whose enter has not answered, it waits
+   * for their answers. A request that did not enter leaves as itself; one that
+   * is not standing (it left already, or was not counted) sends nothing —
+   * unless it decided its standing's leave and that did not get through: it
+   * is sent again.
    */
-  leave(key: string, update: LeaveUpdate): LeaveUpdate | undefined {
+  leave(key: string, update: LeaveUpdate): LeaveUpdate | undefined | Promise<LeaveUpdate | undefined> {
     if (!update.entered) return update;
     const last = this.lastLeaves.get(update.request);
     if (last) return { ...merged(last.left, update), request: last.token };
     const standing = this.standings.get(key);
     if (!standing?.users.delete(update.request)) return undefined;
-    const left = (standing.left = merged(standing.left, update));
-    for (const [request, leaseEnd] of standing.users) {
-      if (leaseEnd > update.now) return undefined;
-      standing.users.delete(request); // its leave was lost: it stops counting, as its lease has run out
-    }
-    this.standings.delete(key);
-    this.keepLastLeave(update.request, { token: standing.token, left, at: update.now });
-    return { ...left, request: standing.token };
+    standing.left = merged(standing.left, update);
+    release(standing, undefined); // a leave that waited: this later one decides instead
+    const outcome = this.outcome(key, standing, update.request, update.now);
+    if (outcome !== WAIT) return outcome;
+    return new Promise((resolve) => (standing.waiting = { request: update.request, now: update.now, resolve }));
   }
 
   /** The leave `update` decided got through. */
@@ -108,7 +136,29 @@ export class SharedStanding {
 
   /** The session is gone: requests of it still running leave nothing. */
   forget(key: string): void {
+    const standing = this.standings.get(key);
+    if (standing) release(standing, undefined);
     this.standings.delete(key);
+  }
+
+  /**
+   * What the leave of `request` at `now` decides, the others having left:
+   * nothing to send while a request the enter counted stands; {@link WAIT}
+   * while only requests whose enter has not answered do; else the standing's
+   * leave (the standing ends here).
+   */
+  private outcome(key: string, standing: Standing, request: string, now: number): LeaveUpdate | undefined | typeof WAIT {
+    let unanswered = false;
+    for (const [token, user] of standing.users) {
+      if (user.leaseEnd <= now) standing.users.delete(token); // its leave was lost
+      else if (user.counted) return undefined;
+      else unanswered = true;
+    }
+    if (unanswered) return WAIT;
+    this.standings.delete(key);
+    const left = standing.left!;
+    this.keepLastLeave(request, { token: standing.token, left, at: now });
+    return { ...left, request: standing.token };
   }
 
   private keepLastLeave(request: string, last: LastLeave): void {
@@ -117,6 +167,13 @@ export class SharedStanding {
     }
     this.lastLeaves.set(request, last);
   }
+}
+
+/** Answers the leave waiting on `standing`, if any, with `send`. */
+function release(standing: Standing, send: LeaveUpdate | undefined): void {
+  const { waiting } = standing;
+  standing.waiting = undefined;
+  waiting?.resolve(send);
 }
 
 /**
@@ -160,7 +217,7 @@ function shared(coordinator: Coordinator & RequestLeases): Coordinator {
       return entry;
     },
     async leave(key, update): Promise<boolean> {
-      const send = standing.leave(key, update);
+      const send = await standing.leave(key, update);
       if (!send) return false;
       const lastOfKilled = await coordinator.leave(key, send);
       standing.through(update);
@@ -200,7 +257,7 @@ function sharedRecords(records: ColocatedRecords, standing: SharedStanding): Col
       return loaded;
     },
     async write(key, record, ttlSeconds, version, updates): Promise<RecordWrite> {
-      const sends = updates.map((update) => standing.leave(key, update));
+      const sends = await Promise.all(updates.map((update) => standing.leave(key, update)));
       const sent = sends.filter((send): send is LeaveUpdate => send !== undefined);
       const result = await records.write(key, record, ttlSeconds, version, sent.length > 0 ? sent : [noLeave(updates[0])]);
       if (!result.written) return result;
@@ -210,7 +267,7 @@ function sharedRecords(records: ColocatedRecords, standing: SharedStanding): Col
       return { ...result, lastOfKilled };
     },
     async touch(key, ttlSeconds, update) {
-      const send = standing.leave(key, update);
+      const send = await standing.leave(key, update);
       const lastOfKilled = await records.touch(key, ttlSeconds, send ?? noLeave(update));
       if (send) standing.through(update);
       return send !== undefined && lastOfKilled;
