@@ -35,6 +35,7 @@ const integration = files(
   'redis-coordinator',
   'redis-reaper',
   'serial-access',
+  'shared-standing',
   'store-contract',
   'subsessions',
 );

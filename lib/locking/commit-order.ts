@@ -11,7 +11,20 @@ const MAX_POLL_MS = 20;
  * member, in their order, and what the next group of the key may start from
  * (`carry`).
  */
-export type GroupWrite<M, R, C> = (members: M[], carried: C | undefined) => Promise<{ results: R[]; carry?: C }>;
+export type GroupWrite<M, R, C> = (members: M[], carried: C | undefined, handOn: (carry: C) => void) => Promise<{ results: R[]; carry?: C }>;
+
+/**
+ * A turn in a key's queue: `released` once the next turn may start (its
+ * work handed on, or done), `done` once it is over, `before` once the turn
+ * before it is over.
+ */
+interface Turn {
+  released: Promise<void>;
+  done: Promise<void>;
+  before: Promise<void>;
+}
+
+const SETTLED = Promise.resolve();
 
 /** A group of commits of one key waiting for its turn: members may still join it. */
 interface OpenGroup {
@@ -30,11 +43,14 @@ interface OpenGroup {
  *
  * Merges are committed in groups (`group()`): while one commit of a key is
  * in flight, the merges that arrive queue together and are then written
- * with one write, each released with that write's outcome.
+ * with one write, each released with that write's outcome. A group
+ * whose write guards itself (colocated records: a versioned write) may hand
+ * on once its write is sent: the next group then merges onto what it wrote
+ * and sends its own write behind it, two writes of a key in flight at most.
  */
 export class CommitOrder {
   /** The last commit queued for each key, while any is. */
-  private readonly tails = new Map<string, Promise<unknown>>();
+  private readonly tails = new Map<string, Turn>();
   /** The group of each key that is last in its queue and not started yet, while there is one. */
   private readonly open = new Map<string, OpenGroup>();
   /** What the last group of each key handed on, while its queue lasts. */
@@ -73,12 +89,19 @@ export class CommitOrder {
     }
     const group: OpenGroup = { members: [member] };
     this.open.set(key, group);
-    const outcome = this.enqueue(key, async () => {
+    const outcome = this.enqueue(key, async (release) => {
       if (this.open.get(key) === group) this.open.delete(key); // started: nobody joins any more
       const carried = this.carried.get(key) as C | undefined;
       this.carried.delete(key);
-      const { results, carry } = await write(group.members as M[], carried);
-      if (carry !== undefined) this.carried.set(key, carry);
+      let handed: C | undefined;
+      const handOn = (next: C): void => {
+        handed = next;
+        this.carried.set(key, next);
+        release();
+      };
+      const { results, carry } = await write(group.members as M[], carried, handOn);
+      // What it handed on may differ from what it wrote (it merged again): a next group not started yet gets the latter.
+      if (carry !== undefined && (handed === undefined || this.carried.get(key) === handed)) this.carried.set(key, carry);
       return results;
     });
     group.outcome = outcome;
@@ -90,16 +113,26 @@ export class CommitOrder {
     return !this.tails.has(key);
   }
 
-  private enqueue<T>(key: string, work: () => Promise<T>): Promise<T> {
+  /**
+   * Queues `work` for `key`: it starts once the turn before it has released
+   * its place and the one before that is over. Work that never calls
+   * `release` releases it when it is over: one at a time.
+   */
+  private enqueue<T>(key: string, work: (release: () => void) => Promise<T>): Promise<T> {
     const previous = this.tails.get(key);
-    const turn = previous ? previous.then(noop, noop).then(() => this.exclusive(key, work)) : this.exclusive(key, work);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    const start = (): Promise<T> => this.exclusive(key, () => work(release));
+    const running = previous ? Promise.all([previous.released, previous.before]).then(start) : start();
+    const done = running.then(noop, noop);
+    const turn: Turn = { released: Promise.race([released, done]), done, before: previous?.done ?? SETTLED };
     this.tails.set(key, turn);
-    void turn.then(noop, noop).then(() => {
+    void done.then(() => {
       if (this.tails.get(key) !== turn) return;
       this.tails.delete(key);
       this.carried.delete(key);
     });
-    return turn;
+    return running;
   }
 
   private async exclusive<T>(key: string, work: () => Promise<T>): Promise<T> {

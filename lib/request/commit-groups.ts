@@ -63,8 +63,8 @@ export function mergeInTurn(
 ): Promise<Merged> {
   const { runtime } = context;
   const member: Member = { session, times, leave };
-  return runtime.commits.group<Member, Merged, Written>(key, member, (members, carried) =>
-    runtime.records ? mergeColocated(runtime, key, members, carried) : merge(runtime, key, members),
+  return runtime.commits.group<Member, Merged, Written>(key, member, (members, carried, handOn) =>
+    runtime.records ? mergeColocated(runtime, key, members, carried, handOn) : merge(runtime, key, members),
   );
 }
 
@@ -90,7 +90,13 @@ async function merge(runtime: SessionRuntime, key: string, members: Member[]): P
  * processes that keep colliding fall out of step), for as long as
  * `storeTimeout` allows (docs/architecture.md, "Colocated records").
  */
-async function mergeColocated(runtime: SessionRuntime, key: string, members: Member[], carried: Written | undefined): Promise<GroupResult> {
+async function mergeColocated(
+  runtime: SessionRuntime,
+  key: string,
+  members: Member[],
+  carried: Written | undefined,
+  handOn: (next: Written) => void,
+): Promise<GroupResult> {
   const records = runtime.records!;
   const times = groupTimes(members);
   const app = members[0].session.app;
@@ -99,7 +105,10 @@ async function mergeColocated(runtime: SessionRuntime, key: string, members: Mem
   for (let tries = 0; ; tries++) {
     const record = applied(base, members, times);
     const updates = members.map((member) => member.leave(times.storeExpires));
-    const result = await records.write(key, record, ttlSeconds(times), version, updates);
+    const writing = records.write(key, record, ttlSeconds(times), version, updates);
+    // Sent: the next group may merge onto it and write behind it (should this one not be written, its version stops that one too).
+    if (tries === 0 && version !== undefined) handOn({ record, version: version + 1 });
+    const result = await writing;
     if (result.written) {
       const written: Written = { record, version: result.version };
       const results = members.map((_, i) => ({ storeExpires: times.storeExpires, left: true, written, lastOfKilled: result.lastOfKilled[i] }));
