@@ -256,15 +256,21 @@ function sharedRecords(records: ColocatedRecords, standing: SharedStanding): Col
       standing.entered(key, request, enterCounted(loaded.entry, now, strictExpiry));
       return loaded;
     },
-    async write(key, record, ttlSeconds, version, updates): Promise<RecordWrite> {
-      const sends = await Promise.all(updates.map((update) => standing.leave(key, update)));
-      const sent = sends.filter((send): send is LeaveUpdate => send !== undefined);
-      const result = await records.write(key, record, ttlSeconds, version, sent.length > 0 ? sent : [noLeave(updates[0])]);
-      if (!result.written) return result;
-      let answered = 0;
-      const lastOfKilled = sends.map((send) => (send ? result.lastOfKilled[answered++] : false));
-      for (let i = 0; i < updates.length; i++) if (sends[i]) standing.through(updates[i]);
-      return { ...result, lastOfKilled };
+    write(key, record, ttlSeconds, version, updates): Promise<RecordWrite> {
+      const decided = updates.map((update) => standing.leave(key, update));
+      // Sent in this very call when no leave waits (a group hands its turn on once its write is sent: commit-order.ts).
+      if (decided.some((send) => send instanceof Promise)) return Promise.all(decided).then((sends) => writeLeaving(sends));
+      return writeLeaving(decided as (LeaveUpdate | undefined)[]);
+
+      async function writeLeaving(sends: (LeaveUpdate | undefined)[]): Promise<RecordWrite> {
+        const sent = sends.filter((send): send is LeaveUpdate => send !== undefined);
+        const result = await records.write(key, record, ttlSeconds, version, sent.length > 0 ? sent : [noLeave(updates[0])]);
+        if (!result.written) return result;
+        let answered = 0;
+        const lastOfKilled = sends.map((send) => (send ? result.lastOfKilled[answered++] : false));
+        for (let i = 0; i < updates.length; i++) if (sends[i]) standing.through(updates[i]);
+        return { ...result, lastOfKilled };
+      }
     },
     async touch(key, ttlSeconds, update) {
       const send = await standing.leave(key, update);
