@@ -516,16 +516,16 @@ describeTopologies('redisCoordinator', (topology) => {
       const key = layout().entry(id);
       expect(await clients[0].type(key)).toBe('hash');
       const entry = await clients[0].hGetAll(key);
-      // Colocated with connect-redis on the same client: `ver` counts the writes of its record.
+      // Colocated with connect-redis on the same client: `ver` counts the writes of its record, `by` names the last.
       // Not on a cluster, where the record's key has no hash tag (connect-redis runs its own commands).
       const colocated = topology !== 'cluster';
-      expect(Object.keys(entry).sort()).toEqual(['accessed', 'deadline', 'rn', 'store', ...(colocated ? ['ver'] : [])]);
+      expect(Object.keys(entry).sort()).toEqual(['accessed', ...(colocated ? ['by'] : []), 'deadline', 'rn', 'store', ...(colocated ? ['ver'] : [])]);
       expect(entry).toEqual({
         accessed: String(t0),
         deadline: String(t0 + TIMEOUT * 1000),
         rn: '0',
         store: String(t0 + TIMEOUT * 1000 + GRACE_MS),
-        ...(colocated ? { ver: '1' } : {}),
+        ...(colocated ? { ver: '1', by: expect.stringMatching(/^[\w-]{9,}$/) } : {}),
       });
       expect(await clients[0].pExpireTime(key)).toBe(t0 + TIMEOUT * 1000 + GRACE_MS);
     });

@@ -165,6 +165,22 @@ describeTopologies(
     });
 
     if (topology !== 'cluster') {
+      it('refuses a write merged onto a write still in flight when another write made the version it expects', async () => {
+        const { other } = processes();
+        const store = new RedisStore({ client, prefix: `${prefix}sess:` });
+        const records = other.colocate(store)!;
+        const record = (n: number) => ({ cookie: { originalMaxAge: null }, n }) as unknown as StoredRecord;
+        await records.write('v', record(0), 600, undefined, [update('creator', TIMEOUT_MS, { entered: false })], 'w0');
+        // This process sent w1 (version 1 → 2) and merged the next group onto it; another process's write landed first.
+        await expect(records.write('v', record(1), 600, 1, [update('r0', TIMEOUT_MS)], 'elsewhere')).resolves.toMatchObject({ written: true, version: 2 });
+        await expect(records.write('v', record(1), 600, 1, [update('r1', TIMEOUT_MS)], 'w1')).resolves.toEqual({ written: false });
+        // The next group expects version 2 — the number matches, the write does not.
+        await expect(records.write('v', record(2), 600, 2, [update('r2', TIMEOUT_MS)], 'w2', 'w1')).resolves.toEqual({ written: false });
+        await expect(records.read('v')).resolves.toMatchObject({ record: record(1), version: 2 });
+        await expect(records.write('v', record(2), 600, 2, [update('r2', TIMEOUT_MS)], 'w2', 'elsewhere')).resolves.toMatchObject({ written: true, version: 3 });
+      });
+
+
       it('writes colocated records of requests still standing without leaving, and leaves with the last write', async () => {
         const { other, mine } = processes();
         const store = new RedisStore({ client, prefix: `${prefix}sess:` });

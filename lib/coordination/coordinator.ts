@@ -298,8 +298,12 @@ export interface ColocatedRecords {
    * `version`: the version the record was merged onto (`entry.version` as
    * loaded); it is written only if that is still the entry's and the session
    * is not claimed. `undefined`: written whatever (a new or renamed session).
+   * `writer`: this write's id, unique to it, kept with the version; `after`:
+   * the id of the write that must have made `version` — given when the
+   * record was merged onto a write not yet answered, whose version number
+   * another process's write could have made too.
    */
-  write(key: string, record: StoredRecord, ttlSeconds: number, version: number | undefined, updates: LeaveUpdate[]): Promise<RecordWrite>;
+  write(key: string, record: StoredRecord, ttlSeconds: number, version: number | undefined, updates: LeaveUpdate[], writer?: string, after?: string): Promise<RecordWrite>;
   /** Extends the record's TTL and leaves, together; resolves what `leave()` does. */
   touch(key: string, ttlSeconds: number, update: LeaveUpdate): Promise<boolean>;
   /**

@@ -256,7 +256,7 @@ function sharedRecords(records: ColocatedRecords, standing: SharedStanding): Col
       standing.entered(key, request, enterCounted(loaded.entry, now, strictExpiry));
       return loaded;
     },
-    write(key, record, ttlSeconds, version, updates): Promise<RecordWrite> {
+    write(key, record, ttlSeconds, version, updates, writer, after): Promise<RecordWrite> {
       const decided = updates.map((update) => standing.leave(key, update));
       // Sent in this very call when no leave waits (a group hands its turn on once its write is sent: commit-order.ts).
       if (decided.some((send) => send instanceof Promise)) return Promise.all(decided).then((sends) => writeLeaving(sends));
@@ -264,7 +264,7 @@ function sharedRecords(records: ColocatedRecords, standing: SharedStanding): Col
 
       async function writeLeaving(sends: (LeaveUpdate | undefined)[]): Promise<RecordWrite> {
         const sent = sends.filter((send): send is LeaveUpdate => send !== undefined);
-        const result = await records.write(key, record, ttlSeconds, version, sent.length > 0 ? sent : [noLeave(updates[0])]);
+        const result = await records.write(key, record, ttlSeconds, version, sent.length > 0 ? sent : [noLeave(updates[0])], writer, after);
         if (!result.written) return result;
         let answered = 0;
         const lastOfKilled = sends.map((send) => (send ? result.lastOfKilled[answered++] : false));

@@ -8,6 +8,7 @@ import type { ServletSession } from '../session/http-session';
 import { buildRecord, type LoadedRecord, readRecord } from '../storage/session-record';
 import type { StoredRecord } from '../storage/store-adapter';
 import { applyChanges, ttlSeconds, wholeRecord, type WriteTimes } from './record-writing';
+import { nextToken } from './coordinator-standing';
 import type { RequestContext } from './request-context';
 
 /** Longest pause before merging again onto a record another process just wrote, ms (the pause is drawn up to it). */
@@ -15,10 +16,12 @@ const MAX_MERGE_PAUSE_MS = 16;
 
 const debug = createDebug('express-session-management');
 
-/** A record as this process wrote it (colocated records: with its version), to merge the next group onto. */
+/** A record as this process wrote it (colocated records: with its version and the id of the write), to merge the next group onto. */
 export interface Written {
   record: StoredRecord;
   version: number;
+  /** The id of the write (colocated records), when known. */
+  writer?: string;
 }
 
 /** What a merge wrote: when the store's copy expires, whether it left, and (colocated) the record and its version. */
@@ -101,16 +104,17 @@ async function mergeColocated(
   const times = groupTimes(members);
   const app = members[0].session.app;
   const giveUpAt = performance.now() + runtime.storeTimeoutMs;
-  let { base, version } = startingPoint(members, carried, times.now);
+  let { base, version, after } = startingPoint(members, carried, times.now);
   for (let tries = 0; ; tries++) {
     const record = applied(base, members, times);
     const updates = members.map((member) => member.leave(times.storeExpires));
-    const writing = records.write(key, record, ttlSeconds(times), version, updates);
-    // Sent: the next group may merge onto it and write behind it (should this one not be written, its version stops that one too).
-    if (tries === 0 && version !== undefined) handOn({ record, version: version + 1 });
+    const writer = nextToken();
+    const writing = records.write(key, record, ttlSeconds(times), version, updates, writer, after);
+    // Sent: the next group may merge onto it and write behind it, written only after this very write.
+    if (tries === 0 && version !== undefined) handOn({ record, version: version + 1, writer });
     const result = await writing;
     if (result.written) {
-      const written: Written = { record, version: result.version };
+      const written: Written = { record, version: result.version, writer };
       const results = members.map((_, i) => ({ storeExpires: times.storeExpires, left: true, written, lastOfKilled: result.lastOfKilled[i] }));
       return { results, carry: written };
     }
@@ -123,15 +127,23 @@ async function mergeColocated(
     // Another version, or (no record, the entry still there) one the store dropped: merge again, or write whole.
     base = now.record && readRecord(now.record, app, times.now);
     version = now.record ? now.version : undefined;
+    after = undefined; // read with the record: the version alone says it is this one
   }
 }
 
-/** The newest record known without a read: what this process wrote last, or what a member loaded. */
-function startingPoint(members: Member[], carried: Written | undefined, now: number): { base: LoadedRecord | undefined; version: number | undefined } {
+/**
+ * The newest record known without a read: what this process wrote last (or
+ * is writing: `after` names that write), or what a member loaded.
+ */
+function startingPoint(
+  members: Member[],
+  carried: Written | undefined,
+  now: number,
+): { base: LoadedRecord | undefined; version: number | undefined; after: string | undefined } {
   let newest = members[0].session.state;
   for (const { session } of members) if (session.state.version > newest.version) newest = session.state;
-  if (carried && carried.version >= newest.version) return { base: readRecord(carried.record, newest.app, now), version: carried.version };
-  return { base: newest.base, version: newest.version };
+  if (carried && carried.version >= newest.version) return { base: readRecord(carried.record, newest.app, now), version: carried.version, after: carried.writer };
+  return { base: newest.base, version: newest.version, after: undefined };
 }
 
 /**

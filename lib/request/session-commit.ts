@@ -8,6 +8,7 @@ import { decodeKillNote } from '../killing/kill-note';
 import { admitBeforeCommit, checkLogin, hasLogin, renewCount } from './session-caps';
 import { mergeInTurn } from './commit-groups';
 import { ttlSeconds, wholeRecord, type WriteTimes } from './record-writing';
+import { nextToken } from './coordinator-standing';
 import type { RequestContext } from './request-context';
 
 /** A year: how long the store keeps a session that never expires without a write or touch. */
@@ -160,7 +161,7 @@ async function write(
     const moved = oldKey !== null && oldKey !== key;
     const dropOld = moved ? runtime.commits.run(oldKey, () => deleteSession(runtime, oldKey)) : undefined;
     if (records) {
-      const [result] = await Promise.all([records.write(key, wholeRecord(session, times), ttlSeconds(times), undefined, [leave(times.storeExpires)]), dropOld]);
+      const [result] = await Promise.all([records.write(key, wholeRecord(session, times), ttlSeconds(times), undefined, [leave(times.storeExpires)], nextToken()), dropOld]);
       return settle(context, key, times, result.written && result.lastOfKilled[0]);
     }
     await Promise.all([runtime.store.set(key, wholeRecord(session, times)), dropOld]);

@@ -5,6 +5,7 @@ import { deleteSession } from '../session/destruction';
 import { readRecord } from '../storage/session-record';
 import { mergeInTurn, type Merged } from './commit-groups';
 import { ttlSeconds, wholeRecord, type WriteTimes } from './record-writing';
+import { nextToken } from './coordinator-standing';
 import type { RequestContext } from './request-context';
 import { countSession } from './session-caps';
 import { keyOf, storeExpiry, timeoutMsOf } from './session-commit';
@@ -41,7 +42,7 @@ export async function saveSession(context: RequestContext, session: ServletSessi
     const record = wholeRecord(session, times);
     const dropOld = moved ? runtime.commits.run(oldKey, () => deleteSession(runtime, oldKey)) : undefined;
     const writing = records
-      ? records.write(key, record, ttlSeconds(times), undefined, [stayUpdate(context, times)]).then((result) => (result.written ? result.version : 1))
+      ? records.write(key, record, ttlSeconds(times), undefined, [stayUpdate(context, times)], nextToken()).then((result) => (result.written ? result.version : 1))
       : runtime.store.set(key, record).then(() => 1);
     const [version] = await Promise.all([writing, dropOld]);
     if (moved) state.entered = false; // the old key's entry went with it; the new one was never entered

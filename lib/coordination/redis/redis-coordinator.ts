@@ -13,7 +13,8 @@
  *   never), `store` (when the store's copy expires, ms; absent when unknown), `claimed` (`1` once
  *   claimed for destruction), `claimer` (its token: a retry after a lost answer), `killed` (`1` once
  *   killed by an administrator; also claimed), `principal` (the user it is bound to), `ver` (how
- *   many times its record was written through the colocated scripts), and `r:<token>` for each
+ *   many times its record was written through the colocated scripts), `by` (the id of the write
+ *   that made `ver`: a write merged onto one still in flight names it), and `r:<token>` for each
  *   request using it now — for each process using it, whose requests of one session stand as one
  *   (docs/architecture.md, "One standing per process") —: when that lease runs out (ms; `leaseMs`
  *   after its enter or its last renewal). A field whose lease ran out no longer counts: its leave was lost

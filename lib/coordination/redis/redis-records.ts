@@ -33,11 +33,12 @@ export class RedisRecords implements ColocatedRecords {
     return { record: parse(reply[0]), entry: toAccessEntry(reply[1]) };
   }
 
-  async write(key: string, record: StoredRecord, ttlSeconds: number, version: number | undefined, updates: LeaveUpdate[]): Promise<RecordWrite> {
+  async write(key: string, record: StoredRecord, ttlSeconds: number, version: number | undefined, updates: LeaveUpdate[], writer = '', after = ''): Promise<RecordWrite> {
     const { scripts } = this;
     const shard = scripts.shardOf(key);
     const keys = [...updates.flatMap((update) => scripts.args.leaveKeys(key, update, shard)), scripts.recordKey(key)];
-    const args = [...updates.flatMap((update) => scripts.args.leaveArgs(key, update, shard)), JSON.stringify(record), String(ttlSeconds), version === undefined ? '' : String(version)];
+    const expected = version === undefined ? '' : String(version);
+    const args = [...updates.flatMap((update) => scripts.args.leaveArgs(key, update, shard)), JSON.stringify(record), String(ttlSeconds), expected, after, writer];
     const reply = (await scripts.run('write', keys, args)) as [string, number?, ...number[]];
     if (reply[0] !== 'written') return { written: false };
     return { written: true, version: Number(reply[1]), lastOfKilled: reply.slice(2).map((left) => Number(left) === 2) };

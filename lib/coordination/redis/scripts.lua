@@ -214,28 +214,36 @@ return answer
 -- Writes the session's record in the store's key (JSON, EX ttl) and leaves for each request of a
 -- group of commits (docs/architecture.md, "Commit"), in one step. KEYS: as `leave`, once per
 -- request, then the record. ARGV: as `leave`, once per request, then the record's JSON, its TTL
--- in seconds, and the version it was merged onto ('' when it is written whole: a new or renamed
--- session). A record merged onto another version than the entry's now, or onto a session claimed
--- (killed, expiring) or gone meanwhile, is not written: { 'conflict' } (the caller reads it
--- again). Answers { 'written', the entry's version now, each request's leave answer... }.
--- The first leave's HMGET reads `ver` too (the check), and the last leave's HSET sets it.
+-- in seconds, the version it was merged onto ('' when it is written whole: a new or renamed
+-- session), the write that must have made that version ('' any: the version was read with the
+-- record; else a write still in flight when this one was merged onto it), and this write's id
+-- (kept as `by`). A record merged onto another version than the entry's now, onto another write,
+-- or onto a session claimed (killed, expiring) or gone meanwhile, is not written: { 'conflict' }
+-- (the caller reads it again). Answers { 'written', the entry's version now, each request's leave
+-- answer... }. The first leave's HMGET reads `ver` and `by` too (the check), and the last leave's
+-- HSET sets them.
 -- @include lib
 local n = (#KEYS - 1) / 4
-local expected = ARGV[10 * n + 3]
-local first = redis.call('HMGET', KEYS[1], 'accessed', 'claimed', 'store', 'killed', 'principal', 'rn', 'rmin', 'next', 'r:' .. ARGV[10], 'ver')
+local expected, after, writer = ARGV[10 * n + 3], ARGV[10 * n + 4], ARGV[10 * n + 5]
+local first = redis.call('HMGET', KEYS[1], 'accessed', 'claimed', 'store', 'killed', 'principal', 'rn', 'rmin', 'next', 'r:' .. ARGV[10], 'ver', 'by')
 local version = tonumber(first[10] or '0')
-if expected ~= '' and (first[2] == '1' or version ~= tonumber(expected)) then return { 'conflict' } end
+if expected ~= '' and (first[2] == '1' or version ~= tonumber(expected) or (after ~= '' and first[11] ~= after)) then return { 'conflict' } end
 redis.call('SET', KEYS[4 * n + 1], ARGV[10 * n + 1], 'EX', ARGV[10 * n + 2])
 local answer, exists, bumped = { 'written', 0 }, false, false
 for i = 0, n - 1 do
   local extra = nil
-  if i == n - 1 then extra = { ver = version + 1 } end
+  if i == n - 1 then extra = { ver = version + 1, by = writer } end
   local left, found, set = leaveEntry({ KEYS[4 * i + 1], KEYS[4 * i + 2], KEYS[4 * i + 3], KEYS[4 * i + 4] }, { unpack(ARGV, 10 * i + 1, 10 * i + 10) }, i == 0 and first or nil, extra)
   answer[i + 3] = left
   exists = exists or found
   bumped = set
 end
-if bumped then answer[2] = version + 1 elseif exists then answer[2] = redis.call('HINCRBY', KEYS[1], 'ver', 1) end
+if bumped then
+  answer[2] = version + 1
+elseif exists then
+  answer[2] = redis.call('HINCRBY', KEYS[1], 'ver', 1)
+  redis.call('HSET', KEYS[1], 'by', writer)
+end
 return answer
 
 --- touch
