@@ -130,6 +130,7 @@ describeRedis('redisCoordinator with the reaper', () => {
           rn: '0', // no request uses it now (docs/architecture.md, "Faults")
           store: String(createdAt + 300_000),
           ver: '1',
+          by: expect.stringMatching(/^[\w-]{9,}$/), // the id of the write that made `ver`
         });
         const record = JSON.parse((await n.client.get(keys.record(id!)))!) as { cookie: { expires: string } };
         expect(Date.parse(record.cookie.expires)).toBe(createdAt + 300_000);
